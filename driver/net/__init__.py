@@ -1,0 +1,1 @@
+"""Network front doors: telnet and WebSocket, behind one session abstraction."""
