@@ -1,0 +1,140 @@
+"""The one shared wasmtime Engine, its epoch ticker, and the compile cache.
+
+Every component in the process is compiled by the same Engine so that they
+share code memory and one epoch counter. Two interruption mechanisms guard
+every call:
+
+* **fuel** is deterministic: each wasm instruction costs fuel, and a call that
+  spends its budget traps with the same result on every machine;
+* **epochs** bound wall-clock time: a daemon thread bumps the engine's epoch
+  every ``TICK_MS``, and each call sets a deadline a number of ticks ahead.
+  ctypes releases the GIL while wasm runs, so the ticker keeps ticking even
+  while a guest spins.
+
+Compiling a component with Cranelift takes milliseconds for a C guest and
+seconds for a componentize-py guest, so compiled code is cached on disk,
+keyed by the component's content hash and by the Engine's configuration
+(wasmtime refuses serialized code from another version or configuration;
+the key makes such files misses instead of errors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+
+import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime import component as wc
+
+#: Epoch tick length. Deadlines are rounded up to whole ticks.
+TICK_MS = 2
+
+_CONFIG_FINGERPRINT = "|".join(
+    [
+        "wasmtime-py",
+        getattr(wasmtime, "__version__", "?"),
+        "fuel",
+        "epoch",
+        "cow",
+        "opt=speed",
+        "stack=512k",
+    ]
+)
+
+
+def content_hash(data: bytes) -> str:
+    """The version id of a component: the hex SHA-256 of its bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class SharedEngine:
+    """The process-wide Engine plus its ticker thread and compile cache."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        config = wasmtime.Config()
+        config.consume_fuel = True
+        config.epoch_interruption = True
+        config.wasm_component_model = True
+        config.cranelift_opt_level = "speed"
+        config.parallel_compilation = True
+        config.max_wasm_stack = 512 * 1024
+        # Copy-on-write initial memory: instantiating maps the data segments
+        # instead of copying them, which makes rebuilding a poisoned instance
+        # cheap.
+        ffi.wasmtime_config_memory_init_cow_set(config.ptr(), True)
+        self.engine = wasmtime.Engine(config)
+        self.cache_dir = cache_dir
+        self._memory_cache: dict[str, wc.Component] = {}
+        self._ticker = threading.Thread(target=self._tick, name="jitrealm-epoch", daemon=True)
+        self._stop = threading.Event()
+        self._ticker.start()
+
+    # -- epochs -----------------------------------------------------------
+
+    def _tick(self) -> None:
+        engine = self.engine
+        stop = self._stop
+        interval = TICK_MS / 1000
+        while not stop.wait(interval):
+            engine.increment_epoch()
+
+    @staticmethod
+    def ticks_for(deadline_ms: float) -> int:
+        """Epoch ticks that cover ``deadline_ms`` (plus one for the tick in progress)."""
+        return max(1, int(-(-deadline_ms // TICK_MS))) + 1
+
+    def close(self) -> None:
+        self._stop.set()
+
+    # -- compile cache ------------------------------------------------------
+
+    def _cache_path(self, digest: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = hashlib.sha256(f"{_CONFIG_FINGERPRINT}|{digest}".encode()).hexdigest()[:32]
+        return self.cache_dir / f"{key}.cwasm"
+
+    def compile(self, data: bytes, digest: str | None = None) -> tuple[wc.Component, str]:
+        """Compile (or fetch from cache) the component in ``data``.
+
+        Returns the component and how it was obtained: ``"memory"``,
+        ``"disk"`` or ``"compiled"``. Raises ``wasmtime.WasmtimeError`` for
+        bytes that are not a valid component.
+        """
+        digest = digest or content_hash(data)
+        cached = self._memory_cache.get(digest)
+        if cached is not None:
+            return cached, "memory"
+        path = self._cache_path(digest)
+        if path is not None and path.is_file():
+            try:
+                component = wc.Component.deserialize_file(self.engine, str(path))
+            except wasmtime.WasmtimeError:
+                # Stale or damaged cache entry: drop it and compile afresh.
+                path.unlink(missing_ok=True)
+            else:
+                self._memory_cache[digest] = component
+                return component, "disk"
+        component = wc.Component(self.engine, data)
+        if path is not None:
+            self._write_cache(path, bytes(component.serialize()))
+        self._memory_cache[digest] = component
+        return component, "compiled"
+
+    def _write_cache(self, path: Path, blob: bytes) -> None:
+        # Write-then-rename so a concurrent reader never maps a half file.
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
+            tmp.write_bytes(blob)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # the cache is an optimisation; a read-only disk is not an error
+
+    def forget(self, digest: str) -> None:
+        """Drop a component from the in-memory cache (the disk copy stays)."""
+        self._memory_cache.pop(digest, None)

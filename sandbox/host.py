@@ -1,0 +1,345 @@
+"""The sandbox: admits components and runs their hooks under hard limits.
+
+:class:`Sandbox` is the whole API the driver uses:
+
+* :meth:`Sandbox.admit` checks and compiles a component and returns its
+  version id (the content hash);
+* :meth:`Sandbox.invoke` runs one hook of one version for one object and
+  returns an :class:`~sandbox.api.Outcome` — all or nothing;
+* :meth:`Sandbox.release` forgets a version nothing uses any more.
+
+One live instance per (tenant, version) serves every object of that
+blueprint version in that tenant; objects' state is passed in and changes
+come back in the Outcome, so the instance holds nothing worth keeping. When a
+call fails for any reason the instance is discarded (its memory may be in any
+state) and a fresh one is built on the next call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import wasmtime
+from wasmtime import component as wc
+
+from . import admission
+from .api import (
+    HOOKS,
+    AdmissionError,
+    ErrorKind,
+    GuestError,
+    HostWorld,
+    Limits,
+    Outcome,
+)
+from .engine import SharedEngine, content_hash
+from .fastcall import (
+    Arena,
+    CallFailed,
+    FastExport,
+    Meter,
+    StockExport,
+    define_fast_imports,
+    define_stock_imports,
+)
+from .hostcalls import Call, GuestFault
+
+CallPath = Literal["fast", "stock"]
+
+DEFAULT_MAX_COMPONENT_BYTES = 64 * 1024 * 1024
+GUEST_LOG_LINES = 200
+
+# Substrings of trap messages (and their wasm backtraces) that mean the guest
+# ran out of linear memory: the C SDK traps in `realm_out_of_memory`, Rust's
+# allocator prints "memory allocation of N bytes failed", CPython raises
+# MemoryError.
+_OOM_MARKERS = ("realm_out_of_memory", "memory allocation of", "MemoryError", "out of memory")
+
+
+@dataclass(slots=True)
+class VersionInfo:
+    version: str
+    size: int
+    needs_wasi: bool
+    how: str  # "compiled", "disk" or "memory": where the compiled code came from
+    component: wc.Component
+
+
+class _Live:
+    """A live instance: a store, the instance, and its hooks."""
+
+    __slots__ = ("store", "meter", "instance", "hooks", "memory_bytes")
+
+    def __init__(self, store: wasmtime.Store, instance: wc.Instance, memory_bytes: int) -> None:
+        self.store = store
+        self.meter = Meter(store)
+        self.instance = instance
+        self.hooks: dict[str, Any] = {}
+        self.memory_bytes = memory_bytes
+
+
+class GuestLog:
+    """A bounded per-tenant log of guest stdout/stderr and `log` lines."""
+
+    def __init__(self, max_lines: int = GUEST_LOG_LINES, max_line: int = 1024) -> None:
+        self.lines: deque[str] = deque(maxlen=max_lines)
+        self.max_line = max_line
+        self._partial = b""
+
+    def write(self, data: bytes) -> None:
+        data = self._partial + data
+        *complete, self._partial = data.split(b"\n")
+        for raw in complete:
+            self.lines.append(raw[: self.max_line].decode("utf-8", "replace"))
+        if len(self._partial) > self.max_line:
+            self.lines.append(self._partial[: self.max_line].decode("utf-8", "replace"))
+            self._partial = b""
+
+
+class Sandbox:
+    """Runs blueprint hooks under fuel, deadline and memory limits (see module doc)."""
+
+    def __init__(
+        self,
+        *,
+        cache_dir: Path | None = None,
+        max_component_bytes: int = DEFAULT_MAX_COMPONENT_BYTES,
+        call_path: CallPath = "fast",
+        engine: SharedEngine | None = None,
+    ) -> None:
+        self.shared = engine or SharedEngine(cache_dir)
+        self.engine = self.shared.engine
+        self.max_component_bytes = max_component_bytes
+        self.call_path = call_path
+        self._versions: dict[str, VersionInfo] = {}
+        self._live: dict[tuple[str, str], _Live] = {}
+        self._current: Call | None = None
+        self._keepalive: list[Any] = []
+        self._arena = Arena()
+        self.guest_logs: dict[str, GuestLog] = {}
+        self.linker = self._make_linker()
+
+    # -- linking ----------------------------------------------------------------
+
+    def _current_call(self) -> Call:
+        call = self._current
+        if call is None:
+            raise RuntimeError("host import called outside an invocation")
+        return call
+
+    def _make_linker(self) -> wc.Linker:
+        linker = wc.Linker(self.engine)
+        # WASI 0.2 for runtimes that need it (componentize-py). What a guest
+        # can reach through it is decided per store by its WasiConfig, which
+        # grants nothing (see _new_store).
+        linker.add_wasip2()
+        with linker.root() as root, root.add_instance(admission.HOST_IMPORT) as host:
+            if self.call_path == "fast":
+                define_fast_imports(host, self._current_call, self._keepalive)
+            else:
+                define_stock_imports(host, self._current_call)
+        return linker
+
+    # -- admission --------------------------------------------------------------
+
+    def admit(self, data: bytes) -> str:
+        """Check, compile and remember a component; return its version id.
+
+        Raises :class:`AdmissionError` with a clear reason when the component
+        is refused. Admitting the same bytes again is cheap.
+        """
+        version = content_hash(data)
+        if version in self._versions:
+            return version
+        admission.check_size(data, self.max_component_bytes)
+        try:
+            component, how = self.shared.compile(data, version)
+        except wasmtime.WasmtimeError as exc:
+            raise AdmissionError(f"not a valid component: {_first_line(exc)}") from None
+        try:
+            needs_wasi = admission.check_world(self.engine, component)
+        except AdmissionError:
+            self.shared.forget(version)
+            raise
+        info = VersionInfo(version, len(data), needs_wasi, how, component)
+        # A trial instantiation catches imports whose types do not match the
+        # host's before any object depends on this version.
+        try:
+            self._instantiate(info, "admission", Limits().memory_bytes)
+        except wasmtime.WasmtimeError as exc:
+            self.shared.forget(version)
+            raise AdmissionError(f"component cannot be linked: {_first_line(exc)}") from None
+        self._versions[version] = info
+        return version
+
+    def version_info(self, version: str) -> VersionInfo:
+        return self._versions[version]
+
+    def has(self, version: str) -> bool:
+        return version in self._versions
+
+    def release(self, version: str) -> None:
+        """Forget a version: its instances and compiled code are dropped."""
+        self._versions.pop(version, None)
+        for key in [k for k in self._live if k[1] == version]:
+            del self._live[key]
+        self.shared.forget(version)
+
+    # -- instances --------------------------------------------------------------
+
+    def _guest_log(self, tenant: str) -> GuestLog:
+        log = self.guest_logs.get(tenant)
+        if log is None:
+            log = self.guest_logs[tenant] = GuestLog()
+        return log
+
+    def _new_store(self, info: VersionInfo, tenant: str, memory_bytes: int) -> wasmtime.Store:
+        store = wasmtime.Store(self.engine)
+        store.set_limits(memory_size=memory_bytes, instances=64, tables=16, memories=16)
+        if info.needs_wasi:
+            wasi = wasmtime.WasiConfig()  # no args, env, preopens or inherited stdio
+            log = self._guest_log(tenant)
+            wasi.stdout_custom = log.write
+            wasi.stderr_custom = log.write
+            store.set_wasi(wasi)
+        return store
+
+    def _instantiate(self, info: VersionInfo, tenant: str, memory_bytes: int) -> _Live:
+        store = self._new_store(info, tenant, memory_bytes)
+        # Instantiation may run guest start code: bound it like a call.
+        store.set_fuel(Limits().fuel * 20)
+        store.set_epoch_deadline(self.shared.ticks_for(5000))
+        instance = self.linker.instantiate(store, info.component)
+        return _Live(store, instance, memory_bytes)
+
+    def _live_for(self, version: str, tenant: str, memory_bytes: int) -> _Live:
+        key = (tenant, version)
+        live = self._live.get(key)
+        if live is not None and live.memory_bytes != memory_bytes:
+            live.store.set_limits(memory_size=memory_bytes)
+            live.memory_bytes = memory_bytes
+        if live is None:
+            live = self._instantiate(self._versions[version], tenant, memory_bytes)
+            self._live[key] = live
+        return live
+
+    def _hook(self, live: _Live, hook: str) -> Any:
+        fn = live.hooks.get(hook)
+        if fn is None:
+            store = live.store
+            iface = live.instance.get_export_index(store, admission.OBJECT_EXPORT)
+            index = live.instance.get_export_index(store, hook, iface)
+            func = live.instance.get_func(store, index) if index is not None else None
+            if func is None:
+                raise KeyError(hook)
+            cls = FastExport if self.call_path == "fast" else StockExport
+            fn = live.hooks[hook] = cls(func, store, hook, self._arena)
+        return fn
+
+    def discard(self, version: str, tenant: str) -> None:
+        """Throw an instance away; the next call builds a fresh one."""
+        self._live.pop((tenant, version), None)
+
+    # -- invocation -------------------------------------------------------------
+
+    def invoke(
+        self,
+        version: str,
+        self_id: str,
+        hook: str,
+        args: Sequence[Any],
+        state: Mapping[str, bytes],
+        limits: Limits,
+        world: HostWorld,
+        *,
+        tenant: str = "demo",
+    ) -> Outcome:
+        """Run ``hook`` of ``version`` for object ``self_id`` (see module doc).
+
+        ``args`` are the hook's arguments after ``self-id``, as Python values
+        (str, None for an absent option, bytes for list<u8>).
+        """
+        started = time.perf_counter()
+        if hook not in HOOKS:
+            return Outcome(GuestError(ErrorKind.NO_SUCH_HOOK, f"no hook named {hook!r}"))
+        if version not in self._versions:
+            return Outcome(GuestError(ErrorKind.INSTANTIATE, f"unknown version {version[:12]}"))
+        call = Call(self_id, state, limits, world)
+        try:
+            live = self._live_for(version, tenant, limits.memory_bytes)
+        except wasmtime.WasmtimeError as exc:
+            return self._failed(call, _classify_instantiate(str(exc)), started, 0)
+        meter = live.meter
+        meter.arm(limits.fuel, self.shared.ticks_for(limits.deadline_ms))
+        fn = self._hook(live, hook)
+        self._current = call
+        try:
+            result = fn((self_id, *args))
+        except CallFailed as exc:
+            fuel_used = limits.fuel - meter.fuel_left()
+            self.discard(version, tenant)
+            return self._failed(call, _classify(call, str(exc)), started, fuel_used)
+        except (TypeError, UnicodeEncodeError) as exc:
+            # The caller passed arguments that do not fit the hook: no wasm ran.
+            return self._failed(call, GuestError(ErrorKind.HOST_ERROR, f"bad arguments: {exc}"), started, 0)
+        finally:
+            self._current = None
+        return Outcome(
+            None,
+            result=result,
+            effects=call.effects,
+            state_changes=call.state_changes(),
+            fuel_used=limits.fuel - meter.fuel_left(),
+            wall_ms=(time.perf_counter() - started) * 1000,
+            logs=call.logs,
+        )
+
+    def _failed(self, call: Call, error: GuestError, started: float, fuel_used: int) -> Outcome:
+        return Outcome(
+            error,
+            fuel_used=fuel_used,
+            wall_ms=(time.perf_counter() - started) * 1000,
+            logs=call.logs,
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _classify(call: Call, message: str) -> GuestError:
+    """Name the reason a call into wasm failed."""
+    fault = call.fault
+    if isinstance(fault, GuestFault):
+        return GuestError(fault.kind, str(fault))
+    if fault is not None:
+        return GuestError(ErrorKind.HOST_ERROR, f"host function failed: {type(fault).__name__}: {fault}")
+    if "all fuel consumed" in message:
+        return GuestError(ErrorKind.FUEL, "ran out of fuel")
+    if "interrupt" in message:
+        return GuestError(ErrorKind.DEADLINE, "ran past its deadline")
+    if any(marker in message for marker in _OOM_MARKERS):
+        return GuestError(ErrorKind.MEMORY, "ran out of memory (linear memory cap reached)")
+    lower = message.lower()
+    if "utf-8" in lower or "utf8" in lower or "string content out-of-bounds" in lower or "invalid" in lower and "string" in lower:
+        return GuestError(ErrorKind.BAD_GUEST_DATA, _trap_summary(message))
+    return GuestError(ErrorKind.TRAP, _trap_summary(message))
+
+
+def _classify_instantiate(message: str) -> GuestError:
+    if "memory" in message and ("limit" in message or "exceed" in message or "minimum" in message):
+        return GuestError(ErrorKind.MEMORY, _trap_summary(message))
+    return GuestError(ErrorKind.INSTANTIATE, _trap_summary(message))
+
+
+def _trap_summary(message: str) -> str:
+    """The trap's own words without the (long) wasm backtrace."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln[:1].isdigit() and not ln.startswith(("wasm backtrace", "at ", "note:"))]
+    return "; ".join(keep[-2:]) if keep else (lines[0] if lines else "trap")

@@ -1,0 +1,237 @@
+"""What each host import does, for one invocation.
+
+A :class:`Call` is created for every hook invocation. The host imports the
+guest makes during that invocation land here (through either calling
+convention in :mod:`sandbox.fastcall`), are checked against the call's
+limits, and are *recorded*: messages, callouts, world operations and state
+writes become :class:`~sandbox.api.Effect` records and a state overlay. None
+of it reaches the world unless the guest returns normally, which is what
+makes every invocation all-or-nothing.
+
+A limit breach or bad guest data raises :class:`GuestFault`; the calling
+convention turns it into a wasm trap, which unwinds the guest, and the
+sandbox reports the fault's kind instead of the trap's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import cbor2
+
+from .api import Effect, ErrorKind, HostWorld, Limits, WorldRefusal
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+MAX_KEY_BYTES = 256
+MAX_LOGS_PER_CALL = 32
+
+
+class GuestFault(Exception):
+    """The guest broke a rule of the host API; the call is aborted."""
+
+    def __init__(self, kind: ErrorKind, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _limit(message: str) -> GuestFault:
+    return GuestFault(ErrorKind.HOST_LIMIT, message)
+
+
+def _bad(message: str) -> GuestFault:
+    return GuestFault(ErrorKind.BAD_GUEST_DATA, message)
+
+
+class Call:
+    """The host side of one hook invocation (see module docstring)."""
+
+    __slots__ = (
+        "self_id",
+        "world",
+        "limits",
+        "base_state",
+        "overlay",
+        "effects",
+        "logs",
+        "fault",
+        "tells",
+        "bytes_sent",
+        "callouts",
+        "state_bytes",
+        "world_ops",
+        "own_callouts",
+    )
+
+    def __init__(
+        self, self_id: str, state: Mapping[str, bytes], limits: Limits, world: HostWorld
+    ) -> None:
+        self.self_id = self_id
+        self.world = world
+        self.limits = limits
+        self.base_state = state
+        self.overlay: dict[str, bytes | None] = {}
+        self.effects: list[Effect] = []
+        self.logs: list[tuple[str, str]] = []
+        self.fault: BaseException | None = None
+        self.tells = 0
+        self.bytes_sent = 0
+        self.callouts = 0
+        self.state_bytes = 0
+        self.world_ops = 0
+        self.own_callouts: set[int] = set()
+
+    # -- guest data checks ----------------------------------------------------
+
+    def text(self, raw: bytes, what: str) -> str:
+        """Decode a string the guest handed us, enforcing the size cap."""
+        if len(raw) > self.limits.max_string_bytes:
+            raise _bad(f"{what} is {len(raw)} bytes, over the {self.limits.max_string_bytes}-byte cap")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:  # wasmtime validates, but be sure
+            raise _bad(f"{what} is not valid UTF-8: {exc}") from None
+
+    # -- messaging --------------------------------------------------------------
+
+    def _message(self, text: str) -> None:
+        self.tells += 1
+        if self.tells > self.limits.max_tells:
+            raise _limit(f"more than {self.limits.max_tells} messages in one call")
+        self.bytes_sent += len(text)
+        if self.bytes_sent > self.limits.max_bytes_sent:
+            raise _limit(f"more than {self.limits.max_bytes_sent} bytes of messages in one call")
+
+    def tell(self, target: str, text: str) -> None:
+        self._message(text)
+        self.effects.append(Effect("tell", (target, text)))
+
+    def say(self, text: str) -> None:
+        self._message(text)
+        self.effects.append(Effect("say", (text,)))
+
+    def emote(self, text: str) -> None:
+        self._message(text)
+        self.effects.append(Effect("emote", (text,)))
+
+    # -- state ------------------------------------------------------------------
+
+    def _key(self, key: str) -> str:
+        if not key or len(key) > MAX_KEY_BYTES:
+            raise _bad(f"state key must be 1..{MAX_KEY_BYTES} bytes, got {len(key)}")
+        return key
+
+    def state_get(self, key: str) -> bytes | None:
+        if key in self.overlay:
+            return self.overlay[key]
+        return self.base_state.get(key)
+
+    def charge_state(self, nbytes: int) -> None:
+        """Count ``nbytes`` of state written; the fast path charges before it
+        copies a value out of guest memory, so a giant value is never copied."""
+        self.state_bytes += nbytes
+        if self.state_bytes > self.limits.max_state_bytes:
+            raise _limit(
+                f"more than {self.limits.max_state_bytes} bytes of state written in one call"
+            )
+
+    def state_set(self, key: str, value: bytes, *, charged: bool = False) -> None:
+        self._key(key)
+        if not charged:
+            self.charge_state(len(key) + len(value))
+        try:
+            cbor2.loads(value)
+        except Exception as exc:
+            raise _bad(f"state value for {key!r} is not CBOR: {exc}") from None
+        self.overlay[key] = bytes(value)
+
+    def state_delete(self, key: str) -> None:
+        self._key(key)
+        self.overlay[key] = None
+
+    # -- scheduling -------------------------------------------------------------
+
+    def callout(self, method: str, delay_ms: int, args: bytes) -> int:
+        self.callouts += 1
+        if self.callouts > self.limits.max_callouts:
+            raise _limit(f"more than {self.limits.max_callouts} callouts in one call")
+        if not method or len(method) > MAX_KEY_BYTES:
+            raise _bad("callout method name must be 1..256 bytes")
+        handle = self.world.next_callout_handle()
+        self.own_callouts.add(handle)
+        self.effects.append(Effect("callout", (handle, method, delay_ms, bytes(args))))
+        return handle
+
+    def cancel_callout(self, handle: int) -> bool:
+        if handle in self.own_callouts:
+            self.own_callouts.discard(handle)
+            found = True
+        else:
+            found = self.world.cancel_callout(self.self_id, handle)
+        if found:
+            self.effects.append(Effect("cancel-callout", (handle,)))
+        return found
+
+    def set_heartbeat(self, interval_ms: int) -> None:
+        self.effects.append(Effect("set-heartbeat", (interval_ms,)))
+
+    # -- world ------------------------------------------------------------------
+
+    def _world_op(self) -> None:
+        self.world_ops += 1
+        if self.world_ops > self.limits.max_world_ops:
+            raise _limit(f"more than {self.limits.max_world_ops} clone/move/destruct in one call")
+
+    def clone(self, blueprint: str) -> tuple[bool, str]:
+        self._world_op()
+        try:
+            new_id = self.world.clone(self.self_id, blueprint)
+        except WorldRefusal as exc:
+            return False, str(exc)
+        self.effects.append(Effect("clone", (blueprint, new_id)))
+        return True, new_id
+
+    def destruct(self, target: str) -> str | None:
+        self._world_op()
+        try:
+            self.world.destruct(self.self_id, target)
+        except WorldRefusal as exc:
+            return str(exc)
+        self.effects.append(Effect("destruct", (target,)))
+        return None
+
+    def move(self, target: str, destination: str) -> str | None:
+        self._world_op()
+        try:
+            self.world.move(self.self_id, target, destination)
+        except WorldRefusal as exc:
+            return str(exc)
+        self.effects.append(Effect("move", (target, destination)))
+        return None
+
+    def environment(self, target: str) -> str | None:
+        return self.world.environment(target)
+
+    def contents(self, target: str) -> list[str]:
+        return list(self.world.contents(target))
+
+    def query(self, target: str, key: str) -> bytes | None:
+        if target == self.self_id:
+            return self.state_get(key)
+        return self.world.query(self.self_id, target, key)
+
+    def now_ms(self) -> int:
+        return int(self.world.now_ms())
+
+    def log(self, level: str, text: str) -> None:
+        if len(self.logs) < MAX_LOGS_PER_CALL:
+            self.logs.append((level, text[:1024]))
+
+    # -- results ----------------------------------------------------------------
+
+    def state_changes(self) -> dict[str, bytes | None]:
+        return self.overlay
+
+    def fail(self, exc: BaseException) -> None:
+        """Remember the first host-side failure; it explains the trap that follows."""
+        if self.fault is None:
+            self.fault = exc
