@@ -160,6 +160,12 @@ class HostWorld(Protocol):
     def cancel_callout(self, asker: str, handle: int) -> bool: ...
 
 
+class HostLimit(Exception):
+    """Raised by a :class:`HostWorld` when serving a request would break a
+    tenant quota (too many pending callouts, too many objects). The call is
+    aborted with :attr:`ErrorKind.HOST_LIMIT`."""
+
+
 class WorldRefusal(Exception):
     """Raised by a :class:`HostWorld` to refuse a clone/destruct/move; the
     guest receives the message as the `err` of its `result`."""

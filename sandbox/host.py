@@ -33,6 +33,7 @@ from .api import (
     AdmissionError,
     ErrorKind,
     GuestError,
+    HostLimit,
     HostWorld,
     Limits,
     Outcome,
@@ -318,6 +319,8 @@ def _classify(call: Call, message: str) -> GuestError:
     fault = call.fault
     if isinstance(fault, GuestFault):
         return GuestError(fault.kind, str(fault))
+    if isinstance(fault, HostLimit):
+        return GuestError(ErrorKind.HOST_LIMIT, str(fault))
     if fault is not None:
         return GuestError(ErrorKind.HOST_ERROR, f"host function failed: {type(fault).__name__}: {fault}")
     if "all fuel consumed" in message:
