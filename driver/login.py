@@ -195,6 +195,7 @@ BANNER = r"""{cyan}
  \___/|_|\__|_| \_\___|\__,_|_|_| |_| |_|
 {/}
 Welcome to {bold}JitRealm{/}.
+
 """
 
 HELP = """\
