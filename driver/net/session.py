@@ -60,6 +60,11 @@ class Session(abc.ABC):
         """Queue a GMCP message if the client agreed to GMCP and supports the
         package (``Room.Info`` needs ``room``); otherwise drop it silently."""
 
+    def set_echo(self, on: bool) -> None:
+        """Ask the client to stop (False) or resume (True) echoing what the
+        user types: password entry. Telnet sends IAC WILL/WONT ECHO; a
+        transport without such a notion ignores it."""
+
     @abc.abstractmethod
     def close(self, reason: str = "") -> None:
         """Flush what is queued (best effort), then end the connection."""
