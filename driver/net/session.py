@@ -64,6 +64,7 @@ class Session(abc.ABC):
         """Ask the client to stop (False) or resume (True) echoing what the
         user types: password entry. Telnet sends IAC WILL/WONT ECHO; a
         transport without such a notion ignores it."""
+        return None
 
     @abc.abstractmethod
     def close(self, reason: str = "") -> None:

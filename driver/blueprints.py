@@ -1,0 +1,99 @@
+"""A tenant's blueprints and their versions.
+
+A blueprint is one source file; each publish of it makes a new immutable
+version (the component's content hash) that the sandbox admits. The
+blueprint's *current* version is what objects run from their next hook on;
+an object keeps the version it last ran (``MudObject.version``) until then,
+which is how hot reload costs O(1): swapping the pointer is the whole reload,
+and each object migrates lazily, running ``on-reload(old)`` once first.
+
+A version is released from the sandbox when no object is pinned to it and it
+is no longer current.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.host import Sandbox
+
+
+@dataclass(slots=True)
+class Blueprint:
+    path: str  # "/rooms/meadow"
+    source: Path | None = None
+    language: str = "c"
+    version: str | None = None  # current version
+    history: list[str] = field(default_factory=list)  # every version published, oldest first
+    clones_made: int = 0  # clones ever made (the id counter is per tenant)
+
+    @property
+    def short_version(self) -> str:
+        return self.version[:12] if self.version else "-"
+
+
+class Blueprints:
+    """Every blueprint of one tenant (see module docstring)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.by_path: dict[str, Blueprint] = {}
+        self.pins: Counter[str] = Counter()  # version -> objects pinned to it
+        self.released: list[str] = []  # versions given back to the sandbox (for tests/stat)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.by_path
+
+    def get(self, path: str) -> Blueprint | None:
+        return self.by_path.get(path)
+
+    def declare(self, path: str, source: Path | None = None, language: str = "c") -> Blueprint:
+        bp = self.by_path.get(path)
+        if bp is None:
+            bp = self.by_path[path] = Blueprint(path, source, language)
+        else:
+            bp.source = source or bp.source
+            bp.language = language
+        return bp
+
+    def publish(self, path: str, component: bytes, *, source: Path | None = None, language: str = "c") -> tuple[str, str | None]:
+        """Admit ``component`` as the new current version of ``path``.
+
+        Returns (new version, previous version). Raises
+        :class:`sandbox.api.AdmissionError` and leaves the blueprint as it
+        was when the component is refused.
+        """
+        version = self.sandbox.admit(component)
+        bp = self.declare(path, source, language)
+        old = bp.version
+        if version != old:
+            bp.version = version
+            bp.history.append(version)
+            if old is not None:
+                self._maybe_release(old)
+        return version, old
+
+    # -- pins -------------------------------------------------------------------
+
+    def pin(self, version: str) -> None:
+        self.pins[version] += 1
+
+    def unpin(self, version: str) -> None:
+        self.pins[version] -= 1
+        if self.pins[version] <= 0:
+            del self.pins[version]
+            self._maybe_release(version)
+
+    def _current_versions(self) -> set[str]:
+        return {bp.version for bp in self.by_path.values() if bp.version}
+
+    def _maybe_release(self, version: str) -> None:
+        if self.pins.get(version, 0) > 0 or version in self._current_versions():
+            return
+        self.sandbox.release(version)
+        self.released.append(version)
+
+    def in_use(self, version: str) -> bool:
+        return self.pins.get(version, 0) > 0 or version in self._current_versions()

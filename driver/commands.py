@@ -1,0 +1,583 @@
+"""The command interpreter: a player's line of input, start to finish.
+
+A line is first offered to world objects near the player (their inventory,
+then the room, then the room's other contents), each through its
+``on-command`` hook; the first that returns true has handled it. Objects can
+list the verbs they care about in their ``verbs`` state key, so the driver
+skips the wasm call for any other verb. Only then do the built-in commands
+get the line; unknown input gets "What?" and nothing else happens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from sandbox.api import AdmissionError, CompileError
+
+from . import ids
+from .net.ansi import escape
+from .objects import MudObject
+
+if TYPE_CHECKING:
+    from .tenant import Tenant
+
+DIRECTIONS = {
+    "n": "north", "s": "south", "e": "east", "w": "west",
+    "ne": "northeast", "nw": "northwest", "se": "southeast", "sw": "southwest",
+    "u": "up", "d": "down",
+}
+ALL_DIRECTIONS = set(DIRECTIONS.values()) | {"in", "out"}
+
+
+class Console(Protocol):
+    """What commands need from the session layer."""
+
+    def text(self, player_id: str, text: str) -> None: ...
+    def is_wizard(self, player_id: str) -> bool: ...
+    def online(self) -> list[tuple[str, float]]: ...  # (player id, idle seconds)
+    def quit(self, player_id: str) -> None: ...
+    def reload(self, blueprint: str) -> str: ...  # recompile + publish; returns a report
+
+
+@dataclass(slots=True)
+class Context:
+    tenant: Tenant
+    console: Console
+    player: MudObject
+    verb: str
+    args: str
+
+    def say(self, text: str) -> None:
+        self.console.text(self.player.id, text if text.endswith("\n") else text + "\n")
+
+
+Builtin = Callable[[Context], None]
+
+
+class Commands:
+    """The built-in commands and the order in which a line is offered around."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.builtins: dict[str, Builtin] = {}
+        self.wizard: dict[str, Builtin] = {}
+        for verb, fn in _PLAYER_COMMANDS.items():
+            self.builtins[verb] = fn
+        for verb, fn in _WIZARD_COMMANDS.items():
+            self.wizard[verb] = fn
+
+    # -- dispatch -----------------------------------------------------------------------
+
+    def handle(self, tenant: Tenant, player: MudObject, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        # lpMUD shorthands: 'hello == say hello, :waves == emote waves.
+        if line[0] == "'":
+            line = "say " + line[1:]
+        elif line[0] == ":":
+            line = "emote " + line[1:]
+        verb, _, args = line.partition(" ")
+        verb = verb.lower()
+        args = args.strip()
+        if self._offer(tenant, player, verb, args):
+            return
+        ctx = Context(tenant, self.console, player, verb, args)
+        fn = self.builtins.get(verb)
+        if fn is None and self.console.is_wizard(player.id):
+            fn = self.wizard.get(verb)
+        if fn is None and (verb in DIRECTIONS or verb in ALL_DIRECTIONS):
+            ctx.args = DIRECTIONS.get(verb, verb)
+            fn = _go
+        if fn is None:
+            ctx.say("What?")
+            return
+        fn(ctx)
+
+    def _offer(self, tenant: Tenant, player: MudObject, verb: str, args: str) -> bool:
+        """Offer the line to nearby objects; True if one handled it."""
+        candidates: list[MudObject] = list(player.contents or ())
+        room = player.env
+        if room is not None:
+            candidates.append(room)
+            candidates.extend(o for o in room.contents or () if o is not player)
+        for obj in candidates:
+            if obj.is_player or obj.blueprint is None:
+                continue
+            verbs = obj.verbs()
+            if verbs is not None and verb not in verbs:
+                continue
+            if obj.id not in tenant.graph:
+                continue  # destroyed by an earlier candidate's effects
+            outcome = tenant.run_hook(obj, "on-command", (player.id, verb, args))
+            if outcome is None:
+                continue
+            if outcome.error is not None:
+                return True  # the failure was reported to the player; stop here
+            if outcome.result:
+                return True
+        return False
+
+
+# -- matching ------------------------------------------------------------------------------
+
+def _match(noun: str, objects: list[MudObject]) -> MudObject | None:
+    noun = noun.lower().strip()
+    if noun.startswith(("the ", "a ", "an ")):
+        noun = noun.split(" ", 1)[1]
+    for obj in objects:
+        if noun in obj.nouns() or noun == obj.name.lower() or noun == obj.id:
+            return obj
+    # "rusty sword" matches a sword whose short mentions both words
+    words = noun.split()
+    if len(words) > 1:
+        for obj in objects:
+            if words[-1] in obj.nouns() and all(w in obj.short.lower() for w in words):
+                return obj
+    return None
+
+
+def _visible(ctx: Context) -> list[MudObject]:
+    room = ctx.player.env
+    here = [o for o in (room.contents or ()) if o is not ctx.player] if room else []
+    return list(ctx.player.contents or ()) + here
+
+
+def _list_names(objects: list[MudObject]) -> str:
+    return ", ".join(o.short for o in objects)
+
+
+# -- player commands -------------------------------------------------------------------
+
+def describe_room(room: MudObject | None, viewer: MudObject) -> str:
+    if room is None:
+        return "You are nowhere at all. (Try `goto` or ask a wizard.)\n"
+    lines = [f"{{bold cyan}}{room.short}{{/}}"]
+    long = room.text("long")
+    if long:
+        lines.append(long.rstrip())
+    exits = room.exits()
+    lines.append("{green}Obvious exits: " + (", ".join(exits) if exits else "none") + ".{/}")
+    things = [o for o in room.contents or () if o is not viewer]
+    players = [o for o in things if o.is_player]
+    items = [o for o in things if not o.is_player]
+    for obj in items:
+        lines.append(f"  {obj.short}")
+    for obj in players:
+        lines.append(f"  {{yellow}}{obj.name} is here.{{/}}")
+    return "\n".join(lines) + "\n"
+
+
+def _look(ctx: Context) -> None:
+    args = ctx.args
+    if not args:
+        ctx.say(describe_room(ctx.player.env, ctx.player))
+        return
+    for prefix in ("at ", "in "):
+        if args.startswith(prefix):
+            args = args[len(prefix):]
+            break
+    target = _match(args, _visible(ctx))
+    if target is None:
+        ctx.say(f"You see no {escape(args)} here.")
+        return
+    text = target.text("long") or f"You see nothing special about {target.short}."
+    if target.contents and not target.is_player:
+        text = text.rstrip() + "\nIt contains: " + _list_names(target.contents) + "."
+    if target.is_player:
+        carried = target.contents or []
+        text = f"{target.name}, an adventurer." + (
+            "\nCarrying: " + _list_names(carried) + "." if carried else ""
+        )
+    ctx.say(text)
+
+
+def _go(ctx: Context) -> None:
+    direction = DIRECTIONS.get(ctx.args.lower(), ctx.args.lower())
+    room = ctx.player.env
+    if not direction:
+        ctx.say("Go where?")
+        return
+    dest_id = room.exits().get(direction) if room else None
+    if dest_id is None:
+        ctx.say("You can't go that way.")
+        return
+    tenant = ctx.tenant
+    dest = tenant.find(dest_id)
+    if dest is None:
+        ctx.say("That way is blocked (the room beyond does not exist).")
+        tenant.log.append((time.time(), room.id if room else "-", "warn", f"exit {direction} -> missing {dest_id}"))
+        return
+    name = ctx.player.name
+    if room is not None:
+        for other in room.contents or ():
+            if other.is_player and other is not ctx.player:
+                ctx.console.text(other.id, f"{name} leaves {direction}.\n")
+    tenant.move(ctx.player, dest)
+    for other in dest.contents or ():
+        if other.is_player and other is not ctx.player:
+            ctx.console.text(other.id, f"{name} arrives.\n")
+
+
+def _say(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.say("Say what?")
+        return
+    text = escape(ctx.args)
+    ctx.say(f"You say: {text}")
+    ctx.tenant.say(ctx.player, text)
+
+
+def _emote(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.say("Emote what?")
+        return
+    text = escape(ctx.args)
+    ctx.say(f"You emote: {ctx.player.name} {text}")
+    ctx.tenant.emote(ctx.player, text)
+
+
+def _tell(ctx: Context) -> None:
+    who, _, text = ctx.args.partition(" ")
+    if not who or not text.strip():
+        ctx.say("Tell whom what? (tell <player> <message>)")
+        return
+    target = ctx.tenant.graph.get(ids.player_id(who))
+    online = {pid for pid, _ in ctx.console.online()}
+    if target is None or target.id not in online:
+        ctx.say(f"No one called {escape(who)} is playing.")
+        return
+    ctx.console.text(target.id, f"{{magenta}}{ctx.player.name} tells you: {escape(text.strip())}{{/}}\n")
+    ctx.say(f"{{magenta}}You tell {target.name}: {escape(text.strip())}{{/}}")
+
+
+def _who(ctx: Context) -> None:
+    rows = ctx.console.online()
+    lines = [f"{{bold}}{len(rows)} player{'s' if len(rows) != 1 else ''} online:{{/}}"]
+    for pid, idle in sorted(rows):
+        obj = ctx.tenant.graph.get(pid)
+        name = obj.name if obj else pid
+        wiz = " (wizard)" if ctx.console.is_wizard(pid) else ""
+        idle_note = f" idle {int(idle // 60)}m" if idle >= 60 else ""
+        lines.append(f"  {name}{wiz}{idle_note}")
+    ctx.say("\n".join(lines))
+
+
+def _inventory(ctx: Context) -> None:
+    items = ctx.player.contents or []
+    if not items:
+        ctx.say("You are empty-handed.")
+    else:
+        ctx.say("You are carrying:\n" + "\n".join(f"  {o.short}" for o in items))
+
+
+def _get(ctx: Context) -> None:
+    args = ctx.args
+    if not args:
+        ctx.say("Get what?")
+        return
+    source: MudObject | None = ctx.player.env
+    if " from " in args:
+        args, _, container_noun = args.partition(" from ")
+        source = _match(container_noun, _visible(ctx))
+        if source is None or source.is_player:
+            ctx.say(f"You see no {escape(container_noun)} here.")
+            return
+    pool = [o for o in (source.contents or ()) if o is not ctx.player] if source else []
+    target = _match(args, pool)
+    if target is None:
+        ctx.say(f"You see no {escape(args)} there.")
+        return
+    if target.is_player or not target.flag("gettable", True):
+        ctx.say(f"You can't take {target.short}.")
+        return
+    ctx.tenant.move(target, ctx.player)
+    ctx.say(f"You take {target.short}.")
+    _tell_room(ctx, f"{ctx.player.name} takes {target.short}.")
+
+
+def _drop(ctx: Context) -> None:
+    args = ctx.args
+    if not args:
+        ctx.say("Drop what?")
+        return
+    target = _match(args, list(ctx.player.contents or ()))
+    if target is None:
+        ctx.say(f"You have no {escape(args)}.")
+        return
+    room = ctx.player.env
+    if room is None:
+        ctx.say("There is nowhere to drop it.")
+        return
+    ctx.tenant.move(target, room)
+    ctx.say(f"You drop {target.short}.")
+    _tell_room(ctx, f"{ctx.player.name} drops {target.short}.")
+
+
+def _put(ctx: Context) -> None:
+    what, sep, where = ctx.args.partition(" in ")
+    if not sep:
+        what, sep, where = ctx.args.partition(" into ")
+    if not sep or not what or not where:
+        ctx.say("Put what in what? (put <thing> in <container>)")
+        return
+    item = _match(what, list(ctx.player.contents or ()))
+    if item is None:
+        ctx.say(f"You have no {escape(what)}.")
+        return
+    container = _match(where, _visible(ctx))
+    if container is None or container is item or not container.flag("container"):
+        ctx.say(f"You can't put things in {escape(where)}.")
+        return
+    ctx.tenant.move(item, container)
+    ctx.say(f"You put {item.short} in {container.short}.")
+
+
+def _give(ctx: Context) -> None:
+    what, sep, whom = ctx.args.partition(" to ")
+    if not sep:
+        ctx.say("Give what to whom? (give <thing> to <player>)")
+        return
+    item = _match(what, list(ctx.player.contents or ()))
+    if item is None:
+        ctx.say(f"You have no {escape(what)}.")
+        return
+    room = ctx.player.env
+    others = [o for o in (room.contents or ()) if o is not ctx.player] if room else []
+    target = _match(whom, others)
+    if target is None:
+        ctx.say(f"{escape(whom).capitalize()} is not here.")
+        return
+    ctx.tenant.move(item, target)
+    ctx.say(f"You give {item.short} to {target.name}.")
+    if target.is_player:
+        ctx.console.text(target.id, f"{ctx.player.name} gives you {item.short}.\n")
+
+
+def _tell_room(ctx: Context, text: str) -> None:
+    room = ctx.player.env
+    for other in (room.contents or ()) if room else ():
+        if other.is_player and other is not ctx.player:
+            ctx.console.text(other.id, text + "\n")
+
+
+HELP = """{bold}Commands{/}
+  look (l)                 look around; `look at <thing>` to examine something
+  north, south, ... (n, s) walk; also `go <direction>`
+  say <text>  ('<text>)    speak to the room
+  emote <text> (:<text>)   act: `:waves` shows "Name waves"
+  tell <player> <text>     a private message
+  get/take <thing>         pick something up (`get coin from bag`)
+  drop <thing>             put it down
+  put <thing> in <thing>   fill a bag
+  give <thing> to <who>    hand something over
+  inventory (i)            what you carry
+  who                      who is playing
+  quit                     leave (your character stays safe)
+Things in the world may understand more: try what seems natural."""
+
+WIZHELP = """{bold}Wizard commands{/}
+  clone <blueprint>        make a clone (`clone /obj/sword`)
+  destruct <id>            destroy an object
+  stat <id>                an object's record: blueprint, version, state, callouts
+  blueprints               every blueprint, its versions and clones
+  reload <blueprint>       recompile and hot-swap (alias: update)
+  goto <room>              go anywhere (`goto /rooms/meadow`)
+  callouts                 pending callouts
+  errors                   recent guest errors"""
+
+
+def _help(ctx: Context) -> None:
+    ctx.say(HELP + ("\n" + WIZHELP if ctx.console.is_wizard(ctx.player.id) else ""))
+
+
+def _quit(ctx: Context) -> None:
+    ctx.say("Farewell. Your belongings are kept safe until you return.")
+    ctx.console.quit(ctx.player.id)
+
+
+_PLAYER_COMMANDS: dict[str, Builtin] = {
+    "look": _look, "l": _look, "go": _go, "say": _say, "emote": _emote, "tell": _tell,
+    "who": _who, "inventory": _inventory, "i": _inventory, "inv": _inventory,
+    "get": _get, "take": _get, "drop": _drop, "put": _put, "give": _give,
+    "help": _help, "quit": _quit,
+}
+
+
+# -- wizard commands ---------------------------------------------------------------------
+
+def _resolve(ctx: Context, ref: str) -> MudObject | None:
+    """An object by id, by blueprint path (loading it), `here`, `me`, or by noun."""
+    ref = ref.strip()
+    if ref in ("here", "room"):
+        return ctx.player.env
+    if ref == "me":
+        return ctx.player
+    tenant = ctx.tenant
+    try:
+        _, object_id = ids.split_qualified(ref, tenant.name)
+    except ids.BadId:
+        return None
+    obj = tenant.graph.get(object_id)
+    if obj is None and object_id.startswith("/") and not ids.is_clone(object_id):
+        try:
+            obj = tenant.find(ids.normalize_blueprint(object_id))
+        except ids.BadId:
+            obj = None
+    return obj or _match(ref, _visible(ctx))
+
+
+def _clone(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.say("Clone what? (clone /obj/sword)")
+        return
+    try:
+        path = ids.normalize_blueprint(ctx.args)
+        obj = ctx.tenant.clone(path)
+    except (ids.BadId, KeyError, OverflowError) as exc:
+        ctx.say(f"Cannot clone: {escape(str(exc).strip(chr(39)))}")
+        return
+    dest = ctx.player if obj.flag("gettable", True) else ctx.player.env
+    if dest is not None:
+        ctx.tenant.move(obj, dest)
+    ctx.say(f"Cloned {obj.id} ({obj.short}) into {'your inventory' if dest is ctx.player else 'the room'}.")
+
+
+def _destruct(ctx: Context) -> None:
+    obj = _resolve(ctx, ctx.args) if ctx.args else None
+    if obj is None:
+        ctx.say(f"No such object: {escape(ctx.args)}")
+        return
+    if obj.is_player:
+        ctx.say("Players cannot be destructed.")
+        return
+    ctx.tenant.destruct(obj)
+    ctx.say(f"Destructed {obj.id}.")
+
+
+def _stat(ctx: Context) -> None:
+    obj = _resolve(ctx, ctx.args or "here")
+    if obj is None:
+        ctx.say(f"No such object: {escape(ctx.args)}")
+        return
+    tenant = ctx.tenant
+    bp = tenant.blueprints.get(obj.blueprint) if obj.blueprint else None
+    lines = [f"{{bold}}{obj.id}{{/}}  ({tenant.name}:{obj.id})"]
+    if bp is None:
+        lines.append("  blueprint:   (player)")
+    else:
+        stale = "" if obj.version == bp.version else f" (runs {bp.short_version} on next hook)"
+        lines.append(f"  blueprint:   {bp.path} [{bp.language}]")
+        lines.append(f"  version:     {(obj.version or '-')[:12]}{stale}")
+    lines.append(f"  environment: {obj.env.id if obj.env else '-'}")
+    lines.append(f"  contents:    {', '.join(o.id for o in obj.contents or ()) or '-'}")
+    hb = tenant.heartbeats.interval(obj.id)
+    lines.append(f"  heartbeat:   {f'every {int(hb)} ms' if hb else 'off'}")
+    lines.append("  state:")
+    for key in sorted(obj.state):
+        value = obj.get(key)
+        shown = repr(value)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        lines.append(f"    {key:<12} {len(obj.state[key]):>6} B  {escape(shown)}")
+    callouts = tenant.callouts.for_object(obj.id)
+    now = tenant.clock()
+    lines.append(f"  callouts:    {len(callouts) or 'none'}")
+    for c in callouts[:10]:
+        lines.append(f"    #{c.handle} {escape(c.method)} in {max(0, int(c.due - now))} ms")
+    ctx.say("\n".join(lines))
+
+
+def _blueprints(ctx: Context) -> None:
+    tenant = ctx.tenant
+    counts: dict[str, int] = {}
+    masters: set[str] = set()
+    for obj in tenant.graph.objects.values():
+        if obj.blueprint is None:
+            continue
+        if ids.is_clone(obj.id):
+            counts[obj.blueprint] = counts.get(obj.blueprint, 0) + 1
+        else:
+            masters.add(obj.blueprint)
+    lines = [f"{{bold}}{'blueprint':<28} {'lang':<4} {'version':<12} {'vers':>4} {'clones':>6}  loaded{{/}}"]
+    for path in sorted(tenant.blueprints.by_path):
+        bp = tenant.blueprints.by_path[path]
+        lines.append(
+            f"{path:<28} {bp.language:<4} {bp.short_version:<12} {len(bp.history):>4} "
+            f"{counts.get(path, 0):>6}  {'yes' if path in masters else 'no'}"
+        )
+    ctx.say("\n".join(lines))
+
+
+def _reload(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.say("Reload what? (reload /rooms/meadow)")
+        return
+    try:
+        path = ids.normalize_blueprint(ctx.args)
+    except ids.BadId as exc:
+        ctx.say(f"Cannot reload: {escape(str(exc))}")
+        return
+    try:
+        report = ctx.console.reload(path)
+    except CompileError as exc:
+        ctx.say(f"{{red}}Compile error, the old version keeps running:{{/}}\n{escape(str(exc))}")
+        return
+    except (AdmissionError, KeyError, OSError) as exc:
+        ctx.say(f"{{red}}Cannot reload {path}: {escape(str(exc))}{{/}}")
+        return
+    ctx.say(report)
+
+
+def _goto(ctx: Context) -> None:
+    dest = _resolve(ctx, ctx.args) if ctx.args else None
+    if dest is None:
+        ctx.say(f"No such place: {escape(ctx.args)}")
+        return
+    if dest.env is not None and not dest.is_player and dest.exits() == {}:
+        # `goto sword#000001`: go where the thing is.
+        dest = dest.env if not dest.env.is_player else dest.env.env or dest
+    if dest is ctx.player or ctx.tenant.graph.inside(dest, ctx.player):
+        ctx.say("You cannot go inside yourself.")
+        return
+    ctx.tenant.move(ctx.player, dest)
+
+
+def _callouts(ctx: Context) -> None:
+    tenant = ctx.tenant
+    now = tenant.clock()
+    pending = sorted(tenant.callouts.by_handle.values(), key=lambda c: (c.due, c.handle))
+    lines = [f"{{bold}}{len(pending)} pending callout{'s' if len(pending) != 1 else ''}{{/}}"]
+    for c in pending[:50]:
+        lines.append(f"  #{c.handle:<6} {c.object_id:<32} {escape(c.method):<16} in {max(0, int(c.due - now))} ms")
+    if len(pending) > 50:
+        lines.append(f"  ... and {len(pending) - 50} more")
+    ctx.say("\n".join(lines))
+
+
+def _errors(ctx: Context) -> None:
+    tenant = ctx.tenant
+    errors = list(tenant.errors)[-20:]
+    warnings = [entry for entry in tenant.log if entry[2] in ("warn", "error")][-10:]
+    if not errors and not warnings:
+        ctx.say("No recent guest errors.")
+        return
+    lines = [f"{{bold}}Recent guest errors ({len(tenant.errors)} kept){{/}}"]
+    for e in errors:
+        stamp = time.strftime("%H:%M:%S", time.gmtime(e.at))
+        lines.append(f"  {stamp} {e.object_id} {e.hook}: {{red}}{e.kind}{{/}} {escape(e.message)}")
+    if warnings:
+        lines.append("{bold}Recent warnings from the log{/}")
+        for at, obj_id, level, text in warnings:
+            stamp = time.strftime("%H:%M:%S", time.gmtime(at))
+            lines.append(f"  {stamp} {obj_id} [{level}] {escape(text)}")
+    ctx.say("\n".join(lines))
+
+
+_WIZARD_COMMANDS: dict[str, Builtin] = {
+    "clone": _clone, "destruct": _destruct, "stat": _stat, "blueprints": _blueprints,
+    "reload": _reload, "update": _reload, "goto": _goto, "callouts": _callouts, "errors": _errors,
+}

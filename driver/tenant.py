@@ -1,0 +1,448 @@
+"""One tenant's world: its objects, blueprints, schedule and event queue.
+
+Everything that happens in a tenant is an *event* processed one at a time,
+in order: a player's command line, a due callout, a heartbeat, a room reset,
+or a hook that an earlier event caused (an object arrived, a clone was made,
+a message was told). Events that an event causes are *follow-ups*: they run
+right after it, before anything else in the queue, which is what "after the
+current event, never inside it" means in the host API.
+
+Running a hook is a transaction (see :mod:`sandbox`): the outcome's state
+changes and effects are applied here only if the hook returned normally.
+
+A callout storm cannot starve anything: a tenant's turn is bounded in time
+(:attr:`Quotas.turn_budget_ms`), follow-ups per event are capped, and
+zero-delay callouts beyond :attr:`Quotas.max_zero_delay_per_turn` in one turn
+wait for the next one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import cbor2
+
+from sandbox.api import Effect, Limits, Outcome
+from sandbox.host import Sandbox
+
+from . import ids
+from .blueprints import Blueprints
+from .objects import Graph, MudObject
+from .scheduler import Callout, Callouts, Periodic
+from .txn import Txn
+
+Event = Callable[[], None]
+
+
+@dataclass(slots=True)
+class Quotas:
+    """A tenant's limits. Admins set them per tenant."""
+
+    limits: Limits = field(default_factory=Limits)
+    max_objects: int = 200_000
+    max_pending_callouts: int = 100_000
+    max_followups_per_event: int = 1_000
+    max_zero_delay_per_turn: int = 2_000
+    turn_budget_ms: float = 20.0
+    reset_interval_ms: float = 15 * 60 * 1000
+    reset_jitter: float = 0.1
+    min_heartbeat_ms: int = 100
+    max_errors_kept: int = 200
+    max_queued_events: int = 100_000
+
+
+@dataclass(slots=True, frozen=True)
+class GuestErrorRecord:
+    at: float  # wall clock seconds
+    object_id: str
+    hook: str
+    kind: str
+    message: str
+
+
+class Output(Protocol):
+    """Where a tenant's messages to players go (the session layer)."""
+
+    def text(self, player_id: str, text: str) -> None: ...
+    def room_changed(self, player_id: str) -> None: ...
+
+
+def _monotonic_ms() -> float:
+    return time.monotonic() * 1000
+
+
+class Tenant:
+    """See module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        sandbox: Sandbox,
+        output: Output,
+        *,
+        quotas: Quotas | None = None,
+        clock: Callable[[], float] = _monotonic_ms,
+    ) -> None:
+        self.name = name
+        self.sandbox = sandbox
+        self.output = output
+        self.quotas = quotas or Quotas()
+        self.clock = clock
+        self.graph = Graph()
+        self.blueprints = Blueprints(sandbox)
+        self.callouts = Callouts()
+        self.heartbeats = Periodic()
+        self.resets = Periodic(jitter=self.quotas.reset_jitter)
+        self.queue: deque[Event] = deque()
+        self.followups: deque[Event] = deque()
+        self.errors: deque[GuestErrorRecord] = deque(maxlen=self.quotas.max_errors_kept)
+        self.log: deque[tuple[float, str, str, str]] = deque(maxlen=500)  # (at, object, level, text)
+        self.clone_counter = 0
+        self._handles = itertools.count(1)
+        self.actor: str | None = None  # the player whose command is running
+        self._zero_delay_this_turn = 0
+        self.events_run = 0
+
+    # -- ids ------------------------------------------------------------------------
+
+    def next_clone_id(self, blueprint: str) -> str:
+        self.clone_counter += 1
+        return ids.clone_id(blueprint, self.clone_counter)
+
+    def next_handle(self) -> int:
+        return next(self._handles)
+
+    # -- loading and cloning ----------------------------------------------------------
+
+    def can_load(self, object_id: str) -> bool:
+        """True if ``object_id`` names a blueprint whose master could be loaded."""
+        if ids.is_clone(object_id) or ids.is_player(object_id):
+            return False
+        bp = self.blueprints.get(object_id)
+        return bp is not None and bp.version is not None
+
+    def find(self, object_id: str) -> MudObject | None:
+        """The live object, loading a blueprint's master object on first use."""
+        obj = self.graph.get(object_id)
+        if obj is None and self.can_load(object_id):
+            obj = self.load(object_id)
+        return obj
+
+    def load(self, path: str) -> MudObject:
+        """Create ``path``'s master object and run its ``on-load`` now.
+
+        Masters load synchronously (not as a follow-up) because whoever asked
+        for them — a player walking in, `goto`, a move — needs the state that
+        ``on-load`` sets (`short`, `long`, `exits`) immediately.
+        """
+        existing = self.graph.get(path)
+        if existing is not None:
+            return existing
+        bp = self.blueprints.get(path)
+        if bp is None or bp.version is None:
+            raise KeyError(f"no such blueprint: {path}")
+        obj = self._create(path, path)
+        self.resets.set(obj.id, self.quotas.reset_interval_ms, self.clock())
+        self.run_hook(obj, "on-load", ())
+        return obj
+
+    def clone(self, blueprint: str) -> MudObject:
+        """Make a clone now and run its ``on-load`` (wizard `clone`)."""
+        bp = self.blueprints.get(blueprint)
+        if bp is None or bp.version is None:
+            raise KeyError(f"no such blueprint: {blueprint}")
+        if len(self.graph) >= self.quotas.max_objects:
+            raise OverflowError(f"object quota reached ({self.quotas.max_objects})")
+        obj = self._create(self.next_clone_id(blueprint), blueprint)
+        self.run_hook(obj, "on-load", ())
+        return obj
+
+    def _create(self, object_id: str, blueprint: str) -> MudObject:
+        bp = self.blueprints.by_path[blueprint]
+        obj = self.graph.add(MudObject(object_id, blueprint, bp.version))
+        assert bp.version is not None
+        self.blueprints.pin(bp.version)
+        if ids.is_clone(object_id):
+            bp.clones_made += 1
+        return obj
+
+    def add_player(self, player_id: str, state: dict[str, bytes]) -> MudObject:
+        obj = self.graph.get(player_id)
+        if obj is None:
+            obj = self.graph.add(MudObject(player_id, None, None))
+        obj.state.update(state)
+        return obj
+
+    def destruct(self, obj: MudObject) -> None:
+        """Take ``obj`` out of the world for good (its contents fall out)."""
+        env = obj.env
+        fallen = self.graph.remove(obj)
+        self.callouts.drop_object(obj.id)
+        self.heartbeats.stop(obj.id)
+        self.resets.stop(obj.id)
+        if obj.version is not None:
+            self.blueprints.unpin(obj.version)
+        if env is not None:
+            self.followup_hook(env, "on-leave", (obj.id, None))
+            for item in fallen:
+                if item.is_player:
+                    self.output.room_changed(item.id)
+
+    # -- moving -----------------------------------------------------------------------
+
+    def move(self, obj: MudObject, dest: MudObject | None) -> None:
+        """Move ``obj`` and queue the hooks that follow from it."""
+        old = self.graph.move(obj, dest)
+        if old is dest:
+            return
+        old_id = old.id if old is not None else None
+        dest_id = dest.id if dest is not None else None
+        if old is not None:
+            self.followup_hook(old, "on-leave", (obj.id, dest_id))
+            self._notify_watchers(old, obj, "leave", {"to": dest_id})
+        if dest is not None:
+            self.followup_hook(dest, "on-enter", (obj.id, old_id))
+            self._notify_watchers(dest, obj, "arrive", {"from": old_id})
+        if obj.is_player:
+            self.output.room_changed(obj.id)
+
+    def _notify_watchers(self, room: MudObject, mover: MudObject, kind: str, info: dict[str, Any]) -> None:
+        """lpMUD's init(): objects that set `hears` learn who comes and goes."""
+        payload: bytes | None = None
+        for other in room.contents or ():
+            if other is mover or other.is_player or not other.flag("hears"):
+                continue
+            if payload is None:
+                payload = cbor2.dumps(info)
+            self.followup_hook(other, "on-message", (mover.id, kind, payload))
+
+    # -- hooks ------------------------------------------------------------------------
+
+    def followup_hook(self, obj: MudObject, hook: str, args: Sequence[Any]) -> None:
+        if obj.is_player:
+            return
+        target = obj.id
+
+        def event() -> None:
+            live = self.graph.get(target)
+            if live is not None:
+                self.run_hook(live, hook, args)
+
+        self.followup(event)
+
+    def run_hook(self, obj: MudObject, hook: str, args: Sequence[Any]) -> Outcome | None:
+        """Run one hook of ``obj`` and apply its outcome. None for players."""
+        if obj.blueprint is None:
+            return None
+        bp = self.blueprints.by_path[obj.blueprint]
+        current = bp.version
+        assert current is not None
+        if obj.version != current:
+            self._migrate(obj, current)
+        outcome = self.sandbox.invoke(
+            current, obj.id, hook, args, obj.state, self.quotas.limits, Txn(self), tenant=self.name
+        )
+        for level, text in outcome.logs:
+            self.log.append((time.time(), obj.id, level, text))
+        if outcome.error is not None:
+            self._record_error(obj, hook, outcome)
+            return outcome
+        self.apply(obj, outcome)
+        return outcome
+
+    def _migrate(self, obj: MudObject, current: str) -> None:
+        """Move ``obj`` to its blueprint's current version; on-reload runs first."""
+        old = obj.version
+        self.blueprints.pin(current)
+        obj.version = current
+        if old is not None:
+            self.blueprints.unpin(old)
+            self.run_hook(obj, "on-reload", (old,))
+
+    def _record_error(self, obj: MudObject, hook: str, outcome: Outcome) -> None:
+        error = outcome.error
+        assert error is not None
+        self.errors.append(GuestErrorRecord(time.time(), obj.id, hook, str(error.kind), error.message))
+        if self.actor is not None:
+            self.output.text(
+                self.actor,
+                f"{{red}}Something went wrong with {obj.short}: {error.kind} ({error.message}).{{/}}\n",
+            )
+
+    # -- applying outcomes -----------------------------------------------------------
+
+    def apply(self, obj: MudObject, outcome: Outcome) -> None:
+        """Apply a successful outcome of a hook ``obj`` ran."""
+        for key, value in outcome.state_changes.items():
+            if value is None:
+                obj.state.pop(key, None)
+            else:
+                obj.state[key] = value
+        for effect in outcome.effects:
+            self._apply_effect(obj, effect)
+
+    def _apply_effect(self, obj: MudObject, effect: Effect) -> None:
+        op, args = effect.op, effect.args
+        if op == "tell":
+            self.tell(obj, args[0], args[1])
+        elif op == "say":
+            self.say(obj, args[0])
+        elif op == "emote":
+            self.emote(obj, args[0])
+        elif op == "callout":
+            handle, method, delay_ms, payload = args
+            self.schedule_callout(handle, obj.id, method, delay_ms, payload)
+        elif op == "cancel-callout":
+            self.callouts.cancel(args[0], owner=obj.id)
+        elif op == "set-heartbeat":
+            self.set_heartbeat(obj, args[0])
+        elif op == "clone":
+            blueprint, new_id = args
+            clone = self._create(new_id, blueprint)
+            self.followup_hook(clone, "on-load", ())
+        elif op == "destruct":
+            target = self.graph.get(args[0])
+            if target is not None and not target.is_player:
+                self.destruct(target)
+        elif op == "move":
+            target = self.graph.get(args[0])
+            dest = self.find(args[1])
+            if target is not None and dest is not None and not self.graph.inside(dest, target):
+                self.move(target, dest)
+        elif op == "log":
+            self.log.append((time.time(), obj.id, args[0], args[1]))
+
+    # -- messaging ----------------------------------------------------------------------
+
+    def tell(self, sender: MudObject, target_id: str, text: str) -> None:
+        target = self.graph.get(target_id)
+        if target is None:
+            return
+        if target.is_player:
+            self.output.text(target.id, text if text.endswith("\n") else text + "\n")
+        else:
+            self.followup_hook(target, "on-message", (sender.id, "tell", cbor2.dumps(text)))
+
+    def _broadcast(self, speaker: MudObject, kind: str, line: str, text: str) -> None:
+        room = speaker.env
+        if room is None:
+            return
+        payload: bytes | None = None
+        for other in room.contents or ():
+            if other is speaker:
+                continue
+            if other.is_player:
+                self.output.text(other.id, line)
+            elif other.flag("hears"):
+                if payload is None:
+                    payload = cbor2.dumps(text)
+                self.followup_hook(other, "on-message", (speaker.id, kind, payload))
+
+    def say(self, speaker: MudObject, text: str) -> None:
+        self._broadcast(speaker, "say", f"{speaker.name} says: {text}\n", text)
+
+    def emote(self, speaker: MudObject, text: str) -> None:
+        self._broadcast(speaker, "emote", f"{speaker.name} {text}\n", text)
+
+    # -- scheduling ------------------------------------------------------------------
+
+    def schedule_callout(self, handle: int, object_id: str, method: str, delay_ms: int, args: bytes) -> None:
+        now = self.clock()
+        callout = Callout(handle, object_id, method, args, now + delay_ms)
+        if delay_ms > 0 or self._zero_delay_this_turn >= self.quotas.max_zero_delay_per_turn:
+            self.callouts.schedule(callout)
+            return
+        # Zero delay: a follow-up of the current event. It is registered by
+        # handle (so it can still be cancelled) but kept off the timer heap.
+        self._zero_delay_this_turn += 1
+        self.callouts.by_handle[handle] = callout
+        self.followup(lambda: self._fire(handle))
+
+    def _fire(self, handle: int) -> None:
+        callout = self.callouts.by_handle.pop(handle, None)
+        if callout is None:
+            return  # cancelled
+        self._run_callout(callout)
+
+    def _run_callout(self, callout: Callout) -> None:
+        obj = self.graph.get(callout.object_id)
+        if obj is not None:
+            self.run_hook(obj, "on-callout", (callout.method, callout.args))
+
+    def set_heartbeat(self, obj: MudObject, interval_ms: int) -> None:
+        if interval_ms > 0:
+            interval_ms = max(interval_ms, self.quotas.min_heartbeat_ms)
+        obj.heartbeat_ms = interval_ms
+        self.heartbeats.set(obj.id, interval_ms, self.clock())
+
+    def next_due(self) -> float | None:
+        dues = [d for d in (self.callouts.next_due(), self.heartbeats.next_due(), self.resets.next_due()) if d is not None]
+        return min(dues) if dues else None
+
+    def collect_due(self, now: float) -> None:
+        """Queue every callout, heartbeat and reset that is due."""
+        for callout in self.callouts.pop_due(now):
+            self.enqueue(lambda c=callout: self._run_callout(c))
+        for object_id in self.heartbeats.pop_due(now):
+            self.enqueue(lambda o=object_id: self._periodic(o, "heartbeat"))
+        for object_id in self.resets.pop_due(now):
+            self.enqueue(lambda o=object_id: self._periodic(o, "reset"))
+
+    def _periodic(self, object_id: str, hook: str) -> None:
+        obj = self.graph.get(object_id)
+        if obj is not None:
+            self.run_hook(obj, hook, ())
+
+    # -- the event loop ------------------------------------------------------------------
+
+    def enqueue(self, event: Event) -> bool:
+        """Queue an event. False (and nothing queued) when the queue is full."""
+        if len(self.queue) >= self.quotas.max_queued_events:
+            return False
+        self.queue.append(event)
+        return True
+
+    def followup(self, event: Event) -> None:
+        self.followups.append(event)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.queue or self.followups)
+
+    def run_event(self, event: Event, actor: str | None = None) -> None:
+        """Run one event and then its follow-ups (bounded), then release output."""
+        self.actor = actor
+        try:
+            event()
+            self.events_run += 1
+            budget = self.quotas.max_followups_per_event
+            followups = self.followups
+            while followups and budget > 0:
+                budget -= 1
+                followups.popleft()()
+            # Past the cap, follow-ups wait in the main queue like any event,
+            # so a ping-pong of messages cannot hold the tenant.
+            while followups:
+                self.queue.append(followups.popleft())
+        finally:
+            self.actor = None
+            self.end_event()
+
+    def end_event(self) -> None:
+        """Hook for the persistence layer: the event's changes are complete."""
+
+    def run_turn(self, budget_ms: float | None = None) -> None:
+        """Run queued events until the queue is empty or the turn's time is up."""
+        budget = self.quotas.turn_budget_ms if budget_ms is None else budget_ms
+        deadline = time.perf_counter() + budget / 1000
+        self._zero_delay_this_turn = 0
+        queue = self.queue
+        while queue:
+            self.run_event(queue.popleft())
+            if time.perf_counter() >= deadline:
+                break
