@@ -1,0 +1,1126 @@
+"""Telnet for MUD clients, as a sans-IO state machine.
+
+:class:`TelnetProtocol` does no I/O, in the manner of h11 and wsproto: feed it
+the bytes that arrived with :meth:`~TelnetProtocol.receive_data` and get
+events back; tell it what to send (:meth:`~TelnetProtocol.send_text`,
+:meth:`~TelnetProtocol.send_prompt`, :meth:`~TelnetProtocol.send_gmcp`) and
+collect the bytes for the wire with :meth:`~TelnetProtocol.data_to_send`. The
+transport (:mod:`driver.net.telnet_server`) owns the socket; tests drive the
+machine with plain bytes.
+
+Why our own: the Python telnet libraries are tied to an I/O framework
+(telnetlib3 to asyncio, Twisted's conch to Twisted) or gone (``telnetlib``
+left the standard library in 3.13), and none handles the options MUD clients
+care about (MTTS, MSSP, MCCP2, GMCP, CHARSET) as plain state we can test. The
+protocol is small; owning it keeps every byte's fate explicit.
+
+What it speaks
+==============
+
+* Option negotiation with the Q method of RFC 1143 (six states per side per
+  option), so no sequence of requests, however hostile, makes the two ends
+  loop. :meth:`~TelnetProtocol.start` offers every option at once; nothing
+  ever waits for an answer, so dumb clients (netcat) work unchanged.
+* TTYPE with MTTS: up to four ``SEND`` rounds (client name, terminal type,
+  ``MTTS <bits>``), stopping when an answer repeats; the bits fill
+  :class:`~driver.net.session.ClientInfo`.
+* NAWS (window size), CHARSET (RFC 2066; UTF-8 preferred, latin-1 or ASCII
+  when the client says so or refuses), EOR and SGA (how prompts end), MCCP2
+  (compress everything after ``IAC SB MCCP2 IAC SE``, one sync flush per
+  :meth:`~TelnetProtocol.data_to_send`), MSSP (server status for crawlers)
+  and GMCP (``Core.Hello``, ``Core.Supports.*`` and ``Core.Ping`` handled
+  here; other messages become :class:`Gmcp` events).
+* Input lines end at CR LF, CR NUL, bare CR or bare LF; backspace and DEL
+  edit the line; other control characters and terminal escape sequences are
+  dropped; lines decode as UTF-8, else latin-1.
+
+Hostile input
+=============
+
+No input raises, and what is kept between calls is bounded: an input line
+is cut at :attr:`TelnetLimits.max_line` bytes (the :class:`Line` says so), a
+subnegotiation longer than :attr:`TelnetLimits.max_subnegotiation` is
+dropped whole, and everything else is a few bytes of parser state. So the
+input buffered by the machine never exceeds ``max_line +
+max_subnegotiation``. Oddities are reported as :class:`ProtocolViolation`
+events, for logging, and otherwise ignored.
+
+Output grows only when the transport does not collect it; capping it (and
+closing the connection) is the transport's job, see :attr:`bytes_pending`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import unicodedata
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum, IntFlag
+from typing import Any
+
+from driver.net.session import ClientInfo
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "CharsetAgreed",
+    "CharsetRefused",
+    "Event",
+    "Gmcp",
+    "GmcpHello",
+    "GmcpSupportsChanged",
+    "Line",
+    "MsspValue",
+    "Mtts",
+    "NawsChanged",
+    "Opt",
+    "OptionAgreed",
+    "OptionEnded",
+    "OptionRefused",
+    "ProtocolViolation",
+    "TelnetLimits",
+    "TelnetProtocol",
+    "TerminalType",
+]
+
+log = logging.getLogger(__name__)
+
+# Commands (RFC 854, RFC 885 for EOR).
+IAC, DONT, DO, WONT, WILL, SB = 255, 254, 253, 252, 251, 250
+GA, EL, EC, AYT, AO, IP, BRK, DM, NOP, SE, EOR = 249, 248, 247, 246, 245, 244, 243, 242, 241, 240, 239  # fmt: skip
+
+NUL, BS, TAB, LF, CR, ESC, DEL = 0, 8, 9, 10, 13, 27, 127
+
+# Subnegotiation codes.
+TTYPE_IS, TTYPE_SEND = 0, 1
+CHARSET_REQUEST, CHARSET_ACCEPTED, CHARSET_REJECTED = 1, 2, 3
+CHARSET_TTABLE_IS, CHARSET_TTABLE_REJECTED = 4, 5
+MSSP_VAR, MSSP_VAL = 1, 2
+
+
+class Opt(IntEnum):
+    """The telnet options this server knows."""
+
+    ECHO = 1
+    SGA = 3
+    TTYPE = 24
+    EOR = 25
+    NAWS = 31
+    CHARSET = 42
+    MSSP = 70
+    MCCP2 = 86
+    GMCP = 201
+
+
+class Mtts(IntFlag):
+    """The bits of an ``MTTS <n>`` terminal type (Mud Terminal Type Standard)."""
+
+    ANSI = 1
+    VT100 = 2
+    UTF8 = 4
+    COLOURS_256 = 8
+    MOUSE_TRACKING = 16
+    OSC_COLOR_PALETTE = 32
+    SCREEN_READER = 64
+    PROXY = 128
+    TRUECOLOR = 256
+    MNES = 512
+    MSLP = 1024
+    SSL = 2048
+
+
+# Which side performs each option we speak. "Local" options are ours (we say
+# WILL), "remote" ones the client's (we say DO). CHARSET may be either.
+_LOCAL = frozenset({Opt.ECHO, Opt.SGA, Opt.EOR, Opt.CHARSET, Opt.MSSP, Opt.MCCP2, Opt.GMCP})
+_REMOTE = frozenset({Opt.SGA, Opt.TTYPE, Opt.NAWS, Opt.CHARSET})
+# Offered on connect, in this order. ECHO is only ever used on request
+# (hiding a password), SGA is offered as a WILL only.
+_OFFER_LOCAL = (Opt.GMCP, Opt.MCCP2, Opt.MSSP, Opt.EOR, Opt.SGA, Opt.CHARSET)
+_OFFER_REMOTE = (Opt.TTYPE, Opt.NAWS)
+
+DEFAULT_OPTIONS: frozenset[Opt] = frozenset(_OFFER_LOCAL + _OFFER_REMOTE)
+
+# Charset names as clients spell them, mapped to the Python codec we use.
+_CHARSETS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "iso-8859-1": "latin-1",
+    "iso8859-1": "latin-1",
+    "iso_8859-1": "latin-1",
+    "latin1": "latin-1",
+    "latin-1": "latin-1",
+    "us-ascii": "ascii",
+    "ascii": "ascii",
+}
+_CHARSET_REQUEST = b";UTF-8;ISO-8859-1;US-ASCII"
+
+_PLAIN_RUN = re.compile(rb"[\x20-\x7e\x80-\xfe]+")
+_GMCP_PACKAGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_PROCESS_START = int(time.time())
+
+MsspValue = str | int | bool | Sequence[str]
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A complete input line. ``truncated``: it was longer than the cap and cut."""
+
+    text: str
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Gmcp:
+    """A GMCP message the driver should see (``Core.*`` housekeeping is not)."""
+
+    package: str
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class GmcpHello:
+    """``Core.Hello``: the client named itself."""
+
+    client: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class GmcpSupportsChanged:
+    """``Core.Supports.*`` changed the packages the client wants."""
+
+    packages: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class NawsChanged:
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalType:
+    """One TTYPE answer. ``mtts`` is set when the answer was ``MTTS <n>``."""
+
+    name: str
+    mtts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CharsetAgreed:
+    """Output is now encoded with ``charset`` (``utf-8``, ``latin-1``, ``ascii``)."""
+
+    charset: str
+
+
+@dataclass(frozen=True, slots=True)
+class CharsetRefused:
+    """The client refused every charset we asked for; ``fallback`` is used."""
+
+    fallback: str
+
+
+@dataclass(frozen=True, slots=True)
+class OptionAgreed:
+    """An option is now on. ``local``: we perform it (WILL), else the client does."""
+
+    option: int
+    local: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OptionRefused:
+    """The other side refused an option we asked for."""
+
+    option: int
+    local: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OptionEnded:
+    """An option that was on is now off."""
+
+    option: int
+    local: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolViolation:
+    """The client sent something malformed; it was ignored. For logs."""
+
+    reason: str
+
+
+Event = (
+    Line
+    | Gmcp
+    | GmcpHello
+    | GmcpSupportsChanged
+    | NawsChanged
+    | TerminalType
+    | CharsetAgreed
+    | CharsetRefused
+    | OptionAgreed
+    | OptionRefused
+    | OptionEnded
+    | ProtocolViolation
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TelnetLimits:
+    """Caps on what one connection can make the machine hold or do."""
+
+    max_line: int = 4096  # bytes of one input line; the rest is cut
+    max_subnegotiation: int = 16384  # bytes of one SB payload; longer ones are dropped
+    max_ttype_rounds: int = 4  # TTYPE SENDs per connection (MTTS needs 3)
+    max_gmcp_packages: int = 256  # entries in Core.Supports
+
+
+# ---------------------------------------------------------------- RFC 1143
+
+
+class _Q(IntEnum):
+    NO = 0
+    YES = 1
+    WANTNO = 2
+    WANTYES = 3
+
+
+@dataclass(slots=True)
+class _Side:
+    """One side of one option: state plus the RFC 1143 queue bit."""
+
+    state: _Q = _Q.NO
+    opposite: bool = False  # the queue bit: OPPOSITE when True, EMPTY when False
+
+
+@dataclass(slots=True)
+class _OptionState:
+    us: _Side = field(default_factory=_Side)
+    him: _Side = field(default_factory=_Side)
+
+    def side(self, local: bool) -> _Side:
+        return self.us if local else self.him
+
+
+# ---------------------------------------------------------------- the machine
+
+
+class _In(IntEnum):
+    DATA = 0
+    IAC = 1
+    VERB = 2  # after IAC WILL/WONT/DO/DONT, waiting for the option
+    SB_OPTION = 3  # after IAC SB
+    SB = 4
+    SB_IAC = 5
+    ESCAPE = 6  # inside a terminal escape sequence typed into a line
+
+
+class TelnetProtocol:
+    """One telnet connection's protocol state, without any I/O.
+
+    ``info`` is updated in place as negotiation learns about the client.
+    ``mssp`` returns the server's MSSP variables when a crawler asks (see
+    :meth:`mssp_variables`). ``options`` are the options offered and agreed
+    to; by default all of them.
+    """
+
+    def __init__(
+        self,
+        info: ClientInfo | None = None,
+        *,
+        limits: TelnetLimits | None = None,
+        mssp: Callable[[], Mapping[str, MsspValue]] | None = None,
+        options: Iterable[Opt] = DEFAULT_OPTIONS,
+    ) -> None:
+        self.info = info if info is not None else ClientInfo(transport="telnet", peer="")
+        self.limits = limits or TelnetLimits()
+        self._mssp = mssp
+        self._options = frozenset(options)
+        self._opts: dict[int, _OptionState] = {}
+
+        # Input parser.
+        self._in = _In.DATA
+        self._verb = 0
+        self._line = bytearray()
+        self._line_truncated = False
+        self._after_eol = 0  # CR or LF if the last byte ended a line
+        self._escape_len = 0
+        self._sb_option = 0
+        self._sb = bytearray()
+        self._sb_overflow = False
+        self._events: list[Event] = []
+
+        # Output: bytes ready for the wire, and plain bytes waiting to be
+        # compressed while MCCP2 is on.
+        self._out = bytearray()
+        self._plain = bytearray()
+        self._compressor: Any = None  # zlib compress object while MCCP2 is on
+
+        # Negotiation progress.
+        self._ttype_rounds = 0
+        self._ttype_waiting = False
+        self._ttype_answers: list[str] = []
+        self._charset_requested = False
+        self._charset_waiting = False
+        self._encoding = "utf-8"
+        self._charset: str | None = None  # the codec CHARSET agreed, if any
+        self._charset_refused = False
+
+    # ------------------------------------------------------------ public API
+
+    def start(self) -> None:
+        """Offer every option (queue ``IAC WILL``/``IAC DO``). Call once, first."""
+        for opt in _OFFER_LOCAL:
+            if opt in self._options:
+                self.enable(opt, local=True)
+        for opt in _OFFER_REMOTE:
+            if opt in self._options:
+                self.enable(opt, local=False)
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Parse bytes from the client; return what they meant, in order."""
+        self._events = events = []
+        i, end = 0, len(data)
+        while i < end:
+            if self._in is _In.DATA:
+                # Fast path: a run of printable bytes goes to the line at once.
+                run = _PLAIN_RUN.match(data, i)
+                if run is not None:
+                    self._after_eol = 0
+                    room = self.limits.max_line - len(self._line)
+                    chunk = run.group()
+                    if len(chunk) > room:
+                        chunk = chunk[: max(0, room)]
+                        self._line_truncated = True
+                    self._line += chunk
+                    i = run.end()
+                    continue
+            self._receive_byte(data[i])
+            i += 1
+        self._events = []
+        return events
+
+    def send_text(self, text: str) -> None:
+        """Queue text: newlines become CR LF, IAC is doubled, charset applied."""
+        self._write(self._encode_text(text))
+
+    def send_prompt(self, text: str) -> None:
+        """Queue a prompt and mark its end: ``IAC EOR`` if agreed, else
+        ``IAC GA`` unless the client agreed to suppress go-ahead."""
+        self.send_text(text)
+        if self.enabled(Opt.EOR, local=True):
+            self._write(bytes((IAC, EOR)))
+        elif not self.enabled(Opt.SGA, local=True):
+            self._write(bytes((IAC, GA)))
+
+    def send_gmcp(self, package: str, data: Any = None) -> bool:
+        """Queue a GMCP message (``data`` None: no payload). False, and
+        nothing queued, unless GMCP is on. Raises ``TypeError`` or
+        ``ValueError`` when ``data`` is not JSON-serialisable or
+        ``package`` is not a GMCP package name: those are bugs in the caller."""
+        if not _GMCP_PACKAGE.fullmatch(package):
+            raise ValueError(f"not a GMCP package name: {package!r}")
+        if not self.enabled(Opt.GMCP, local=True):
+            return False
+        payload = package
+        if data is not None:
+            payload += " " + json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        self._send_sb(Opt.GMCP, payload.encode("utf-8"))
+        return True
+
+    def data_to_send(self) -> bytes:
+        """Collect everything queued for the wire (compressed if MCCP2 is on)."""
+        if self._compressor is not None and self._plain:
+            self._out += self._compressor.compress(bytes(self._plain))
+            self._out += self._compressor.flush(zlib.Z_SYNC_FLUSH)
+            self._plain.clear()
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def finish(self) -> None:
+        """Before closing: end the MCCP2 stream cleanly, if one is running."""
+        self._stop_compression()
+
+    @property
+    def bytes_pending(self) -> int:
+        """Bytes queued and not yet collected (uncompressed size under MCCP2)."""
+        return len(self._out) + len(self._plain)
+
+    @property
+    def buffered_input(self) -> int:
+        """Input bytes held between calls: a partial line and a partial SB."""
+        return len(self._line) + len(self._sb)
+
+    @property
+    def encoding(self) -> str:
+        """The codec output text is encoded with."""
+        return self._encoding
+
+    def enabled(self, option: int, *, local: bool) -> bool:
+        """True if ``option`` is on for that side (``local``: ours)."""
+        st = self._opts.get(option)
+        return st is not None and st.side(local).state is _Q.YES
+
+    def enable(self, option: int, *, local: bool) -> None:
+        """Ask for an option (RFC 1143 'we want it on')."""
+        side = self._state(option).side(local)
+        if side.state is _Q.NO:
+            side.state = _Q.WANTYES
+            self._send_verb(option, local, True)
+        elif side.state is _Q.WANTNO:
+            side.opposite = True
+        elif side.state is _Q.WANTYES:
+            side.opposite = False
+        # YES: already on.
+
+    def disable(self, option: int, *, local: bool) -> None:
+        """Ask for an option to be off (RFC 1143 'we want it off')."""
+        side = self._state(option).side(local)
+        if side.state is _Q.YES:
+            side.state = _Q.WANTNO
+            # From our point of view it stops now; the answer only confirms.
+            self._disabled(option, local)
+            self._send_verb(option, local, False)
+        elif side.state is _Q.WANTYES:
+            side.opposite = True
+        elif side.state is _Q.WANTNO:
+            side.opposite = False
+        # NO: already off.
+
+    def mssp_variables(self) -> dict[str, list[str]]:
+        """The MSSP variables we send: the server's, over our defaults."""
+        values: dict[str, MsspValue] = {
+            "NAME": "JitRealm",
+            "PLAYERS": 0,
+            "UPTIME": _PROCESS_START,
+            "CODEBASE": "JitRealm",
+            "CRAWL DELAY": -1,
+            "UTF-8": True,
+            "ANSI": True,
+            "GMCP": Opt.GMCP in self._options,
+            "MCCP": Opt.MCCP2 in self._options,
+            "MSDP": False,
+            "MXP": False,
+            "SSL": False,
+        }
+        if self._mssp is not None:
+            try:
+                values.update(self._mssp())
+            except Exception:  # a bug in the server's callable must not end the session
+                log.exception("MSSP callable failed; sending defaults")
+        out: dict[str, list[str]] = {}
+        for name, value in values.items():
+            if isinstance(value, bool):
+                items = ["1" if value else "0"]
+            elif isinstance(value, list | tuple | set | frozenset):
+                items = [str(v) for v in value]
+            else:
+                items = [str(value)]
+            out[_mssp_clean(name).upper()] = [_mssp_clean(v) for v in items]
+        return out
+
+    # ------------------------------------------------------------ input
+
+    def _receive_byte(self, b: int) -> None:
+        state = self._in
+        if state is _In.DATA:
+            if b == IAC:
+                self._in = _In.IAC
+            else:
+                self._data_byte(b)
+        elif state is _In.IAC:
+            self._in = _In.DATA
+            self._command(b)
+        elif state is _In.VERB:
+            self._in = _In.DATA
+            self._negotiation(self._verb, b)
+        elif state is _In.SB_OPTION:
+            self._sb_option = b
+            self._sb.clear()
+            self._sb_overflow = False
+            self._in = _In.SB
+        elif state is _In.SB:
+            if b == IAC:
+                self._in = _In.SB_IAC
+            else:
+                self._sb_byte(b)
+        elif state is _In.SB_IAC:
+            if b == IAC:
+                self._in = _In.SB
+                self._sb_byte(IAC)
+            elif b == SE:
+                self._in = _In.DATA
+                self._end_subnegotiation()
+            else:
+                # RFC 855 allows only IAC IAC and IAC SE here. Treat it as the
+                # client having abandoned the SB: drop it and read the command.
+                self._violation(f"subnegotiation of option {self._sb_option} not terminated")
+                self._sb.clear()
+                self._in = _In.DATA
+                self._command(b)
+        else:  # _In.ESCAPE
+            self._escape_byte(b)
+
+    def _command(self, b: int) -> None:
+        """The byte after IAC, outside a subnegotiation."""
+        if b == IAC:
+            self._data_byte(IAC)
+        elif b in (WILL, WONT, DO, DONT):
+            self._verb = b
+            self._in = _In.VERB
+        elif b == SB:
+            self._in = _In.SB_OPTION
+        elif b == EC:
+            self._erase_char()
+        elif b == EL:
+            self._line.clear()
+            self._line_truncated = False
+        elif b == AYT:
+            self.send_text("[yes]\n")
+        elif b in (NOP, DM, GA, EOR, IP, BRK, AO):
+            pass  # nothing to do for a line-oriented game
+        elif b == SE:
+            self._violation("IAC SE outside a subnegotiation")
+        else:
+            # IAC followed by a data byte: a client that forgot to double 255.
+            self._violation(f"IAC followed by data byte {b}")
+            self._data_byte(b)
+
+    def _data_byte(self, b: int) -> None:
+        if b == CR or b == LF:
+            # CR LF, CR NUL, LF CR and either alone all end one line.
+            if self._after_eol == (LF if b == CR else CR):
+                self._after_eol = 0
+            else:
+                self._end_line()
+                self._after_eol = b
+            return
+        if b == NUL:
+            self._after_eol = 0
+            return
+        self._after_eol = 0
+        if b in (BS, DEL):
+            self._erase_char()
+        elif b == TAB:
+            self._append(32)
+        elif b == ESC:
+            self._in = _In.ESCAPE
+            self._escape_len = 0
+        elif b >= 32:
+            self._append(b)
+        # Other control characters mean nothing in a line; drop them.
+
+    def _escape_byte(self, b: int) -> None:
+        """Swallow a terminal escape sequence (arrow keys in character mode)."""
+        self._escape_len += 1
+        if b == IAC:
+            self._in = _In.IAC
+        elif b in (CR, LF):
+            self._in = _In.DATA
+            self._data_byte(b)
+        elif self._escape_len == 1:
+            # ESC [ and ESC O introduce a sequence; ESC x is complete.
+            if b not in (ord("["), ord("O")):
+                self._in = _In.DATA
+        elif 0x40 <= b <= 0x7E or self._escape_len > 16:
+            self._in = _In.DATA
+
+    def _append(self, b: int) -> None:
+        if len(self._line) < self.limits.max_line:
+            self._line.append(b)
+        else:
+            self._line_truncated = True
+
+    def _erase_char(self) -> None:
+        """Erase one character: a whole UTF-8 sequence if the line ends in one."""
+        line = self._line
+        if not line:
+            return
+        n = 1
+        while n <= 3 and n < len(line) and 0x80 <= line[-n] <= 0xBF:
+            n += 1
+        lead = line[-n]
+        if n > 1 and not (0xC0 <= lead <= 0xF7):
+            n = 1  # not UTF-8 (latin-1 bytes): one byte is one character
+        del line[-n:]
+
+    def _end_line(self) -> None:
+        text = _decode_line(bytes(self._line), self._line_truncated)
+        self._events.append(Line(text, self._line_truncated))
+        self._line.clear()
+        self._line_truncated = False
+
+    def _sb_byte(self, b: int) -> None:
+        if len(self._sb) < self.limits.max_subnegotiation:
+            self._sb.append(b)
+        else:
+            self._sb_overflow = True
+
+    def _end_subnegotiation(self) -> None:
+        payload = bytes(self._sb)
+        self._sb.clear()
+        if self._sb_overflow:
+            self._sb_overflow = False
+            self._violation(
+                f"subnegotiation of option {self._sb_option} longer than "
+                f"{self.limits.max_subnegotiation} bytes; dropped"
+            )
+            return
+        opt = self._sb_option
+        if opt == Opt.TTYPE:
+            self._sb_ttype(payload)
+        elif opt == Opt.NAWS:
+            self._sb_naws(payload)
+        elif opt == Opt.CHARSET:
+            self._sb_charset(payload)
+        elif opt == Opt.GMCP:
+            self._sb_gmcp(payload)
+        else:
+            self._violation(f"unexpected subnegotiation for option {opt}")
+
+    # ------------------------------------------------------------ RFC 1143
+
+    def _state(self, option: int) -> _OptionState:
+        st = self._opts.get(option)
+        if st is None:
+            st = self._opts[option] = _OptionState()
+        return st
+
+    def _accepts(self, option: int, local: bool) -> bool:
+        if option not in self._options:
+            return False
+        return option in (_LOCAL if local else _REMOTE)
+
+    def _negotiation(self, verb: int, option: int) -> None:
+        local = verb in (DO, DONT)  # DO/DONT are about what *we* do
+        if verb in (WILL, DO):
+            self._receive_positive(option, local)
+        else:
+            self._receive_negative(option, local)
+
+    def _receive_positive(self, option: int, local: bool) -> None:
+        """WILL (about the client) or DO (about us) arrived."""
+        st = self._opts.get(option)
+        if st is None:
+            if not self._accepts(option, local):
+                # Refuse without keeping state for options we never speak, so
+                # a client naming all 256 options costs us nothing.
+                self._send_verb(option, local, False)
+                return
+            st = self._state(option)
+        side = st.side(local)
+        if side.state is _Q.NO:
+            if self._accepts(option, local):
+                side.state = _Q.YES
+                self._send_verb(option, local, True)
+                self._enabled(option, local)
+            else:
+                self._send_verb(option, local, False)
+        elif side.state is _Q.WANTNO:
+            # The negative we sent was answered positively: a broken peer.
+            if side.opposite:
+                side.state, side.opposite = _Q.YES, False
+                self._enabled(option, local)
+            else:
+                side.state = _Q.NO
+            self._violation(f"option {option}: our refusal answered with agreement")
+        elif side.state is _Q.WANTYES:
+            if side.opposite:
+                side.state, side.opposite = _Q.WANTNO, False
+                self._send_verb(option, local, False)
+            else:
+                side.state = _Q.YES
+                self._enabled(option, local)
+        # YES: already on; answering again is what makes naive ends loop.
+
+    def _receive_negative(self, option: int, local: bool) -> None:
+        """WONT (about the client) or DONT (about us) arrived."""
+        st = self._opts.get(option)
+        if st is None:
+            return  # NO already, by definition
+        side = st.side(local)
+        if side.state is _Q.YES:
+            side.state = _Q.NO
+            self._disabled(option, local)
+            self._send_verb(option, local, False)
+            self._events.append(OptionEnded(option, local))
+        elif side.state is _Q.WANTNO:
+            if side.opposite:
+                side.state, side.opposite = _Q.WANTYES, False
+                self._send_verb(option, local, True)
+            else:
+                side.state = _Q.NO
+        elif side.state is _Q.WANTYES:
+            refused = not side.opposite
+            side.state, side.opposite = _Q.NO, False
+            if refused:
+                self._refused(option, local)
+        # NO: ignore.
+
+    def _send_verb(self, option: int, local: bool, positive: bool) -> None:
+        if local:
+            verb = WILL if positive else WONT
+        else:
+            verb = DO if positive else DONT
+        self._write(bytes((IAC, verb, option)))
+
+    def _enabled(self, option: int, local: bool) -> None:
+        """An option just became YES: start using it."""
+        self._events.append(OptionAgreed(option, local))
+        if local:
+            if option == Opt.MCCP2:
+                self._start_compression()
+            elif option == Opt.MSSP:
+                self._send_mssp()
+            elif option == Opt.GMCP:
+                self.info.gmcp = True
+            elif option == Opt.CHARSET:
+                self._request_charset()
+        else:
+            if option == Opt.TTYPE:
+                self._request_ttype()
+            elif option == Opt.CHARSET:
+                self._request_charset()
+
+    def _disabled(self, option: int, local: bool) -> None:
+        """An option stopped being YES: stop using it."""
+        if local:
+            if option == Opt.MCCP2:
+                self._stop_compression()
+            elif option == Opt.GMCP:
+                self.info.gmcp = False
+        elif option == Opt.TTYPE:
+            self._ttype_waiting = False
+
+    def _refused(self, option: int, local: bool) -> None:
+        # Nothing to undo: an option is only used once it is YES.
+        self._events.append(OptionRefused(option, local))
+
+    # ------------------------------------------------------------ output
+
+    def _write(self, data: bytes) -> None:
+        if self._compressor is not None:
+            self._plain += data
+        else:
+            self._out += data
+
+    def _send_sb(self, option: int, payload: bytes) -> None:
+        self._write(
+            bytes((IAC, SB, option)) + payload.replace(b"\xff", b"\xff\xff") + bytes((IAC, SE))
+        )
+
+    def _encode_text(self, text: str) -> bytes:
+        # NVT: newline is CR LF, a carriage return alone is CR NUL.
+        text = text.replace("\r\n", "\n").replace("\r", "\r\0").replace("\n", "\r\n")
+        if self._encoding == "utf-8":
+            data = text.encode("utf-8", "replace")  # lone surrogates become '?'
+        elif text.isascii():
+            data = text.encode("ascii")
+        else:
+            data = _transliterate(text, self._encoding)
+        return data.replace(b"\xff", b"\xff\xff")
+
+    def _start_compression(self) -> None:
+        # The marker goes out uncompressed; every byte after it is in the stream.
+        self._write(bytes((IAC, SB, Opt.MCCP2, IAC, SE)))
+        self._compressor = zlib.compressobj()
+
+    def _stop_compression(self) -> None:
+        if self._compressor is None:
+            return
+        tail = self._compressor.compress(bytes(self._plain)) + self._compressor.flush(zlib.Z_FINISH)
+        self._plain.clear()
+        self._compressor = None
+        self._out += tail
+
+    # ------------------------------------------------------------ TTYPE / MTTS
+
+    def _request_ttype(self) -> None:
+        if self._ttype_rounds >= self.limits.max_ttype_rounds:
+            return
+        self._ttype_rounds += 1
+        self._ttype_waiting = True
+        self._send_sb(Opt.TTYPE, bytes((TTYPE_SEND,)))
+
+    def _sb_ttype(self, payload: bytes) -> None:
+        if not payload or payload[0] != TTYPE_IS:
+            self._violation("TTYPE subnegotiation is not IS")
+            return
+        if not self._ttype_waiting:
+            self._violation("TTYPE IS we did not ask for")
+            return
+        self._ttype_waiting = False
+        name = _printable(payload[1:].decode("ascii", "replace"), 64)
+        mtts = _parse_mtts(name)
+        previous = self._ttype_answers[-1] if self._ttype_answers else None
+        self._ttype_answers.append(name)
+        self._events.append(TerminalType(name, mtts))
+        if len(self._ttype_answers) == 1:
+            self.info.terminal = name
+        if mtts is not None:
+            self._apply_mtts(mtts)
+            return  # MTTS is the last answer worth having
+        if name == previous:
+            return  # the client cycles no further (not MTTS)
+        if name.upper() in ("DUMB", "UNKNOWN") and len(self._ttype_answers) == 1:
+            self.info.ansi = False
+        self._request_ttype()
+
+    def _apply_mtts(self, mtts: int) -> None:
+        self.info.mtts = mtts
+        self.info.ansi = bool(mtts & Mtts.ANSI)
+        self._choose_encoding()
+
+    # ------------------------------------------------------------ NAWS
+
+    def _sb_naws(self, payload: bytes) -> None:
+        if len(payload) != 4:
+            self._violation(f"NAWS with {len(payload)} bytes, not 4")
+            return
+        width = int.from_bytes(payload[:2], "big")
+        height = int.from_bytes(payload[2:], "big")
+        # RFC 1073: zero means "unknown"; keep what we had.
+        if width:
+            self.info.width = width
+        if height:
+            self.info.height = height
+        self._events.append(NawsChanged(self.info.width, self.info.height))
+
+    # ------------------------------------------------------------ CHARSET
+
+    def _request_charset(self) -> None:
+        if self._charset_requested:
+            return
+        self._charset_requested = True
+        self._charset_waiting = True
+        self._send_sb(Opt.CHARSET, bytes((CHARSET_REQUEST,)) + _CHARSET_REQUEST)
+
+    def _sb_charset(self, payload: bytes) -> None:
+        if not (self.enabled(Opt.CHARSET, local=True) or self.enabled(Opt.CHARSET, local=False)):
+            self._violation("CHARSET subnegotiation while CHARSET is off")
+            return
+        if not payload:
+            self._violation("empty CHARSET subnegotiation")
+            return
+        code, rest = payload[0], payload[1:]
+        if code == CHARSET_REQUEST:
+            self._charset_request_from_client(rest)
+        elif code == CHARSET_ACCEPTED:
+            if not self._charset_waiting:
+                self._violation("CHARSET ACCEPTED without a request")
+                return
+            self._charset_waiting = False
+            codec = _CHARSETS.get(rest.decode("ascii", "replace").strip().lower())
+            if codec is None:
+                self._violation(f"CHARSET ACCEPTED {rest[:40]!r}, which we did not offer")
+                self._charset_rejected()
+            else:
+                self._charset_agreed(codec)
+        elif code == CHARSET_REJECTED:
+            if self._charset_waiting:
+                self._charset_waiting = False
+                self._charset_rejected()
+        elif code == CHARSET_TTABLE_IS:
+            # We never offer translation tables.
+            self._send_sb(Opt.CHARSET, bytes((CHARSET_TTABLE_REJECTED,)))
+        else:
+            self._violation(f"CHARSET subnegotiation code {code}")
+
+    def _charset_request_from_client(self, rest: bytes) -> None:
+        if self._charset_waiting:
+            # RFC 2066: both sides asked at once; the server rejects the
+            # client's request and the client answers the server's.
+            self._send_sb(Opt.CHARSET, bytes((CHARSET_REJECTED,)))
+            return
+        if rest.startswith(b"[TTABLE]"):
+            rest = rest[9:]  # "[TTABLE]" and its version byte
+        if not rest:
+            self._send_sb(Opt.CHARSET, bytes((CHARSET_REJECTED,)))
+            return
+        sep = rest[:1]
+        names = [n.decode("ascii", "replace").strip() for n in rest[1:].split(sep)]
+        choices = [(name, _CHARSETS[name.lower()]) for name in names if name.lower() in _CHARSETS]
+        if not choices:
+            self._send_sb(Opt.CHARSET, bytes((CHARSET_REJECTED,)))
+            return
+        # Prefer UTF-8 whatever the client's order; otherwise its first choice.
+        name, codec = next((c for c in choices if c[1] == "utf-8"), choices[0])
+        self._send_sb(Opt.CHARSET, bytes((CHARSET_ACCEPTED,)) + name.encode("ascii"))
+        self._charset_agreed(codec)
+
+    def _charset_agreed(self, codec: str) -> None:
+        self._charset = codec
+        self._charset_refused = False
+        self._choose_encoding()
+        self._events.append(CharsetAgreed(codec))
+
+    def _charset_rejected(self) -> None:
+        self._charset_refused = True
+        self._choose_encoding()
+        self._events.append(CharsetRefused(self._encoding))
+
+    def _choose_encoding(self) -> None:
+        """Pick the output codec from what CHARSET and MTTS said, CHARSET first.
+
+        Nothing said: UTF-8, what every current terminal speaks. Refused
+        (or MTTS without its UTF-8 bit): UTF-8 only if MTTS claims it,
+        else ASCII, with accented letters reduced to their base letter.
+        """
+        mtts_utf8 = bool(self.info.mtts & Mtts.UTF8)
+        if self._charset is not None:
+            encoding = self._charset
+        elif self._charset_refused or self.info.mtts:
+            encoding = "utf-8" if mtts_utf8 else "ascii"
+        else:
+            encoding = "utf-8"
+        self._encoding = encoding
+        self.info.utf8 = encoding == "utf-8"
+
+    # ------------------------------------------------------------ MSSP
+
+    def _send_mssp(self) -> None:
+        payload = bytearray()
+        for name, values in self.mssp_variables().items():
+            payload.append(MSSP_VAR)
+            payload += name.encode("utf-8")
+            for value in values:
+                payload.append(MSSP_VAL)
+                payload += value.encode("utf-8")
+        self._send_sb(Opt.MSSP, bytes(payload))
+
+    # ------------------------------------------------------------ GMCP
+
+    def _sb_gmcp(self, payload: bytes) -> None:
+        if not self.enabled(Opt.GMCP, local=True):
+            self._violation("GMCP message while GMCP is off")
+            return
+        text = payload.decode("utf-8", "replace")
+        package, _, body = text.strip().partition(" ")
+        if not _GMCP_PACKAGE.fullmatch(package):
+            self._violation(f"GMCP package name {package[:40]!r}")
+            return
+        data: Any = None
+        body = body.strip()
+        if body:
+            try:
+                data = json.loads(body)
+            except (ValueError, RecursionError):
+                self._violation(f"GMCP {package}: data is not JSON")
+                return
+        name = package.lower()
+        if name == "core.hello":
+            self._gmcp_hello(data)
+        elif name in ("core.supports.set", "core.supports.add", "core.supports.remove"):
+            self._gmcp_supports(name.rsplit(".", 1)[1], data)
+        elif name == "core.ping":
+            self.send_gmcp("Core.Ping")
+        elif name == "core.keepalive":
+            pass
+        else:
+            self._events.append(Gmcp(package, data))
+
+    def _gmcp_hello(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            self._violation("GMCP Core.Hello data is not an object")
+            return
+        client = _printable(str(data.get("client", "")), 64)
+        version = _printable(str(data.get("version", "")), 64)
+        if client and not self.info.terminal:
+            self.info.terminal = client
+        self._events.append(GmcpHello(client, version))
+
+    def _gmcp_supports(self, how: str, data: Any) -> None:
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            self._violation(f"GMCP Core.Supports.{how.title()} data is not a list of strings")
+            return
+        names = set()
+        for item in data[: self.limits.max_gmcp_packages]:
+            name = item.strip().split(" ", 1)[0].lower()
+            if _GMCP_PACKAGE.fullmatch(name):
+                names.add(name)
+        packages = self.info.gmcp_packages
+        if how == "set":
+            packages.clear()
+            packages.update(names)
+        elif how == "add":
+            room = self.limits.max_gmcp_packages - len(packages)
+            packages.update(sorted(names - packages)[: max(0, room)])
+        else:
+            packages.difference_update(names)
+        self._events.append(GmcpSupportsChanged(frozenset(packages)))
+
+    # ------------------------------------------------------------ helpers
+
+    def _violation(self, reason: str) -> None:
+        self._events.append(ProtocolViolation(reason))
+
+
+def _decode_line(data: bytes, truncated: bool) -> str:
+    """UTF-8, with any byte that is not valid UTF-8 read as latin-1 (so old
+    clients and pasted mixtures both come through). A character cut off by
+    truncation is dropped rather than shown as latin-1 debris."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        try:
+            parts.append(data[pos:].decode("utf-8"))
+            return "".join(parts)
+        except UnicodeDecodeError as exc:
+            start, end = pos + exc.start, pos + exc.end
+            parts.append(data[pos:start].decode("utf-8"))
+            if truncated and exc.reason == "unexpected end of data" and end == len(data):
+                return "".join(parts)
+            parts.append(data[start:end].decode("latin-1"))
+            pos = end
+
+
+def _printable(text: str, limit: int) -> str:
+    return "".join(ch for ch in text if ch.isprintable())[:limit].strip()
+
+
+def _parse_mtts(name: str) -> int | None:
+    parts = name.split()
+    number = parts[1] if len(parts) == 2 and parts[0].upper() == "MTTS" else ""
+    if number.isascii() and number.isdigit() and len(number) < 10:
+        return int(number)
+    return None
+
+
+def _mssp_clean(text: str) -> str:
+    # MSSP_VAR and MSSP_VAL delimit the payload; NUL and IAC have no place in it.
+    return "".join(ch for ch in text if ch not in "\x00\x01\x02\xff")
+
+
+# Letters and punctuation that have no decomposition but an obvious spelling.
+_ASCII_SPELLING = {
+    "Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Œ": "OE", "œ": "oe", "ß": "ss",
+    "Ð": "D", "ð": "d", "Þ": "Th", "þ": "th", "Ł": "L", "ł": "l", "ı": "i",
+    "‘": "'", "’": "'", "‚": ",", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"',
+    "–": "-", "—": "-", "−": "-", "•": "*", "·": ".", "×": "x", "÷": "/",
+}  # fmt: skip
+
+
+def _transliterate(text: str, codec: str) -> bytes:
+    """Encode for a client without UTF-8: accents dropped, '?' for the rest."""
+    out = bytearray()
+    for ch in text:
+        try:
+            out += ch.encode(codec)
+        except UnicodeEncodeError:
+            base = _ASCII_SPELLING.get(ch) or "".join(
+                c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
+            )
+            try:
+                out += base.encode(codec) if base else b"?"
+            except UnicodeEncodeError:
+                out += b"?"
+    return bytes(out)
