@@ -41,6 +41,7 @@ class Blueprints:
         self.sandbox = sandbox
         self.by_path: dict[str, Blueprint] = {}
         self.pins: Counter[str] = Counter()  # version -> objects pinned to it
+        self.held: set[str] = set()  # versions this tenant holds an admission of
         self.released: list[str] = []  # versions given back to the sandbox (for tests/stat)
 
     def __contains__(self, path: str) -> bool:
@@ -66,6 +67,10 @@ class Blueprints:
         was when the component is refused.
         """
         version = self.sandbox.admit(component)
+        if version in self.held:
+            self.sandbox.release(version)  # this tenant holds one admission already
+        else:
+            self.held.add(version)
         bp = self.declare(path, source, language)
         old = bp.version
         if version != old:
@@ -92,6 +97,7 @@ class Blueprints:
     def _maybe_release(self, version: str) -> None:
         if self.pins.get(version, 0) > 0 or version in self._current_versions():
             return
+        self.held.discard(version)
         self.sandbox.release(version)
         self.released.append(version)
 

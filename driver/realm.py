@@ -99,7 +99,7 @@ class Realm:
             self.config.world_dir, self.config.build_dir, paths,
             wit_dir=self.config.wit_dir, progress=progress,
         )
-        return list(result.errors)
+        return list(result.failed.values())
 
     def publish_all(self) -> list[str]:
         """Publish every built blueprint into the tenant. Returns problems."""

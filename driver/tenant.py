@@ -441,6 +441,9 @@ class Tenant:
         budget = self.quotas.turn_budget_ms if budget_ms is None else budget_ms
         deadline = time.perf_counter() + budget / 1000
         self._zero_delay_this_turn = 0
+        if self.followups:
+            # Follow-ups of work done outside any event (start-up, tests) go first.
+            self.run_event(lambda: None)
         queue = self.queue
         while queue:
             self.run_event(queue.popleft())

@@ -18,7 +18,7 @@ state) and a fresh one is built on the next call.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +118,7 @@ class Sandbox:
         self.max_component_bytes = max_component_bytes
         self.call_path = call_path
         self._versions: dict[str, VersionInfo] = {}
+        self._admitted: Counter[str] = Counter()  # version -> admissions not yet released
         self._live: dict[tuple[str, str], _Live] = {}
         self._current: Call | None = None
         self._keepalive: list[Any] = []
@@ -156,6 +157,7 @@ class Sandbox:
         """
         version = content_hash(data)
         if version in self._versions:
+            self._admitted[version] += 1
             return version
         admission.check_size(data, self.max_component_bytes)
         try:
@@ -176,6 +178,7 @@ class Sandbox:
             self.shared.forget(version)
             raise AdmissionError(f"component cannot be linked: {_first_line(exc)}") from None
         self._versions[version] = info
+        self._admitted[version] = 1
         return version
 
     def version_info(self, version: str) -> VersionInfo:
@@ -185,7 +188,14 @@ class Sandbox:
         return version in self._versions
 
     def release(self, version: str) -> None:
-        """Forget a version: its instances and compiled code are dropped."""
+        """Give back one admission of ``version``. When every admission is
+        given back (two tenants may run the same bytes), its instances and
+        compiled code are dropped."""
+        left = self._admitted.get(version, 0) - 1
+        if left > 0:
+            self._admitted[version] = left
+            return
+        self._admitted.pop(version, None)
         self._versions.pop(version, None)
         for key in [k for k in self._live if k[1] == version]:
             del self._live[key]

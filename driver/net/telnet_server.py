@@ -1,0 +1,410 @@
+"""The telnet front door: a trio TCP listener that adapts each connection to a
+:class:`~driver.net.session.Session`.
+
+Everything about the protocol lives in :mod:`driver.net.telnet`; this module
+only moves bytes and enforces the rules a public server needs:
+
+* **Never wait on the client.** Options are offered the moment a connection
+  opens, and output flows at once whatever the answers (or their absence):
+  plain ``telnet`` and netcat work.
+* **Never block the driver.** :class:`TelnetSession` methods queue output in
+  the protocol machine and wake a writer task. A client that stops reading
+  fills the queue up to :attr:`TelnetConfig.output_cap` and is then
+  disconnected, rather than making the server hold its backlog.
+* **Reap what is dead.** TCP keepalive (and ``TCP_USER_TIMEOUT`` where the
+  OS has it) finds half-open connections; a write that cannot finish within
+  :attr:`TelnetConfig.write_timeout` ends the session; a player who types
+  nothing for :attr:`TelnetConfig.idle_timeout` is told and disconnected.
+* **Bound what the client can make us do.** Input lines pass a token bucket
+  (excess lines are dropped with a warning); the protocol machine caps line
+  and subnegotiation size.
+
+Output text is JitRealm markup (:mod:`driver.net.ansi`): wrapped to the width
+NAWS reported, rendered to ANSI when the client shows colour and stripped when
+it does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from driver.net import ansi
+from driver.net.session import ClientInfo, Gateway, Session, SessionHandler
+from driver.net.telnet import (
+    DEFAULT_OPTIONS,
+    Gmcp,
+    Line,
+    MsspValue,
+    Mtts,
+    Opt,
+    ProtocolViolation,
+    TelnetLimits,
+    TelnetProtocol,
+)
+
+__all__ = ["TelnetConfig", "TelnetSession", "colour_depth", "serve_telnet"]
+
+log = logging.getLogger(__name__)
+
+_CONNECTION_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class TelnetConfig:
+    """Knobs of the telnet front door; the defaults suit a public server."""
+
+    idle_timeout: float = 30 * 60.0  # seconds without an input line
+    idle_message: str = "You have been idle too long. Goodbye!"
+    lines_per_second: float = 10.0  # sustained input rate...
+    line_burst: int = 30  # ...and how many lines may come at once
+    output_cap: int = 1 << 20  # bytes queued for one client before it is dropped
+    write_timeout: float = 60.0  # seconds one write may take before the client is dead
+    close_flush_timeout: float = 5.0  # seconds to flush queued output when closing
+    read_size: int = 4096  # bytes per receive
+    keepalive_idle: int = 60  # TCP keepalive: seconds of silence before probing...
+    keepalive_interval: int = 15  # ...seconds between probes...
+    keepalive_count: int = 4  # ...and unanswered probes before the OS drops it
+    limits: TelnetLimits = field(default_factory=TelnetLimits)
+    options: frozenset[Opt] = DEFAULT_OPTIONS
+
+
+def colour_depth(info: ClientInfo) -> ansi.ColourDepth:
+    """The richest colour a client told us (via MTTS) it can show."""
+    if not info.ansi:
+        return ansi.ColourDepth.NONE
+    if info.mtts & Mtts.TRUECOLOR:
+        return ansi.ColourDepth.TRUECOLOR
+    if info.mtts & Mtts.COLOURS_256:
+        return ansi.ColourDepth.XTERM256
+    return ansi.ColourDepth.ANSI16
+
+
+class _TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self._rate = rate
+        self._burst = float(max(1, burst))
+        self._tokens = self._burst
+        self._stamp = trio.current_time()
+
+    def take(self) -> bool:
+        now = trio.current_time()
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class TelnetSession(Session):
+    """One telnet connection, as the driver sees it (see :class:`Session`)."""
+
+    def __init__(
+        self,
+        stream: trio.SocketStream,
+        peer: str,
+        config: TelnetConfig,
+        mssp: Callable[[], Mapping[str, MsspValue]] | None = None,
+    ) -> None:
+        self.info = ClientInfo(transport="telnet", peer=peer)
+        self._stream = stream
+        self._config = config
+        self._protocol = TelnetProtocol(
+            self.info, limits=config.limits, mssp=mssp, options=config.options
+        )
+        self._handler: SessionHandler | None = None
+        self._wake = trio.Event()
+        self._close_reason: str | None = None
+        self._cancel_scope: trio.CancelScope | None = None
+        self._last_line = trio.current_time()
+        self._bucket = _TokenBucket(config.lines_per_second, config.line_burst)
+        self._flood_warned = False
+
+    # ------------------------------------------------------------ Session
+
+    def send_text(self, text: str) -> None:
+        if self._close_reason is not None:
+            return
+        self._queue(self._format(text), prompt=False)
+
+    def send_prompt(self, text: str) -> None:
+        if self._close_reason is not None:
+            return
+        self._queue(self._format(text), prompt=True)
+
+    def send_gmcp(self, package: str, data: Any) -> None:
+        if self._close_reason is not None or not self.wants_gmcp(package):
+            return
+        try:
+            self._protocol.send_gmcp(package, data)
+        except (TypeError, ValueError):
+            log.exception("telnet %s: cannot encode GMCP %s; dropped", self.info.peer, package)
+            return
+        self._after_queue()
+
+    def close(self, reason: str = "") -> None:
+        if self._close_reason is None:
+            self._close_reason = reason or "closed by server"
+            self._wake.set()
+
+    # ------------------------------------------------------------ extras
+
+    @property
+    def close_reason(self) -> str | None:
+        """Why the session ended (or is ending); None while it is open."""
+        return self._close_reason
+
+    def hide_input(self, hidden: bool) -> None:
+        """Ask the client not to echo what the player types (for passwords).
+
+        Telnet's way is for the server to claim the echo (``WILL ECHO``) and
+        then not echo; clients that ignore it keep echoing.
+        """
+        if hidden:
+            self._protocol.enable(Opt.ECHO, local=True)
+        else:
+            self._protocol.disable(Opt.ECHO, local=True)
+        self._after_queue()
+
+    # ------------------------------------------------------------ output
+
+    def _format(self, text: str) -> str:
+        width = self.info.width
+        if width > 0:
+            text = ansi.wrap(text, width)
+        return ansi.render(text, colour_depth(self.info))
+
+    def _queue(self, text: str, *, prompt: bool) -> None:
+        # A text bigger than the whole cap is refused before it is encoded.
+        if self._protocol.bytes_pending + len(text) > self._config.output_cap:
+            self._overflow()
+            return
+        if prompt:
+            self._protocol.send_prompt(text)
+        else:
+            self._protocol.send_text(text)
+        self._after_queue()
+
+    def _after_queue(self) -> None:
+        if self._protocol.bytes_pending > self._config.output_cap:
+            self._overflow()
+        else:
+            self._wake.set()
+
+    def _overflow(self) -> None:
+        log.info("telnet %s: output queue over its cap; closing", self.info.peer)
+        self.close("output overflow")
+
+    async def _writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            if self._close_reason is not None:
+                break
+            if not await self._send(self._protocol.data_to_send(), self._config.write_timeout):
+                return
+        self._protocol.finish()
+        await self._send(self._protocol.data_to_send(), self._config.close_flush_timeout)
+        self._end()
+
+    async def _send(self, data: bytes, timeout: float) -> bool:
+        """Write ``data``; False (and the session ended) if the client is gone."""
+        if not data:
+            return True
+        try:
+            with trio.move_on_after(timeout) as scope:
+                await self._stream.send_all(data)
+        except _CONNECTION_ERRORS:
+            self._end("connection lost")
+            return False
+        if scope.cancelled_caught:
+            self._end("write timeout")
+            return False
+        return True
+
+    def _end(self, reason: str | None = None) -> None:
+        if self._close_reason is None:
+            self._close_reason = reason or "closed"
+        if self._cancel_scope is not None:
+            self._cancel_scope.cancel()
+
+    # ------------------------------------------------------------ input
+
+    async def _reader(self) -> None:
+        config = self._config
+        while self._close_reason is None:
+            with trio.move_on_at(self._last_line + config.idle_timeout):
+                try:
+                    data = await self._stream.receive_some(config.read_size)
+                except _CONNECTION_ERRORS:
+                    self._end("connection lost")
+                    return
+                if not data:
+                    self.close("client closed the connection")
+                    return
+                self._handle(self._protocol.receive_data(data))
+                self._after_queue()  # negotiation answers
+                continue
+            if trio.current_time() >= self._last_line + config.idle_timeout:
+                self.send_text(config.idle_message + "\n")
+                self.close("idle timeout")
+                return
+
+    def _handle(self, events: list[Any]) -> None:
+        assert self._handler is not None
+        for event in events:
+            if self._close_reason is not None:
+                return  # a handler closed us; the rest is not delivered
+            if isinstance(event, Line):
+                self._last_line = trio.current_time()
+                if not self._bucket.take():
+                    if not self._flood_warned:
+                        self._flood_warned = True
+                        self.send_text("{yellow}You are sending too fast; input dropped.{/}\n")
+                    continue
+                self._flood_warned = False
+                if event.truncated:
+                    self.send_text("{yellow}That line was too long and has been cut short.{/}\n")
+                self._call("on_line", event.text)
+            elif isinstance(event, Gmcp):
+                if self._bucket.take():
+                    self._call("on_gmcp", event.package, event.data)
+            elif isinstance(event, ProtocolViolation):
+                log.debug("telnet %s: %s", self.info.peer, event.reason)
+
+    def _call(self, method: str, *args: Any) -> None:
+        # A bug in the driver's handler is logged, and the session goes on.
+        try:
+            getattr(self._handler, method)(*args)
+        except Exception:
+            log.exception("telnet %s: handler.%s failed", self.info.peer, method)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self, gateway: Gateway) -> None:
+        """Serve the connection until it ends; ``handler.on_disconnect`` runs once."""
+        self._protocol.start()  # offers go out first, before any greeting
+        try:
+            self._handler = gateway.connect(self)
+        except Exception:
+            log.exception("telnet %s: gateway.connect failed", self.info.peer)
+            self.send_text("Sorry, the server cannot take your connection right now.\n")
+            self.close("gateway error")
+        try:
+            async with trio.open_nursery() as nursery:
+                self._cancel_scope = nursery.cancel_scope
+                self._wake.set()
+                nursery.start_soon(self._writer)
+                if self._handler is not None:
+                    nursery.start_soon(self._reader)
+        finally:
+            reason = self._close_reason or "closed"
+            self._close_reason = reason
+            await trio.aclose_forcefully(self._stream)
+            if self._handler is not None:
+                self._call("on_disconnect", reason)
+
+
+def _peer_name(stream: trio.SocketStream) -> str:
+    try:
+        address = stream.socket.getpeername()
+    except OSError:
+        return "unknown"
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _tune_socket(stream: trio.SocketStream, config: TelnetConfig) -> None:
+    """Keepalive finds peers that vanished without a FIN (half-open)."""
+    try:
+        stream.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (
+            ("TCP_KEEPIDLE", config.keepalive_idle),
+            ("TCP_KEEPINTVL", config.keepalive_interval),
+            ("TCP_KEEPCNT", config.keepalive_count),
+            # Unacknowledged data older than this drops the connection (Linux).
+            ("TCP_USER_TIMEOUT", int(config.write_timeout * 1000)),
+        ):
+            if hasattr(socket, name):
+                stream.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+    except OSError:
+        log.debug("telnet: could not set keepalive options", exc_info=True)
+
+
+async def _serve_connection(
+    stream: trio.SocketStream,
+    gateway: Gateway,
+    config: TelnetConfig,
+    mssp: Callable[[], Mapping[str, MsspValue]],
+) -> None:
+    peer = _peer_name(stream)
+    _tune_socket(stream, config)
+    session = TelnetSession(stream, peer, config, mssp)
+    log.info("telnet %s: connected", peer)
+    try:
+        await session.run(gateway)
+    except Exception:
+        # Never let one connection take the listener down.
+        log.exception("telnet %s: session failed", peer)
+    log.info("telnet %s: disconnected (%s)", peer, session.close_reason)
+
+
+def _normalise_host(host: str | None) -> str | None:
+    """``None``, ``""`` or ``"*"`` is every interface; ``[::1]`` is ``::1``."""
+    if host is None or host in ("", "*"):
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        return host[1:-1]
+    return host
+
+
+async def serve_telnet(
+    gateway: Gateway,
+    host: str | None = "127.0.0.1",
+    port: int = 4000,
+    *,
+    mssp_info: Callable[[], Mapping[str, MsspValue]] | None = None,
+    config: TelnetConfig | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Accept telnet connections on ``host``:``port`` until cancelled.
+
+    ``host`` is an IPv4 or IPv6 address or a name (``None``: every
+    interface). ``task_status.started`` receives the bound port, which is how
+    tests pass ``port=0`` and learn where to connect; with port 0 only the
+    first address ``host`` resolves to is used, so the port is unambiguous.
+    ``mssp_info`` supplies MSSP variables (NAME, PLAYERS, ...); PORT and
+    UPTIME default to the bound port and the time this call started.
+    """
+    config = config or TelnetConfig()
+    listeners = await trio.open_tcp_listeners(port, host=_normalise_host(host))
+    if port == 0:
+        for extra in listeners[1:]:
+            await extra.aclose()
+        listeners = listeners[:1]
+    bound = listeners[0].socket.getsockname()[1]
+    started_at = int(time.time())
+
+    def mssp() -> dict[str, MsspValue]:
+        values: dict[str, MsspValue] = {"PORT": bound, "UPTIME": started_at}
+        if mssp_info is not None:
+            values.update(mssp_info())
+        return values
+
+    async def handle(stream: trio.SocketStream) -> None:
+        await _serve_connection(stream, gateway, config, mssp)
+
+    for listener in listeners:
+        name = listener.socket.getsockname()
+        log.info("telnet: listening on %s port %d", name[0], name[1])
+    task_status.started(bound)
+    await trio.serve_listeners(handle, listeners)
