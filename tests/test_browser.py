@@ -90,6 +90,7 @@ class _Handler:
         self.gateway = gateway
         self.session = session
         self.room = "square"
+        self.asked_password = False
 
     def show_room(self) -> None:
         room = ROOMS[self.room]
@@ -101,7 +102,14 @@ class _Handler:
         with self.gateway.lock:
             self.gateway.lines.append(text)
         words = text.split()
-        if words[:1] in (["connect"], ["create"]) and len(words) == 3:
+        if self.asked_password:
+            self.asked_password = False
+            self.session.send_text("Password accepted.\n")
+        elif text == "login":
+            self.asked_password = True
+            self.session.send_prompt("Password: ")
+            return
+        elif words[:1] in (["connect"], ["create"]) and len(words) == 3:
             self.session.send_text(f"Welcome back, {{bold}}{words[1]}{{/}}.\n")
             self.session.send_gmcp("Char.Name", {"name": words[1].capitalize()})
             self.session.send_gmcp("Char.Vitals", VITALS)
@@ -265,6 +273,18 @@ def test_narrow_screen_folds_the_panel(browser_page: Any, tmp_path: Path) -> Non
         page.press("#command", "Enter")
         expect(page.locator("#room-name")).to_have_text("The Town Square")
         expect(page.locator("#output")).not_to_contain_text("hunter22")
+
+        # After a password prompt the command line hides what is typed.
+        page.fill("#command", "login")
+        page.press("#command", "Enter")
+        expect(page.locator("#command")).to_have_attribute("type", "password")
+        page.fill("#command", "swordfish")
+        page.press("#command", "Enter")
+        expect(page.locator("#output")).to_contain_text("Password accepted.")
+        expect(page.locator("#output")).not_to_contain_text("swordfish")
+        expect(page.locator("#command")).to_have_attribute("type", "text")
+        page.press("#command", "ArrowUp")
+        expect(page.locator("#command")).to_have_value("login")
         shot = os.environ.get("JITREALM_SCREENSHOT_NARROW")
         if shot:
             page.screenshot(path=shot)

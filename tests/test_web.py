@@ -21,8 +21,17 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket
 
 from driver.net.web import HttpLimits, resolve_static, serve_web
-from driver.net.websocket import WebSocketLimits
-from driver.net.wsformats import GMCP, JSON, TERMINAL, server_validator
+from driver.net.websocket import WebSocketLimits, parse_supports
+from driver.net.wsformats import (
+    GMCP,
+    JSON,
+    TERMINAL,
+    Gmcp,
+    Line,
+    server_validator,
+    split_lines,
+    wire_format,
+)
 
 ROOM = {
     "num": 1,
@@ -53,6 +62,8 @@ class FakeHandler:
                 session.send_text("x" * 1000 + "\n")
         elif text == "boom":
             raise RuntimeError("handler bug")
+        elif text == "door":
+            session.send_event("door.opened", {"door": 7})
         else:
             session.send_text(f"You said: {text}\n")
         session.send_prompt("> ")
@@ -67,8 +78,17 @@ class FakeHandler:
         self.gateway.disconnected.set()
 
 
+class EventHandler(FakeHandler):
+    def on_event(self, name: str, payload: Any) -> None:
+        self.gateway.events.append((name, payload))
+        self.session.send_text(f"event {name}\n")
+
+
 class FakeGateway:
+    handler_class: type[FakeHandler] = FakeHandler
+
     def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
         self.sessions: list[Any] = []
         self.lines: list[str] = []
         self.gmcp: list[tuple[str, Any]] = []
@@ -80,7 +100,7 @@ class FakeGateway:
         self.sessions.append(session)
         session.send_text("Welcome to JitRealm!\n")
         session.send_prompt("> ")
-        return FakeHandler(self, session)
+        return self.handler_class(self, session)
 
     async def wait_disconnect(self) -> str:
         with trio.fail_after(TIMEOUT):
@@ -566,3 +586,42 @@ async def test_ipv4_and_ipv6_on_one_port(nursery: trio.Nursery, static_dir: Path
         async with open_websocket(host, port, "/ws", use_ssl=False, subprotocols=[GMCP]) as ws:
             assert await recv(ws) == b"Welcome to JitRealm!\r\n"
     assert gateway.sessions[1].info.peer.startswith("[::1]:")
+
+
+async def test_json_events_both_ways(start) -> None:
+    port, gateway = await start()
+    gateway.handler_class = EventHandler
+    async with connect(port, JSON) as ws:
+        await recv_until(ws, lambda m: json.loads(m)["type"] == "prompt")
+        await ws.send_message(json.dumps({"type": "event", "name": "lever.pull", "payload": [1]}))
+        assert json.loads(await recv(ws)) == {"type": "text", "text": "event lever.pull\n"}
+        assert gateway.events == [("lever.pull", [1])]
+        await ws.send_message(json.dumps({"type": "line", "text": "door"}))
+        event = json.loads(await recv(ws))
+        server_validator().validate(event)
+        assert event == {"type": "event", "name": "door.opened", "payload": {"door": 7}}
+    async with connect(port, GMCP) as ws:
+        await ws.send_message(b"door")  # no events on this subprotocol: only the prompt
+        seen = await recv_until(ws, lambda m: m == b"> " and gateway.lines[-1:] == ["door"])
+        assert all(isinstance(m, bytes) for m in seen)
+
+
+def test_codec_details() -> None:
+    assert split_lines("") == [Line("")]
+    assert split_lines("a\r\nb\rc\n") == [Line("a"), Line("b"), Line("c")]
+    assert parse_supports(["Room 1", "char.Vitals 1", 3, "", "Comm"]) == {
+        "room",
+        "char.vitals",
+        "comm",
+    }
+    assert parse_supports("Room 1") == set()
+    gmcp = wire_format(GMCP)
+    assert gmcp.decode("Core.Ping") == [Gmcp("Core.Ping", None)]
+    assert gmcp.decode(' Char.Login  {"name": "x"} ') == [Gmcp("Char.Login", {"name": "x"})]
+    assert gmcp.gmcp_message("Core.Goodbye", None) == "Core.Goodbye"
+    assert gmcp.text("a\nb\n") == b"a\r\nb\r\n"
+    json_format = wire_format(JSON)
+    assert json_format.decode('{"type": "line", "text": "n\\ne"}') == [Line("n"), Line("e")]
+    for bad in ("NaN", '{"type": "line", "text": NaN}', "[" * 100_000):
+        with pytest.raises(ValueError):
+            json_format.decode(bad)
