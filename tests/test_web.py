@@ -490,6 +490,11 @@ async def test_idle_timeout(start) -> None:
         await recv_until(ws, lambda m: b"Idle" in m)
         assert (await closed_code(ws)) == (1000, "idle timeout")
     assert await gateway.wait_disconnect() == "idle timeout"
+    async with connect(port, JSON) as ws:
+        seen = await recv_until(ws, lambda m: "Idle" in m)
+        for message in seen:
+            server_validator().validate(json.loads(message))
+        assert (await closed_code(ws)) == (1000, "idle timeout")
 
 
 async def test_dead_client_is_reaped_by_ping(start) -> None:

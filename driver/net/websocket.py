@@ -293,7 +293,7 @@ class WebSocketSession(Session):
                     self._end(_Ending(None, _closed_reason(ws), flush=False))
                     return
             if idle.cancelled_caught:
-                self.notify("idle", "Idle too long; closing the connection.")
+                self.send_text("{dim}[Idle too long; closing the connection.]{/}\n")
                 self._end(_Ending(CLOSE_NORMAL, "idle timeout", flush=True))
                 return
             if self._ending is not None:
