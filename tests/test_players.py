@@ -1,0 +1,157 @@
+"""Players end to end without sockets: login, commands, wizards, link-death."""
+
+from __future__ import annotations
+
+import trio
+
+from driver.accounts import MemoryAccountStore, ScryptParams, hash_password, new_account
+from driver.realm import Realm, RealmConfig
+
+from .driver_support import BASIC_WORLD, FakeSession, publish
+
+CHEAP = ScryptParams(n=16, r=1, p=1)
+
+
+def make_realm(sandbox, build_dir) -> Realm:
+    accounts = MemoryAccountStore()
+    accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
+    realm = Realm(
+        RealmConfig(world_dir=BASIC_WORLD, build_dir=build_dir, kdf_params=CHEAP, linkdead_seconds=0.2),
+        sandbox=sandbox,
+        accounts=accounts,
+    )
+    publish(realm.tenant, BASIC_WORLD, build_dir)
+    return realm
+
+
+async def wait_for(session: FakeSession, needle: str, timeout: float = 5.0) -> str:
+    with trio.fail_after(timeout):
+        while needle not in session.text():
+            await trio.sleep(0.005)
+    return session.text()
+
+
+async def login(realm: Realm, line: str, peer: str = "127.0.0.1:1") -> tuple[FakeSession, object]:
+    session = FakeSession(peer)
+    handler = realm.players.connect(session)
+    handler.on_line(line)
+    await wait_for(session, "Obvious exits")
+    return session, handler
+
+
+async def send(session: FakeSession, handler, line: str, expect: str) -> str:
+    session.out.clear()
+    handler.on_line(line)
+    return await wait_for(session, expect)
+
+
+async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
+    realm = make_realm(sandbox, basic_build)
+    async with trio.open_nursery() as nursery:
+        realm.players.nursery = nursery
+        nursery.start_soon(realm.run_loop)
+        ann, ah = await login(realm, "create ann secret99")
+        assert "The Start" in ann.text() and "Obvious exits: east" in ann.text()
+        assert ann.gmcp and ann.gmcp[-1][0] == "Room.Info"
+        assert ann.gmcp[-1][1]["name"] == "The Start" and "east" in ann.gmcp[-1][1]["exits"]
+        bob, bh = await login(realm, "create bob hunter22")
+        await wait_for(ann, "Bob arrives.")
+        assert "Ann is here." in bob.text()
+
+        await send(ann, ah, "say hello bob", "You say: hello bob")
+        await wait_for(bob, "Ann says: hello bob")
+        await send(bob, bh, "'hi ann", "You say: hi ann")
+        await wait_for(ann, "Bob says: hi ann")
+        await send(ann, ah, ":waves", "You emote: Ann waves")
+        await wait_for(bob, "Ann waves")
+        await send(ann, ah, "tell bob psst", "You tell Bob: psst")
+        await wait_for(bob, "Ann tells you: psst")
+
+        # A wizard makes a stone; Ann gets it and gives it to Bob.
+        realm.tenant.move(realm.tenant.clone("/obj/stone"), realm.tenant.find("/rooms/start"))
+        await send(ann, ah, "get stone", "You take a smooth stone.")
+        await wait_for(bob, "Ann takes a smooth stone.")
+        await send(ann, ah, "give stone to bob", "You give a smooth stone to Bob.")
+        await wait_for(bob, "Ann gives you a smooth stone.")
+        await send(bob, bh, "i", "a smooth stone")
+        await send(ann, ah, "inventory", "empty-handed")
+        await send(bob, bh, "drop pebble", "You drop a smooth stone.")
+        await send(ann, ah, "look at stone", "A river stone, smooth and grey.")
+
+        await send(bob, bh, "east", "The Hall")
+        await wait_for(ann, "Bob leaves east.")
+        assert realm.tenant.find("/rooms/hall").get("visits") == 1
+        await send(bob, bh, "w", "The Start")
+        await send(ann, ah, "who", "2 players online")
+        await send(ann, ah, "dance wildly", "What?")
+        await send(ann, ah, "north", "You can't go that way.")
+        await send(ann, ah, "clone /obj/stone", "What?")  # not a wizard
+        nursery.cancel_scope.cancel()
+
+
+async def test_wizard_commands_on_live_objects(sandbox, basic_build):
+    realm = make_realm(sandbox, basic_build)
+    async with trio.open_nursery() as nursery:
+        realm.players.nursery = nursery
+        nursery.start_soon(realm.run_loop)
+        wiz, wh = await login(realm, "connect admin wizardly")
+        out = await send(wiz, wh, "clone /obj/ticker", "Cloned /obj/ticker#")
+        ticker_id = out.split("Cloned ", 1)[1].split(" ", 1)[0]
+        await send(wiz, wh, "arm", "Armed.")
+        out = await send(wiz, wh, f"stat {ticker_id}", "callouts:")
+        assert "blueprint:   /obj/ticker" in out and "tick in" in out and "mark" in out
+        await send(wiz, wh, "callouts", "1 pending callout")
+        out = await send(wiz, wh, "blueprints", "/obj/ticker")
+        assert "/rooms/start" in out
+        await send(wiz, wh, "goto /rooms/hall", "The Hall")
+        await send(wiz, wh, "boom", "Something went wrong")
+        out = await send(wiz, wh, "errors", "trap")
+        assert ticker_id in out
+        await send(wiz, wh, f"destruct {ticker_id}", f"Destructed {ticker_id}")
+        assert ticker_id not in realm.tenant.graph
+        await send(wiz, wh, "stat /obj/nothing", "No such object")
+        await send(wiz, wh, "clone /obj/nothing", "Cannot clone")
+        await send(wiz, wh, "reload /obj/nothing", "Cannot reload")
+        await send(wiz, wh, "help", "Wizard commands")
+        nursery.cancel_scope.cancel()
+
+
+async def test_reconnect_takes_over_and_linkdead_bodies_are_stowed(sandbox, basic_build):
+    realm = make_realm(sandbox, basic_build)
+    async with trio.open_nursery() as nursery:
+        realm.players.nursery = nursery
+        nursery.start_soon(realm.run_loop)
+        ann, ah = await login(realm, "create ann secret99")
+        ann2, ah2 = await login(realm, "connect ann secret99", peer="127.0.0.1:2")
+        assert ann.closed == "taken over"
+        assert "take over your body" in ann2.text()
+        player = realm.tenant.graph.get("/player/ann")
+        assert player.env is not None and player.env.id == "/rooms/start"
+
+        ah2.on_disconnect("gone")
+        assert realm.players.links["/player/ann"].linkdead_since is not None
+        assert player.env is not None  # link-dead: still in the world
+        await trio.sleep(0.25)
+        assert realm.players.reap_linkdead() == 1
+        with trio.fail_after(5):
+            while player.env is not None:
+                await trio.sleep(0.005)
+        assert player.get("last_room") == "/rooms/start"
+
+        ann3, _ = await login(realm, "connect ann secret99", peer="127.0.0.1:3")
+        assert "Welcome back" in ann3.text() and "The Start" in ann3.text()
+        nursery.cancel_scope.cancel()
+
+
+async def test_quit_stows_the_body_and_closes(sandbox, basic_build):
+    realm = make_realm(sandbox, basic_build)
+    async with trio.open_nursery() as nursery:
+        realm.players.nursery = nursery
+        nursery.start_soon(realm.run_loop)
+        ann, ah = await login(realm, "create ann secret99")
+        await send(ann, ah, "quit", "Farewell")
+        with trio.fail_after(5):
+            while ann.closed is None or realm.tenant.graph.get("/player/ann").env is not None:
+                await trio.sleep(0.005)
+        assert "/player/ann" not in realm.players.links
+        nursery.cancel_scope.cancel()
