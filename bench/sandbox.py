@@ -32,7 +32,8 @@ def measure_path(call_path: str, components: dict[str, bytes]) -> dict[str, floa
         world = OfflineWorld(blueprint)
         state: dict[str, bytes] = {}
 
-        def hook(h: str, args: tuple = (), v: str = version, w: OfflineWorld = world) -> object:
+        def hook(h: str, args: tuple = (), v: str = version, w: OfflineWorld = world,
+                 state: dict[str, bytes] = state) -> object:
             outcome = sandbox.invoke(v, "/obj/bench#000001", h, args, state, limits, w)
             assert outcome.ok, outcome.error
             return outcome
