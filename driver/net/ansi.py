@@ -242,7 +242,7 @@ def strip(text: str) -> str:
 def _char_width(ch: str) -> int:
     """Terminal columns one character takes (East Asian wide: 2, combining: 0)."""
     if ch.isascii():
-        return 1 if ch >= " " and ch != "\x7f" else 0
+        return 1 if ch >= " " and ch != "\x7f" or ch == "\t" else 0
     if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
         return 0
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
@@ -255,73 +255,85 @@ def visible_width(text: str) -> int:
     )
 
 
-# A piece of a line being wrapped: the source text to emit and its width.
-# Text pieces are single characters; markup and escapes are zero-width pieces
-# that are passed through untouched (they keep their braces).
+def _text_width(text: str) -> int:
+    if text.isascii() and text.isprintable():
+        return len(text)  # the common case, without a per-character loop
+    return sum(_char_width(ch) for ch in text)
+
+
+# A piece of a word being wrapped: (source, width). Text pieces carry their
+# braces escaped again; markup and escapes are zero-width and pass untouched.
 _Piece = tuple[str, int]
+# A word: its pieces, its width, and how many spaces came before it.
+_Word = tuple[list[_Piece], int, int]
 
 
-def _pieces(line: str) -> Iterator[_Piece]:
+def _words(line: str) -> tuple[list[_Word], int]:
+    """Split a line into words (runs of non-space, markup included) and
+    count the spaces before each; also return the trailing spaces."""
+    words: list[_Word] = []
+    pieces: list[_Piece] = []
+    width = 0
+    spaces = 0
     for kind, value in _tokens(line):
-        if kind == "text":
-            for ch in value:
-                yield (ch + ch if ch == "{" else ch), _char_width(ch)
-        elif kind == "tag":
-            yield "{" + value + "}", 0
-        else:
-            yield value, 0
+        if kind != "text":
+            pieces.append(("{" + value + "}" if kind == "tag" else value, 0))
+            continue
+        for k, part in enumerate(value.split(" ")):
+            if k > 0:
+                if pieces:
+                    words.append((pieces, width, spaces))
+                    pieces, width, spaces = [], 0, 0
+                spaces += 1
+            if part:
+                part_width = _text_width(part)
+                pieces.append((part.replace("{", "{{"), part_width))
+                width += part_width
+    if pieces:
+        words.append((pieces, width, spaces))
+        spaces = 0
+    return words, spaces
 
 
 def _wrap_line(line: str, width: int) -> list[str]:
-    # Group pieces into words (runs of non-space, markup included) and the
-    # spaces between them; then fill greedily. Words wider than the line are
-    # cut at the column.
-    words: list[tuple[list[_Piece], int, str, int]] = []  # (word, width, space before, its width)
-    space, space_w = "", 0
-    word: list[_Piece] = []
-    word_w = 0
-    for text, w in _pieces(line):
-        if text == " ":
-            if word:
-                words.append((word, word_w, space, space_w))
-                word, word_w, space, space_w = [], 0, "", 0
-            space += " "
-            space_w += 1
-        else:
-            word.append((text, w))
-            word_w += w
-    if word:
-        words.append((word, word_w, space, space_w))
-        space, space_w = "", 0
-
+    # Greedy fill. A word that does not fit goes to the next line (the space
+    # before it is dropped); a word wider than a whole line is cut.
+    words, trailing = _words(line)
     lines: list[str] = []
     cur: list[str] = []
     cur_w = 0
-    for pieces, w, before, before_w in words:
-        if cur_w + before_w + w <= width:
-            cur.append(before)
-            cur_w += before_w
+
+    def flush() -> None:
+        nonlocal cur, cur_w
+        lines.append("".join(cur))
+        cur, cur_w = [], 0
+
+    for pieces, w, spaces in words:
+        if cur_w + spaces + w <= width:
+            cur.append(" " * spaces)
+            cur_w += spaces
         elif w <= width:
-            # The word fits on a line of its own; the space before it goes.
             if cur_w > 0:
-                lines.append("".join(cur))
-                cur, cur_w = [], 0
-        elif cur_w + before_w < width:
-            cur.append(before)  # a long word starts here and is cut below
-            cur_w += before_w
+                flush()
+        elif cur_w + spaces < width:
+            cur.append(" " * spaces)  # a long word starts here and is cut below
+            cur_w += spaces
         elif cur_w > 0:
-            lines.append("".join(cur))
-            cur, cur_w = [], 0
-        for text, pw in pieces:
-            if cur_w + pw > width and cur_w > 0:
-                lines.append("".join(cur))
-                cur, cur_w = [], 0
-            cur.append(text)
-            cur_w += pw
+            flush()
+        for source, pw in pieces:
+            if cur_w + pw <= width or pw == 0:
+                cur.append(source)
+                cur_w += pw
+                continue
+            for ch in source.replace("{{", "{"):  # cut the text at the column
+                cw = _char_width(ch)
+                if cur_w + cw > width and cur_w > 0:
+                    flush()
+                cur.append("{{" if ch == "{" else ch)
+                cur_w += cw
     # Trailing spaces matter for prompts ("> "); keep the ones that fit.
-    if space:
-        keep = max(0, min(space_w, width - cur_w))
-        cur.append(" " * keep)
+    if trailing:
+        cur.append(" " * max(0, min(trailing, width - cur_w)))
     lines.append("".join(cur))
     return lines
 
