@@ -307,11 +307,16 @@ class TelnetSession(Session):
                 if self._handler is not None:
                     nursery.start_soon(self._reader)
         finally:
-            reason = self._close_reason or "closed"
-            self._close_reason = reason
-            await trio.aclose_forcefully(self._stream)
-            if self._handler is not None:
-                self._call("on_disconnect", reason)
+            # Every way out of the nursery sets a reason, except the server
+            # itself being cancelled. The handler hears first: closing the
+            # stream is a checkpoint, which raises when we are cancelled.
+            if self._close_reason is None:
+                self._close_reason = "server shutting down"
+            try:
+                if self._handler is not None:
+                    self._call("on_disconnect", self._close_reason)
+            finally:
+                await trio.aclose_forcefully(self._stream)
 
 
 def _peer_name(stream: trio.SocketStream) -> str:
