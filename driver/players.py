@@ -92,11 +92,42 @@ class Players:
         return conn
 
     # -- Output (for tenants) ---------------------------------------------------------------
+    #
+    # Everything a tenant event says to a player is held in the tenant's
+    # outbox until the event is over (and, with persistence, durable):
+    # a player never sees a message whose cause a crash could take back.
+
+    def _deliver(self, player_id: str, item: tuple[Any, ...]) -> None:
+        tenant = self.realm.tenant
+        if tenant.in_event:
+            tenant.outbox.append((player_id, item))
+        else:
+            self.send_now(player_id, item)
+
+    def send_now(self, player_id: str, item: tuple[Any, ...]) -> None:
+        link = self.links.get(player_id)
+        session = link.session if link is not None else None
+        if session is None:
+            return
+        kind = item[0]
+        if kind == "text":
+            session.send_text(item[1])
+        elif kind == "prompt":
+            session.send_prompt(item[1])
+        elif kind == "gmcp":
+            session.send_gmcp(item[1], item[2])
+        elif kind == "close":
+            # Quitting: the link goes with the session.
+            self.links.pop(player_id, None)
+            session.close(item[1])
+
+    def release(self, outbox: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """Send an event's held output (the tenant calls this when it may)."""
+        for player_id, item in outbox:
+            self.send_now(player_id, item)
 
     def text(self, player_id: str, text: str) -> None:
-        link = self.links.get(player_id)
-        if link is not None and link.session is not None:
-            link.session.send_text(text)
+        self._deliver(player_id, ("text", text))
 
     def room_changed(self, player_id: str) -> None:
         link = self.links.get(player_id)
@@ -105,11 +136,10 @@ class Players:
         player = self.realm.tenant.graph.get(player_id)
         if player is None:
             return
-        session = link.session
-        session.send_text(describe_room(player.env, player))
+        self._deliver(player_id, ("text", describe_room(player.env, player)))
         room = player.env
-        if room is not None and session.wants_gmcp("Room.Info"):
-            session.send_gmcp("Room.Info", self.room_info(room))
+        if room is not None and link.session.wants_gmcp("Room.Info"):
+            self._deliver(player_id, ("gmcp", "Room.Info", self.room_info(room)))
 
     def room_info(self, room: Any) -> dict[str, Any]:
         return {
@@ -131,11 +161,8 @@ class Players:
         return [(pid, now - link.last_input) for pid, link in self.links.items() if link.linkdead_since is None]
 
     def quit(self, player_id: str) -> None:
-        link = self.links.pop(player_id, None)
+        self._deliver(player_id, ("close", "quit"))
         self._stow(player_id)
-        if link is not None and link.session is not None:
-            session, link.session = link.session, None
-            session.close("quit")
 
     def reload(self, blueprint: str) -> str:
         return self.realm.reload(blueprint)
@@ -265,9 +292,7 @@ class Players:
         self.realm.wake()
 
     def _prompt(self, player_id: str) -> None:
-        link = self.links.get(player_id)
-        if link is not None and link.session is not None:
-            link.session.send_prompt(PROMPT)
+        self._deliver(player_id, ("prompt", PROMPT))
 
 
 class _Connection:

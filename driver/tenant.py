@@ -66,10 +66,15 @@ class GuestErrorRecord:
 
 
 class Output(Protocol):
-    """Where a tenant's messages to players go (the session layer)."""
+    """Where a tenant's messages to players go (the session layer).
+
+    While an event runs (``Tenant.in_event``) the output layer should put
+    what it renders into ``Tenant.outbox``; the tenant hands the outbox to
+    ``release`` when the event is over (see :meth:`Tenant.end_event`)."""
 
     def text(self, player_id: str, text: str) -> None: ...
     def room_changed(self, player_id: str) -> None: ...
+    def release(self, outbox: list[tuple[str, tuple[Any, ...]]]) -> None: ...
 
 
 def _monotonic_ms() -> float:
@@ -107,6 +112,8 @@ class Tenant:
         self.actor: str | None = None  # the player whose command is running
         self._zero_delay_this_turn = 0
         self.events_run = 0
+        self.in_event = False
+        self.outbox: list[tuple[str, tuple[Any, ...]]] = []
 
     # -- ids ------------------------------------------------------------------------
 
@@ -417,6 +424,7 @@ class Tenant:
     def run_event(self, event: Event, actor: str | None = None) -> None:
         """Run one event and then its follow-ups (bounded), then release output."""
         self.actor = actor
+        self.in_event = True
         try:
             event()
             self.events_run += 1
@@ -431,10 +439,17 @@ class Tenant:
                 self.queue.append(followups.popleft())
         finally:
             self.actor = None
+            self.in_event = False
             self.end_event()
 
     def end_event(self) -> None:
-        """Hook for the persistence layer: the event's changes are complete."""
+        """The event and its follow-ups are complete: release what they said.
+
+        This is the seam for persistence: output may only be released once
+        the event's changes are durable."""
+        if self.outbox:
+            outbox, self.outbox = self.outbox, []
+            self.output.release(outbox)
 
     def run_turn(self, budget_ms: float | None = None) -> None:
         """Run queued events until the queue is empty or the turn's time is up."""

@@ -64,6 +64,9 @@ class RecordingOutput:
     def room_changed(self, player_id: str) -> None:
         self.moves.append(player_id)
 
+    def release(self, outbox: list) -> None:
+        raise AssertionError("RecordingOutput sends at once; nothing is ever held")
+
     def seen(self, player_id: str) -> str:
         return "".join(self.texts.get(player_id, []))
 
