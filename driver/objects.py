@@ -12,7 +12,7 @@ need a wasm call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import cbor2
@@ -23,7 +23,7 @@ from . import ids
 class MudObject:
     """One object. ``__slots__`` keep a clone's driver-side record small."""
 
-    __slots__ = ("id", "blueprint", "version", "env", "contents", "heartbeat_ms", "state", "__weakref__")
+    __slots__ = ("id", "blueprint", "version", "env", "contents", "heartbeat_ms", "state", "arrival", "__weakref__")
 
     def __init__(self, object_id: str, blueprint: str | None, version: str | None) -> None:
         self.id = object_id
@@ -33,6 +33,7 @@ class MudObject:
         self.contents: list[MudObject] | None = None  # allocated on first arrival
         self.heartbeat_ms = 0
         self.state: dict[str, bytes] = {}
+        self.arrival = 0  # when it entered its environment: orders contents
 
     def __repr__(self) -> str:
         return f"<MudObject {self.id}>"
@@ -104,10 +105,15 @@ ALWAYS_PUBLIC = frozenset({"name", "short", "long", "ids", "exits", "area"})
 
 
 class Graph:
-    """All objects of a tenant by id, and the moves between them."""
+    """All objects of a tenant by id, and the moves between them.
 
-    def __init__(self) -> None:
+    ``on_change`` is called with every object whose record changes (a move),
+    so the tenant can mark it for persistence."""
+
+    def __init__(self, on_change: Callable[[MudObject], None] | None = None) -> None:
         self.objects: dict[str, MudObject] = {}
+        self.on_change = on_change
+        self.arrivals = 0
 
     def __len__(self) -> int:
         return len(self.objects)
@@ -140,6 +146,10 @@ class Graph:
             if dest.contents is None:
                 dest.contents = []
             dest.contents.append(obj)
+            self.arrivals += 1
+            obj.arrival = self.arrivals
+        if self.on_change is not None:
+            self.on_change(obj)
         return old
 
     @staticmethod

@@ -205,6 +205,7 @@ class Players:
                 player.set("short", event.name)
                 if not player.text("long"):
                     player.set("long", f"{event.name}, an adventurer.")
+                tenant.touch(player)
                 start = player.text("last_room") or self.realm.start_room
                 room = tenant.find(start) or tenant.find(self.realm.start_room)
                 if event.created:
@@ -236,6 +237,7 @@ class Players:
             room = player.env
             if room is not None:
                 player.set("last_room", room.id)
+                tenant.touch(player)
                 for other in room.contents or ():
                     if other.is_player and other is not player:
                         self.text(other.id, f"{player.name} leaves the game.\n")

@@ -117,7 +117,7 @@ class Realm:
     def _publish(self, path: str, entry: build_manifest.Entry) -> tuple[str, str | None]:
         assert entry.component is not None
         data = (self.config.build_dir / entry.component).read_bytes()
-        return self.tenant.blueprints.publish(
+        return self.tenant.publish(
             path, data, source=self.config.world_dir / entry.source, language=entry.language
         )
 

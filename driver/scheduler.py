@@ -111,11 +111,12 @@ class Callouts:
             key=lambda c: (c.due, c.handle),
         )
 
-    def drop_object(self, object_id: str) -> int:
+    def drop_object(self, object_id: str) -> list[int]:
+        """Cancel every callout of ``object_id``; returns their handles."""
         doomed = [c.handle for c in self.by_handle.values() if c.object_id == object_id]
         for handle in doomed:
             self.cancel(handle)
-        return len(doomed)
+        return doomed
 
     def next_due(self) -> float | None:
         return self.queue.next_due()

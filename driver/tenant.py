@@ -32,6 +32,7 @@ from sandbox.host import Sandbox
 
 from . import ids
 from .blueprints import Blueprints
+from .changes import Changes
 from .objects import Graph, MudObject
 from .scheduler import Callout, Callouts, Periodic
 from .txn import Txn
@@ -77,6 +78,12 @@ class Output(Protocol):
     def release(self, outbox: list[tuple[str, tuple[Any, ...]]]) -> None: ...
 
 
+class Committer(Protocol):
+    """The persistence layer's side of :meth:`Tenant.end_event`."""
+
+    def event_done(self, tenant: Tenant, outbox: list[tuple[str, tuple[Any, ...]]]) -> None: ...
+
+
 def _monotonic_ms() -> float:
     return time.monotonic() * 1000
 
@@ -98,7 +105,8 @@ class Tenant:
         self.output = output
         self.quotas = quotas or Quotas()
         self.clock = clock
-        self.graph = Graph()
+        self.changes = Changes()
+        self.graph = Graph(on_change=self.touch)
         self.blueprints = Blueprints(sandbox)
         self.callouts = Callouts()
         self.heartbeats = Periodic()
@@ -114,15 +122,28 @@ class Tenant:
         self.events_run = 0
         self.in_event = False
         self.outbox: list[tuple[str, tuple[Any, ...]]] = []
+        self.committer: Committer | None = None
 
     # -- ids ------------------------------------------------------------------------
 
     def next_clone_id(self, blueprint: str) -> str:
         self.clone_counter += 1
+        self.changes.counters = True
         return ids.clone_id(blueprint, self.clone_counter)
 
     def next_handle(self) -> int:
+        self.changes.counters = True
         return next(self._handles)
+
+    def touch(self, obj: MudObject) -> None:
+        """Mark ``obj`` changed (its record or its state) for persistence."""
+        self.changes.object(obj.id)
+
+    def publish(self, path: str, component: bytes, **kwargs: Any) -> tuple[str, str | None]:
+        """Publish a new version of a blueprint (see Blueprints.publish)."""
+        version, old = self.blueprints.publish(path, component, **kwargs)
+        self.changes.blueprints.add(path)
+        return version, old
 
     # -- loading and cloning ----------------------------------------------------------
 
@@ -155,6 +176,7 @@ class Tenant:
             raise KeyError(f"no such blueprint: {path}")
         obj = self._create(path, path)
         self.resets.set(obj.id, self.quotas.reset_interval_ms, self.clock())
+        self.changes.resets.add(obj.id)
         self.run_hook(obj, "on-load", ())
         return obj
 
@@ -172,6 +194,7 @@ class Tenant:
     def _create(self, object_id: str, blueprint: str) -> MudObject:
         bp = self.blueprints.by_path[blueprint]
         obj = self.graph.add(MudObject(object_id, blueprint, bp.version))
+        self.touch(obj)
         assert bp.version is not None
         self.blueprints.pin(bp.version)
         if ids.is_clone(object_id):
@@ -183,13 +206,16 @@ class Tenant:
         if obj is None:
             obj = self.graph.add(MudObject(player_id, None, None))
         obj.state.update(state)
+        self.touch(obj)
         return obj
 
     def destruct(self, obj: MudObject) -> None:
         """Take ``obj`` out of the world for good (its contents fall out)."""
         env = obj.env
         fallen = self.graph.remove(obj)
-        self.callouts.drop_object(obj.id)
+        self.changes.delete(obj.id)
+        for handle in self.callouts.drop_object(obj.id):
+            self.changes.callout_gone(handle)
         self.heartbeats.stop(obj.id)
         self.resets.stop(obj.id)
         if obj.version is not None:
@@ -267,6 +293,7 @@ class Tenant:
         old = obj.version
         self.blueprints.pin(current)
         obj.version = current
+        self.touch(obj)
         if old is not None:
             self.blueprints.unpin(old)
             self.run_hook(obj, "on-reload", (old,))
@@ -285,11 +312,13 @@ class Tenant:
 
     def apply(self, obj: MudObject, outcome: Outcome) -> None:
         """Apply a successful outcome of a hook ``obj`` ran."""
-        for key, value in outcome.state_changes.items():
-            if value is None:
-                obj.state.pop(key, None)
-            else:
-                obj.state[key] = value
+        if outcome.state_changes:
+            for key, value in outcome.state_changes.items():
+                if value is None:
+                    obj.state.pop(key, None)
+                else:
+                    obj.state[key] = value
+            self.touch(obj)
         for effect in outcome.effects:
             self._apply_effect(obj, effect)
 
@@ -305,7 +334,8 @@ class Tenant:
             handle, method, delay_ms, payload = args
             self.schedule_callout(handle, obj.id, method, delay_ms, payload)
         elif op == "cancel-callout":
-            self.callouts.cancel(args[0], owner=obj.id)
+            if self.callouts.cancel(args[0], owner=obj.id):
+                self.changes.callout_gone(args[0])
         elif op == "set-heartbeat":
             self.set_heartbeat(obj, args[0])
         elif op == "clone":
@@ -361,6 +391,7 @@ class Tenant:
     def schedule_callout(self, handle: int, object_id: str, method: str, delay_ms: int, args: bytes) -> None:
         now = self.clock()
         callout = Callout(handle, object_id, method, args, now + delay_ms)
+        self.changes.callout(handle)
         if delay_ms > 0 or self._zero_delay_this_turn >= self.quotas.max_zero_delay_per_turn:
             self.callouts.schedule(callout)
             return
@@ -374,6 +405,7 @@ class Tenant:
         callout = self.callouts.by_handle.pop(handle, None)
         if callout is None:
             return  # cancelled
+        self.changes.callout_gone(handle)
         self._run_callout(callout)
 
     def _run_callout(self, callout: Callout) -> None:
@@ -386,6 +418,7 @@ class Tenant:
             interval_ms = max(interval_ms, self.quotas.min_heartbeat_ms)
         obj.heartbeat_ms = interval_ms
         self.heartbeats.set(obj.id, interval_ms, self.clock())
+        self.touch(obj)
 
     def next_due(self) -> float | None:
         dues = [d for d in (self.callouts.next_due(), self.heartbeats.next_due(), self.resets.next_due()) if d is not None]
@@ -394,10 +427,12 @@ class Tenant:
     def collect_due(self, now: float) -> None:
         """Queue every callout, heartbeat and reset that is due."""
         for callout in self.callouts.pop_due(now):
+            self.changes.callout_gone(callout.handle)
             self.enqueue(lambda c=callout: self._run_callout(c))
         for object_id in self.heartbeats.pop_due(now):
             self.enqueue(lambda o=object_id: self._periodic(o, "heartbeat"))
         for object_id in self.resets.pop_due(now):
+            self.changes.resets.add(object_id)
             self.enqueue(lambda o=object_id: self._periodic(o, "reset"))
 
     def _periodic(self, object_id: str, hook: str) -> None:
@@ -445,10 +480,16 @@ class Tenant:
     def end_event(self) -> None:
         """The event and its follow-ups are complete: release what they said.
 
-        This is the seam for persistence: output may only be released once
-        the event's changes are durable."""
-        if self.outbox:
-            outbox, self.outbox = self.outbox, []
+        With a committer (persistence), output is handed over with the
+        changes and released only once they are durable; without one, the
+        marks are dropped and output goes out at once."""
+        outbox, self.outbox = self.outbox, []
+        if self.committer is not None:
+            self.committer.event_done(self, outbox)
+            return
+        if self.changes:
+            self.changes = Changes()
+        if outbox:
             self.output.release(outbox)
 
     def run_turn(self, budget_ms: float | None = None) -> None:
