@@ -69,8 +69,9 @@ class EchoHandler:
             session.send_gmcp("Room.Info", {"num": 1, "name": "Town Square"})
             session.send_gmcp("Char.Vitals", {"hp": 10})  # not supported: dropped
         elif text == "password":
-            assert isinstance(session, TelnetSession)
-            session.hide_input(True)
+            session.set_echo(False)
+        elif text == "secret":
+            session.set_echo(True)
         else:
             session.send_text(f"echo: {text}\n")
         session.send_prompt("> ")
@@ -301,12 +302,26 @@ async def test_mccp2_stream_over_the_wire(nursery: trio.Nursery) -> None:
     assert plain.endswith(b"Bye!\r\n")
 
 
-async def test_hide_input_claims_the_echo(nursery: trio.Nursery) -> None:
+async def test_set_echo_claims_and_returns_the_echo(nursery: trio.Nursery) -> None:
     _, port = await start_server(nursery)
     client = await RawClient.connect(port)
     await client.read_until(b"> " + iac(GA))
     await client.send(b"password\r\n")
-    assert iac(WILL, Opt.ECHO) in await client.read_until(b"> " + iac(GA))
+    assert await client.read_until(b"> " + iac(GA)) == iac(WILL, Opt.ECHO) + b"> " + iac(GA)
+    await client.send(iac(DO, Opt.ECHO) + b"secret\r\n")
+    # Echo back on: WONT ECHO, and the newline the client did not echo.
+    assert await client.read_until(b"> " + iac(GA)) == iac(WONT, Opt.ECHO) + b"\r\n> " + iac(GA)
+
+
+async def test_set_echo_with_a_client_that_ignores_it(nursery: trio.Nursery) -> None:
+    _, port = await start_server(nursery)
+    client = await RawClient.connect(port)
+    await client.read_until(b"> " + iac(GA))
+    await client.send(b"password\r\nsecret\r\n")
+    out = await client.read_until(b"> " + iac(GA))
+    out += await client.read_until(b"> " + iac(GA))
+    # The client never agreed, so it echoed the Enter itself: no extra newline.
+    assert out == iac(WILL, Opt.ECHO) + b"> " + iac(GA) + b"> " + iac(GA)
 
 
 # ---------------------------------------------------------------- limits

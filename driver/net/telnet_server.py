@@ -163,16 +163,22 @@ class TelnetSession(Session):
         """Why the session ended (or is ending); None while it is open."""
         return self._close_reason
 
-    def hide_input(self, hidden: bool) -> None:
-        """Ask the client not to echo what the player types (for passwords).
+    def set_echo(self, on: bool) -> None:
+        """Password entry: telnet's way is for the server to claim the echo
+        (``WILL ECHO``) and then not echo. Clients that refuse keep echoing.
 
-        Telnet's way is for the server to claim the echo (``WILL ECHO``) and
-        then not echo; clients that ignore it keep echoing.
+        Turning echo back on also ends the line, when the client had
+        stopped echoing: it did not show the player's Enter either.
         """
-        if hidden:
-            self._protocol.enable(Opt.ECHO, local=True)
-        else:
+        if self._close_reason is not None:
+            return
+        if on:
+            was_hidden = self._protocol.enabled(Opt.ECHO, local=True)
             self._protocol.disable(Opt.ECHO, local=True)
+            if was_hidden:
+                self._protocol.send_text("\n")
+        else:
+            self._protocol.enable(Opt.ECHO, local=True)
         self._after_queue()
 
     # ------------------------------------------------------------ output
