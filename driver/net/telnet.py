@@ -30,9 +30,10 @@ What it speaks
   :meth:`~TelnetProtocol.data_to_send`), MSSP (server status for crawlers)
   and GMCP (``Core.Hello``, ``Core.Supports.*`` and ``Core.Ping`` handled
   here; other messages become :class:`Gmcp` events).
-* Input lines end at CR LF, CR NUL, bare CR or bare LF; backspace and DEL
+* ECHO only when the server asks for it (hiding a password).
+* Input lines end at CR LF, CR NUL, LF CR, bare CR or bare LF; backspace and DEL
   edit the line; other control characters and terminal escape sequences are
-  dropped; lines decode as UTF-8, else latin-1.
+  dropped; lines decode as UTF-8, any byte that is not UTF-8 as latin-1.
 
 Hostile input
 =============

@@ -39,6 +39,7 @@ from driver.net import ansi
 from driver.net.session import ClientInfo, Gateway, Session, SessionHandler
 from driver.net.telnet import (
     DEFAULT_OPTIONS,
+    Event,
     Gmcp,
     Line,
     MsspValue,
@@ -265,7 +266,7 @@ class TelnetSession(Session):
                 self.close("idle timeout")
                 return
 
-    def _handle(self, events: list[Any]) -> None:
+    def _handle(self, events: list[Event]) -> None:
         assert self._handler is not None
         for event in events:
             if self._close_reason is not None:
