@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import os
 import sys
@@ -115,7 +116,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         flush=True,
     )
     try:
-        trio.run(serve, realm, ns.telnet, ns.http, watch=ns.watch)
+        trio.run(functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch))
     except KeyboardInterrupt:
         print("\nShutting down.", file=sys.stderr)
     return 0

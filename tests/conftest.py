@@ -9,6 +9,7 @@ import pytest
 from sandbox.host import Sandbox
 
 from .driver_support import BASIC_WORLD, build
+from .guests import guest_components  # noqa: F401  (a session fixture, shared by every module)
 
 
 @pytest.fixture(scope="session")
