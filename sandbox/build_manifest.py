@@ -43,7 +43,8 @@ FILENAME = "manifest.json"
 FORMAT = 1
 
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-_RELATIVE = {"type": "string", "minLength": 1, "pattern": r"^(?!/)(?!.*\.\.)"}
+#: A relative '/'-separated path with no ".." segment.
+_RELATIVE = {"type": "string", "minLength": 1, "pattern": r"^(?!/)(?!(.*/)?\.\.(/|$))"}
 
 SCHEMA: dict = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -585,8 +585,16 @@ def build_world(
 
     result.built.sort(key=lambda a: a.blueprint)
     result.manifest = build_manifest.save(build_dir, world_dir, entries)
+    _remove_if_empty(build_dir / "tmp")
     display.say(_summary(world_dir, result))
     return result
+
+
+def _remove_if_empty(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except OSError:
+        pass  # not empty (a concurrent build is using it) or not there
 
 
 def _timed(
