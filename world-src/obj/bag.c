@@ -1,0 +1,33 @@
+/*
+ * /obj/bag - a leather satchel that holds things. `container: true` is
+ * all it takes: the driver implements `put X in satchel` and
+ * `get X from satchel`, and `look at satchel` lists what is inside.
+ */
+#include "realm.h"
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static void describe(void) {
+    const realm_str ids[] = {RS("satchel"), RS("bag"), RS("leather satchel"), RS("leather bag")};
+    realm_state_set_text(RS("name"), RS("satchel"));
+    realm_state_set_text(RS("short"), RS("a leather satchel"));
+    realm_state_set_text(RS("long"),
+        RS("A scuffed leather satchel with a brass buckle and a mended strap, roomy enough for a loaf, "
+           "a lamp and a few secrets. Put things in it with {bold}put <thing> in satchel{/}, and take "
+           "them out with {bold}get <thing> from satchel{/}."));
+    realm_state_set_strs(RS("ids"), ids, LEN(ids));
+    realm_state_set_strs(RS("verbs"), NULL, 0); /* no commands of its own */
+    realm_state_set_bool(RS("gettable"), true);
+    realm_state_set_bool(RS("container"), true);
+}
+
+void realm_on_load(realm_str self) {
+    (void)self;
+    describe();
+}
+
+void realm_on_reload(realm_str self, realm_str old_version) {
+    (void)self;
+    (void)old_version;
+    describe();
+}
