@@ -17,6 +17,7 @@ state) and a fresh one is built on the next call.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Mapping, Sequence
@@ -337,8 +338,15 @@ def _classify(call: Call, message: str) -> GuestError:
         return GuestError(ErrorKind.FUEL, "ran out of fuel")
     if "interrupt" in message:
         return GuestError(ErrorKind.DEADLINE, "ran past its deadline")
+    if "too much data is being copied" in message:
+        # wasmtime's own cap on bytes lifted out of guest memory per host call.
+        return GuestError(ErrorKind.HOST_LIMIT, "handed the host too much data in one call")
     if any(marker in message for marker in _OOM_MARKERS):
         return GuestError(ErrorKind.MEMORY, "ran out of memory (linear memory cap reached)")
+    if "call stack exhausted" in message or _SHADOW_STACK_OVERFLOW.search(message):
+        # Native recursion hits wasmtime's stack limit; C recursion runs its
+        # shadow stack (placed first in memory) below address 0.
+        return GuestError(ErrorKind.TRAP, "stack overflow (unbounded recursion?): " + _trap_summary(message))
     lower = message.lower()
     if "utf-8" in lower or "utf8" in lower or "string content out-of-bounds" in lower or "invalid" in lower and "string" in lower:
         return GuestError(ErrorKind.BAD_GUEST_DATA, _trap_summary(message))
@@ -351,8 +359,19 @@ def _classify_instantiate(message: str) -> GuestError:
     return GuestError(ErrorKind.INSTANTIATE, _trap_summary(message))
 
 
+_SHADOW_STACK_OVERFLOW = re.compile(r"memory fault at wasm address 0xffff[0-9a-f]{4}\b")
+_FRAME = re.compile(r"^\d+:\s+0x[0-9a-f]+\s+-\s")  # "  3:  0x1a2b - guest.wasm!fn"
+_CAUSE = re.compile(r"^\d+:\s+(.*)$")  # "  1: wasm trap: out of bounds memory access"
+_NOISE = ("wasm backtrace:", "caused by:", "error while executing at wasm backtrace", "note:")
+
+
 def _trap_summary(message: str) -> str:
     """The trap's own words without the (long) wasm backtrace."""
-    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
-    keep = [ln for ln in lines if not ln[:1].isdigit() and not ln.startswith(("wasm backtrace", "at ", "note:"))]
-    return "; ".join(keep[-2:]) if keep else (lines[0] if lines else "trap")
+    reasons: list[str] = []
+    for raw in message.strip().splitlines():
+        line = raw.strip()
+        if not line or _FRAME.match(line) or line.lower().startswith(_NOISE):
+            continue
+        cause = _CAUSE.match(line)
+        reasons.append(cause.group(1) if cause else line)
+    return "; ".join(reasons[-2:]) if reasons else "trap"
