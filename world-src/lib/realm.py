@@ -33,7 +33,9 @@ Three rules follow from how the driver runs blueprints:
 * **No ambient authority.** There is no file, network, environment, clock or
   randomness source from the operating system; the functions below are the
   whole world. ``print()`` writes to the tenant's log, ``now_ms()`` is the
-  world clock.
+  world clock, ``random`` works (reseeded from the world clock). Import
+  modules at the top of the file: the file runs once, at build time, and a
+  running blueprint has no files to import anything new from.
 """
 
 from __future__ import annotations

@@ -16,11 +16,21 @@ The source is compiled under the author's own file name and registered with
 ``linecache`` so that tracebacks in the tenant's log show the author's file,
 line and code. ``print()`` and ``sys.stderr`` go to the tenant's log as well:
 Python blueprints are built without WASI, so there is no stdout to write to.
+
+componentize-py runs all of this once, at build time, and snapshots the
+interpreter; an instance starts from that snapshot. Two consequences are
+handled here: a module first imported inside a hook would have to be read
+from a filesystem the guest does not have, so such an import raises a clear
+ImportError instead of trapping; and ``random``, seeded at build time, is
+reseeded from the world clock on an instance's first hook call so that
+instances do not all replay the same numbers.
 """
 
 from __future__ import annotations
 
+import _imp
 import linecache
+import random
 import sys
 import traceback
 import types
@@ -120,6 +130,21 @@ def format_exception(exc: BaseException) -> str:
     return "\n".join(lines)
 
 
+class _NoImportsAtRunTime:
+    """A meta-path finder for after the snapshot: modules that need a file
+    cannot be imported any more (builtin and frozen ones still can)."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+        if name in sys.builtin_module_names or _imp.is_frozen(name):
+            return None
+        raise ImportError(
+            f"cannot import {name!r} inside a hook: import modules at the top of the "
+            "blueprint file (a running blueprint has no files to load them from)",
+            name=name,
+        )
+
+
 def _already_logged(*exc_info: Any) -> None:
     pass
 
@@ -141,10 +166,15 @@ def export(source: str, filename: str) -> type:
     # componentize-py does with it next (print it, then trap) must not print
     # it again, nor read source files to do so.
     sys.excepthook = _already_logged
+    sys.meta_path.insert(0, _NoImportsAtRunTime)
+    fresh = [True]  # true in the snapshot, so in every new instance
 
     def run(self_id: str, hook: str, *args: Any) -> Any:
-        instance = author_class(self_id)
+        if fresh[0]:
+            fresh[0] = False
+            random.seed(realm.now_ms())
         try:
+            instance = author_class(self_id)
             result = getattr(instance, hook)(*args)
             instance.state._write_back()
             return result
