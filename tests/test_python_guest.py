@@ -1,15 +1,20 @@
 """Python blueprints end to end: build with componentize-py, run with wasmtime.
 
 componentize-py builds take seconds each, so the blueprints this module needs
-are built once per session, in parallel, by the ``built`` fixture. Each test
-then instantiates a fresh copy (milliseconds) against :class:`RecordingHost`,
-a minimal implementation of the 17 ``host`` imports that records every call
-and keeps the object's state in a dict.
+are built once, in parallel, by the ``built`` fixture, and kept in pytest's
+cache across sessions. Each test then instantiates a fresh copy (about a
+millisecond) against :class:`RecordingHost`, a minimal implementation of the
+17 ``host`` imports that records every call and keeps the object's state in
+a dict.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
+import json
+import shutil
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"
 LIB = ROOT / "world-src" / "lib"
 GREETER = ROOT / "world-src" / "examples" / "greeter.py"
+COMPILER = ROOT / "sandbox" / "compile_python.py"
 HOST = "jitrealm:realm/host@0.1.0"
 OBJECT = "jitrealm:realm/object@0.1.0"
 
@@ -77,6 +83,8 @@ class Probe(realm.Blueprint):
         if verb == "later":
             realm.tell(actor, str(realm.callout("ding", 250, {"n": 2})))
             return True
+        if verb == "import":
+            import json  # too late: a running guest has no files to import from
         if verb == "forget":
             del self.state["items"]
             return "items" not in self.state
@@ -95,24 +103,64 @@ NAME_ERROR_SOURCE = "import realm\n\nGREETING = 'hi'\nFAREWELL = undefined_name\
 # -- building ---------------------------------------------------------------
 
 
+def _build_key(name: str, source_text: str) -> str:
+    """Everything a build's result depends on, hashed."""
+    h = hashlib.sha256()
+    inputs = [*sorted(LIB.glob("*.py")), *sorted(WIT.glob("*.wit")), COMPILER]
+    for path in inputs:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    h.update(importlib.metadata.version("componentize-py").encode() + b"\0")
+    h.update(name.encode() + b"\0" + source_text.encode())
+    return h.hexdigest()[:24]
+
+
+def _cached_build(cache: Path, name: str, source_text: str) -> Path | CompileError:
+    """Build ``source_text`` as ``<name>.py``, or reuse an earlier result
+    (a component or a CompileError) for exactly the same inputs."""
+    stem = cache / f"{name}-{_build_key(name, source_text)}"
+    component, error = stem.with_suffix(".wasm"), stem.with_suffix(".error.json")
+    if component.is_file():
+        return component
+    if error.is_file():
+        return CompileError(**json.loads(error.read_text()))
+    source = cache / f"{stem.name}.src" / f"{name}.py"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(source_text)
+    try:
+        compile_python(source, component, wit_dir=WIT, lib_dir=LIB, display_name=f"{name}.py")
+    except CompileError as exc:
+        partial = error.with_suffix(".partial")
+        partial.write_text(json.dumps({"message": exc.args[0], "file": exc.file, "line": exc.line}))
+        partial.replace(error)
+        return exc
+    return component
+
+
 @pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | CompileError]:
-    """Every componentize-py build this module needs, run in parallel once."""
-    tmp = tmp_path_factory.mktemp("python-guests")
-    (tmp / "probe.py").write_text(PROBE_SOURCE)
-    (tmp / "broken.py").write_text(NAME_ERROR_SOURCE)
-    jobs = {"greeter": GREETER, "probe": tmp / "probe.py", "broken": tmp / "broken.py"}
-
-    def build(name: str) -> Path | CompileError:
-        out = tmp / f"{name}.wasm"
-        try:
-            compile_python(jobs[name], out, wit_dir=WIT, lib_dir=LIB, display_name=f"{name}.py")
-        except CompileError as exc:
-            return exc
-        return out
-
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Every componentize-py build this module needs: run in parallel, once
+    per session, and kept in pytest's cache (when it is on) for later
+    sessions, keyed by all their inputs."""
+    cache_plugin = getattr(request.config, "cache", None)
+    if cache_plugin is not None:
+        cache = cache_plugin.mkdir("python-guests")
+    else:
+        cache = tmp_path_factory.mktemp("python-guests")
+    jobs = {
+        "greeter": GREETER.read_text(),
+        "probe": PROBE_SOURCE,
+        "broken": NAME_ERROR_SOURCE,
+    }
     with ThreadPoolExecutor(len(jobs)) as pool:
-        return dict(zip(jobs, pool.map(build, jobs), strict=True))
+        futures = {
+            name: pool.submit(_cached_build, cache, name, text) for name, text in jobs.items()
+        }
+        results = {name: future.result() for name, future in futures.items()}
+    current = {f"{name}-{_build_key(name, text)}" for name, text in jobs.items()}
+    for entry in cache.iterdir():
+        if entry.name.split(".")[0] not in current:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink(missing_ok=True)
+    return results
 
 
 @pytest.fixture(scope="session")
@@ -123,10 +171,22 @@ def engine() -> wasmtime.Engine:
 
 
 def _component(engine: wasmtime.Engine, built: dict[str, Any], name: str) -> wc.Component:
+    """The compiled component, from a ``.cwasm`` beside the build if an
+    earlier session left one (Cranelift takes seconds on these)."""
     result = built[name]
     if isinstance(result, CompileError):
         raise AssertionError(f"build of {name} failed: {result}")
-    return wc.Component.from_file(engine, result)
+    compiled = result.with_suffix(".cwasm")
+    if compiled.is_file():
+        try:
+            return wc.Component.deserialize_file(engine, str(compiled))
+        except wasmtime.WasmtimeError:
+            pass  # another wasmtime version or configuration: compile again
+    component = wc.Component.from_file(engine, result)
+    partial = compiled.with_suffix(".partial")
+    partial.write_bytes(component.serialize())
+    partial.replace(compiled)
+    return component
 
 
 @pytest.fixture(scope="session")
@@ -266,13 +326,13 @@ def test_greeter_on_load_sets_conventional_keys(greeter):
 
 def test_greeter_greets_and_counts(greeter):
     assert greeter.call("on-command", "/examples/greeter", "/player/bob", "greet", "Bob") is True
-    assert greeter.host.calls == [
+    assert greeter.host.effects("state-set", "say") == [
         ("state-set", "greetings", cbor2.dumps(1)),
         ("say", "Hello, Bob! I have greeted once."),
     ]
     greeter.host.calls.clear()
     assert greeter.call("on-command", "/examples/greeter", "/player/bob", "greet", "") is True
-    assert greeter.host.calls == [
+    assert greeter.host.effects("state-set", "say") == [
         ("state-set", "greetings", cbor2.dumps(2)),
         ("say", "Hello, everyone! I have greeted 2 times."),
     ]
@@ -280,7 +340,7 @@ def test_greeter_greets_and_counts(greeter):
 
 def test_greeter_ignores_other_verbs(greeter):
     assert greeter.call("on-command", "/examples/greeter", "/player/bob", "dance", "") is False
-    assert greeter.host.calls == []
+    assert greeter.host.effects("state-set", "say") == []
 
 
 def test_greeter_remembers_last_sender(greeter):
@@ -289,6 +349,12 @@ def test_greeter_remembers_last_sender(greeter):
 
 
 # -- the SDK ----------------------------------------------------------------
+
+
+def test_random_is_reseeded_from_the_world_clock_per_instance(greeter):
+    greeter.call("on-message", "/examples/greeter", "/player/bob", "tell", cbor2.dumps("hi"))
+    greeter.call("on-message", "/examples/greeter", "/player/bob", "tell", cbor2.dumps("hi"))
+    assert greeter.host.effects("now-ms") == [("now-ms",)]
 
 
 def test_print_goes_to_the_log(probe):
@@ -304,6 +370,13 @@ def test_exception_logs_traceback_and_traps(probe):
     assert 'File "probe.py", line 12, in on_command' in log[2]
     assert 'raise RuntimeError("kaboom")' in log[2]
     assert log[2].endswith("RuntimeError: kaboom")
+
+
+def test_import_inside_a_hook_is_a_clear_error(probe):
+    with pytest.raises(wasmtime.WasmtimeError):
+        probe.call("on-command", "/obj/probe", "/player/bob", "import", "")
+    (log,) = probe.host.effects("log")
+    assert "ImportError: cannot import 'json' inside a hook" in log[2]
 
 
 def test_in_place_changes_are_written_back(probe):
@@ -389,7 +462,7 @@ def test_syntax_error_names_file_and_line(tmp_path):
 def test_error_while_importing_names_file_and_line(built):
     error = built["broken"]
     assert isinstance(error, CompileError)
-    assert error.file is not None and error.file.endswith("broken.py")
+    assert error.file is not None and Path(error.file).name == "broken.py"
     assert error.line == 4
     assert "NameError: name 'undefined_name' is not defined" in str(error)
 
