@@ -182,7 +182,8 @@ def _look(ctx: Context) -> None:
             break
     target = _match(args, _visible(ctx))
     if target is None:
-        ctx.say(f"You see no {escape(args)} here.")
+        detail = _detail(ctx.player.env, args)
+        ctx.say(detail if detail is not None else f"You see no {escape(args)} here.")
         return
     text = target.text("long") or f"You see nothing special about {target.short}."
     if target.contents and not target.is_player:
@@ -193,6 +194,28 @@ def _look(ctx: Context) -> None:
             "\nCarrying: " + _list_names(carried) + "." if carried else ""
         )
     ctx.say(text)
+
+
+def _detail(room: MudObject | None, noun: str) -> str | None:
+    """A room's scenery from its `details` map (noun -> text), if any."""
+    if room is None:
+        return None
+    details = room.get("details")
+    if not isinstance(details, dict):
+        return None
+    noun = noun.lower().strip()
+    for prefix in ("the ", "a ", "an "):
+        if noun.startswith(prefix):
+            noun = noun[len(prefix):]
+    text = details.get(noun)
+    return text if isinstance(text, str) else None
+
+
+def _examine(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.say("Examine what?")
+        return
+    _look(ctx)
 
 
 def _go(ctx: Context) -> None:
@@ -365,7 +388,7 @@ def _tell_room(ctx: Context, text: str) -> None:
 
 
 HELP = """{bold}Commands{/}
-  look (l)                 look around; `look at <thing>` to examine something
+  look (l)                 look around; `look at <thing>` (or `x <thing>`) to examine
   north, south, ... (n, s) walk; also `go <direction>`
   say <text>  ('<text>)    speak to the room
   emote <text> (:<text>)   act: `:waves` shows "Name waves"
@@ -400,7 +423,7 @@ def _quit(ctx: Context) -> None:
 
 
 _PLAYER_COMMANDS: dict[str, Builtin] = {
-    "look": _look, "l": _look, "go": _go, "say": _say, "emote": _emote, "tell": _tell,
+    "look": _look, "l": _look, "examine": _examine, "exa": _examine, "x": _examine, "go": _go, "say": _say, "emote": _emote, "tell": _tell,
     "who": _who, "inventory": _inventory, "i": _inventory, "inv": _inventory,
     "get": _get, "take": _get, "drop": _drop, "put": _put, "give": _give,
     "help": _help, "quit": _quit,

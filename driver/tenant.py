@@ -123,8 +123,14 @@ class Tenant:
         self.in_event = False
         self.outbox: list[tuple[str, tuple[Any, ...]]] = []
         self.committer: Committer | None = None
+        self._wall_offset = time.time() * 1000 - clock()
 
     # -- ids ------------------------------------------------------------------------
+
+    def wall_ms(self) -> int:
+        """The world clock guests see (`now-ms`): Unix milliseconds that move
+        with the tenant's own clock (a test clock moves both)."""
+        return int(self._wall_offset + self.clock())
 
     def next_clone_id(self, blueprint: str) -> str:
         self.clone_counter += 1
@@ -177,8 +183,25 @@ class Tenant:
         obj = self._create(path, path)
         self.resets.set(obj.id, self.quotas.reset_interval_ms, self.clock())
         self.changes.resets.add(obj.id)
-        self.run_hook(obj, "on-load", ())
+        self._nested(lambda: self.run_hook(obj, "on-load", ()))
         return obj
+
+    def _nested(self, work: Event) -> None:
+        """Run ``work`` and its follow-ups now, as an event inside the event.
+
+        Loading a room is its own little event: what its ``on-load`` sets in
+        motion (the clones it makes load, the things it moves in arrive) is
+        done before whoever asked for the room looks at it."""
+        outer, self.followups = self.followups, deque()
+        try:
+            work()
+            budget = self.quotas.max_followups_per_event
+            while self.followups and budget > 0:
+                budget -= 1
+                self.followups.popleft()()
+        finally:
+            leftovers, self.followups = self.followups, outer
+            self.followups.extend(leftovers)
 
     def clone(self, blueprint: str) -> MudObject:
         """Make a clone now and run its ``on-load`` (wizard `clone`)."""
@@ -368,7 +391,8 @@ class Tenant:
     def _broadcast(self, speaker: MudObject, kind: str, line: str, text: str) -> None:
         room = speaker.env
         if room is None:
-            return
+            # A room (no environment) narrates to what it contains.
+            room, line = speaker, text + "\n"
         payload: bytes | None = None
         for other in room.contents or ():
             if other is speaker:

@@ -11,7 +11,6 @@ graph changes until the tenant applies the outcome.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from sandbox.api import HostLimit, WorldRefusal
@@ -67,7 +66,7 @@ class Txn:
         return obj.state.get(key)
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000)
+        return self.tenant.wall_ms()
 
     # -- reserved operations ----------------------------------------------------------
 

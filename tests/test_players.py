@@ -155,3 +155,16 @@ async def test_quit_stows_the_body_and_closes(sandbox, basic_build):
                 await trio.sleep(0.005)
         assert "/player/ann" not in realm.players.links
         nursery.cancel_scope.cancel()
+
+
+async def test_examine_reads_objects_and_room_details(sandbox, basic_build):
+    realm = make_realm(sandbox, basic_build)
+    async with trio.open_nursery() as nursery:
+        realm.players.nursery = nursery
+        nursery.start_soon(realm.run_loop)
+        ann, ah = await login(realm, "create ann secret99")
+        realm.tenant.find("/rooms/start").set("details", {"floor": "Bare boards, swept clean."})
+        await send(ann, ah, "x the floor", "Bare boards, swept clean.")
+        await send(ann, ah, "examine ceiling", "You see no ceiling here.")
+        await send(ann, ah, "exa", "Examine what?")
+        nursery.cancel_scope.cancel()

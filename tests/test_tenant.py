@@ -303,3 +303,37 @@ def test_reload_keeps_state_callouts_and_heartbeats(sandbox, tmp_path: Path):
     assert old_version in tenant.blueprints.released  # nothing uses it any more
     # A clone made now runs the new code.
     assert tenant.clone("/obj/ticker").short == "a newer gadget"
+
+
+def test_room_speech_reaches_its_contents(world):
+    tenant, out, _ = world
+    ann = player(tenant)
+    tenant.run_event(lambda: tenant.say(ann.env, "The floor creaks."))
+    assert "The floor creaks.\n" in out.seen(ann.id)
+    assert "says" not in out.seen(ann.id)
+
+
+def test_now_ms_follows_the_tenant_clock(world):
+    tenant, _, clock = world
+    before = Txn(tenant).now_ms()
+    clock.advance(5000)
+    assert Txn(tenant).now_ms() - before == 5000
+
+
+def test_loading_a_room_finishes_what_its_on_load_started(sandbox, basic_build):
+    """Clones a room makes while loading have run their own on-load before
+    anyone looks at the room."""
+    tenant, _, _ = make_tenant(sandbox, BASIC_WORLD, basic_build)
+    room = tenant.find("/rooms/start")
+    stone_id = None
+
+    def on_load_side_effect() -> None:
+        nonlocal stone_id
+        stone = tenant._create(tenant.next_clone_id("/obj/stone"), "/obj/stone")
+        stone_id = stone.id
+        tenant.followup_hook(stone, "on-load", ())
+        tenant.move(stone, room)
+
+    tenant._nested(on_load_side_effect)
+    assert tenant.graph.get(stone_id).short == "a smooth stone"
+    assert not tenant.followups
