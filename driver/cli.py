@@ -18,6 +18,7 @@ from pathlib import Path
 
 import trio
 
+from .net.telnet_server import TelnetConfig, serve_telnet
 from .realm import PROJECT_ROOT, Realm, RealmConfig, watch_sources
 
 log = logging.getLogger("jitrealm")
@@ -60,12 +61,12 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *, watch: bool = False,
+                telnet_config: TelnetConfig | None = None,
                 task_status: trio.TaskStatus[tuple[int, int]] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the realm's loop and its listeners until cancelled.
 
     Reports the bound (telnet, http) ports, so tests can pass port 0.
     """
-    from .net.telnet_server import serve_telnet
     from .net.web import serve_web
 
     async with trio.open_nursery() as nursery:
@@ -73,7 +74,9 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
         nursery.start_soon(realm.run_loop)
         nursery.start_soon(realm.reap_loop)
         telnet_port = await nursery.start(
-            lambda task_status: serve_telnet(realm.players, telnet[0], telnet[1], mssp_info=realm.mssp, task_status=task_status)
+            lambda task_status: serve_telnet(
+                realm.players, telnet[0], telnet[1], mssp_info=realm.mssp, config=telnet_config, task_status=task_status
+            )
         )
         http_port = await nursery.start(
             lambda task_status: serve_web(realm.players, http[0], http[1], task_status=task_status)

@@ -116,3 +116,78 @@ class FakeSession(Session):
 
     def text(self) -> str:
         return "".join(self.out)
+
+
+class TelnetClient:
+    """A plain, dumb telnet client over a real socket: it refuses nothing and
+    agrees to nothing, strips telnet commands and ANSI from what it reads,
+    and waits for expected text (bounded in time)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.seen = ""
+        self._raw = bytearray()
+
+    @classmethod
+    async def connect(cls, port: int, host: str = "127.0.0.1") -> TelnetClient:
+        import trio
+
+        return cls(await trio.open_tcp_stream(host, port))
+
+    def _absorb(self, data: bytes) -> None:
+        import re
+
+        self._raw += data
+        out = bytearray()
+        raw = self._raw
+        i = 0
+        while i < len(raw):
+            b = raw[i]
+            if b != 255:
+                out.append(b)
+                i += 1
+                continue
+            if i + 1 >= len(raw):
+                break  # an IAC split across reads
+            cmd = raw[i + 1]
+            if cmd == 255:
+                out.append(255)
+                i += 2
+            elif cmd == 250:  # SB ... IAC SE
+                end = raw.find(b"\xff\xf0", i)
+                if end < 0:
+                    break
+                i = end + 2
+            elif cmd in (251, 252, 253, 254):
+                if i + 2 >= len(raw):
+                    break
+                i += 3
+            else:
+                i += 2
+        del raw[:i]
+        text = out.decode("utf-8", "replace").replace("\r", "")
+        self.seen += re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+    async def expect(self, needle: str, timeout: float = 10.0) -> str:
+        """Read until ``needle`` has appeared; return everything seen so far
+        and forget it, so the next expect looks only at newer text."""
+        import trio
+
+        with trio.fail_after(timeout):
+            while needle not in self.seen:
+                data = await self.stream.receive_some(65536)
+                if not data:
+                    raise EOFError(f"closed before {needle!r}; saw {self.seen[-300:]!r}")
+                self._absorb(data)
+        seen, self.seen = self.seen, self.seen[self.seen.index(needle) + len(needle):]
+        return seen
+
+    async def send(self, line: str) -> None:
+        await self.stream.send_all(line.encode() + b"\r\n")
+
+    async def command(self, line: str, needle: str, timeout: float = 10.0) -> str:
+        await self.send(line)
+        return await self.expect(needle, timeout)
+
+    async def close(self) -> None:
+        await self.stream.aclose()

@@ -1,5 +1,5 @@
 /* /obj/ticker - a test gadget for scheduling.
- *   "arm"   : schedules a "tick" callout in 50 ms
+ *   "arm [ms]" : schedules a "tick" callout in ms (default 50)
  *   "storm" : starts an endless chain of zero-delay callouts
  *   "beat"  : turns a 200 ms heartbeat on
  *   "boom"  : sets state, says something, then traps (all or nothing)
@@ -16,9 +16,11 @@ void realm_on_load(realm_str self) {
 }
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
-    (void)self; (void)args;
+    (void)self;
     if (realm_str_eqz(verb, "arm")) {
-        realm_callout(RS("tick"), 50, NULL, 0);
+        int64_t delay = 50;
+        realm_str_to_int(realm_str_trim(args), &delay);
+        realm_callout(RS("tick"), (uint32_t)delay, NULL, 0);
         realm_tell(actor, RS("Armed."));
         return true;
     }

@@ -1,0 +1,116 @@
+"""Scripted multi-player scenarios through the real server and real sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+
+from driver.accounts import MemoryAccountStore, ScryptParams, hash_password, new_account
+from driver.cli import serve
+from driver.net.telnet_server import TelnetConfig
+from driver.realm import Realm, RealmConfig
+
+from .driver_support import BASIC_WORLD, TelnetClient, build, copy_world
+
+CHEAP = ScryptParams(n=16, r=1, p=1)
+
+
+def make_realm(sandbox, world: Path, build_dir: Path) -> Realm:
+    accounts = MemoryAccountStore()
+    accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
+    realm = Realm(
+        RealmConfig(world_dir=world, build_dir=build_dir, kdf_params=CHEAP), sandbox=sandbox, accounts=accounts
+    )
+    realm.publish_all()
+    return realm
+
+
+async def start(nursery: trio.Nursery, realm: Realm, **kw) -> int:
+    telnet_port, _ = await nursery.start(
+        lambda task_status: serve(realm, ("127.0.0.1", 0), ("127.0.0.1", 0), task_status=task_status, **kw)
+    )
+    return telnet_port
+
+
+async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
+    realm = make_realm(sandbox, BASIC_WORLD, basic_build)
+    async with trio.open_nursery() as nursery:
+        port = await start(nursery, realm)
+        ann = await TelnetClient.connect(port)
+        await ann.expect("What is your name?")
+        await ann.command("create ann secret99", "Obvious exits: east.")
+        bob = await TelnetClient.connect(port)
+        await bob.expect("What is your name?")
+        seen = await bob.command("create bob hunter22", "Obvious exits: east.")
+        await bob.expect("Ann is here.")
+        await ann.expect("Bob arrives.")
+        assert "The Start" in seen
+
+        await ann.command("say hi Bob, want a stone?", "You say: hi Bob, want a stone?")
+        await bob.expect("Ann says: hi Bob, want a stone?")
+        await bob.command(":nods eagerly.", "You emote: Bob nods eagerly.")
+        await ann.expect("Bob nods eagerly.")
+
+        realm.tenant.move(realm.tenant.clone("/obj/stone"), realm.tenant.find("/rooms/start"))
+        await ann.command("get stone", "You take a smooth stone.")
+        await bob.expect("Ann takes a smooth stone.")
+        await ann.command("give stone to bob", "You give a smooth stone to Bob.")
+        await bob.expect("Ann gives you a smooth stone.")
+        await bob.command("inventory", "a smooth stone")
+        await ann.command("tell bob enjoy", "You tell Bob: enjoy")
+        await bob.expect("Ann tells you: enjoy")
+        await bob.command("quit", "Farewell.")
+        await ann.command("who", "1 player online")
+        stone = [o for o in realm.tenant.graph.objects.values() if o.blueprint == "/obj/stone"][0]
+        assert stone.env is realm.tenant.graph.get("/player/bob")
+        await ann.close()
+        await bob.close()
+        nursery.cancel_scope.cancel()
+
+
+async def test_wizard_clones_a_thousand_reloads_and_everything_survives(sandbox, tmp_path):
+    world = copy_world(BASIC_WORLD, tmp_path / "world")
+    build_dir = tmp_path / "build"
+    build(world, build_dir)
+    realm = make_realm(sandbox, world, build_dir)
+    fast_typist = TelnetConfig(lines_per_second=100_000, line_burst=100_000)
+    async with trio.open_nursery() as nursery:
+        port = await start(nursery, realm, telnet_config=fast_typist)
+        wiz = await TelnetClient.connect(port)
+        await wiz.expect("What is your name?")
+        await wiz.command("connect admin wizardly", "Obvious exits")
+        count = 1000
+        for n in range(count):
+            # Each new ticker is the only one in the wizard's hands when armed.
+            await wiz.send("clone /obj/ticker")
+            await wiz.send("arm 4000")
+            await wiz.send("drop ticker")
+            if n % 100 == 99:
+                await wiz.expect(f"Cloned /obj/ticker#{n + 1:06d}", timeout=30)
+        await wiz.expect("You drop a ticking gadget.", timeout=30)
+        tickers = [o for o in realm.tenant.graph.objects.values() if o.blueprint == "/obj/ticker"]
+        assert len(tickers) == count
+        assert len(realm.tenant.callouts) == count
+        old = realm.tenant.blueprints.get("/obj/ticker").version
+
+        source = world / "obj" / "ticker.c"
+        source.write_text(source.read_text().replace("a ticking gadget", "a humming gadget"))
+        seen = await wiz.command("reload /obj/ticker", "before their next hook", timeout=30)
+        assert f"{count} objects keep their state" in " ".join(seen.split())  # unwrap
+        new = realm.tenant.blueprints.get("/obj/ticker").version
+        assert new != old
+
+        # The callouts were scheduled for 4 s after arming: they fire after the reload.
+        with trio.fail_after(20):
+            while any(t.get("ticks") != 1 for t in tickers):
+                await trio.sleep(0.1)
+        for t in tickers:
+            assert t.version == new
+            assert t.get("mark") == 1 and t.get("reloads") == 1
+        assert old in realm.tenant.blueprints.released
+        seen = await wiz.command(f"stat {tickers[0].id}", "callouts:")
+        assert "ticks" in seen and "reloads" in seen
+        await wiz.command("clone /obj/ticker", "a humming gadget")
+        await wiz.close()
+        nursery.cancel_scope.cancel()
