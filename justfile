@@ -36,6 +36,7 @@ build-world *PATHS: setup
 # Run the benchmarks; each prints one JSON document.
 bench: setup build-world
     {{bin}}/python bench/sandbox.py
+    {{bin}}/python bench/driver.py
 
 # Lint the Python code.
 lint: setup
