@@ -297,7 +297,7 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def inspect(conn: sqlite3.Connection, path: Path, *, check: bool) -> int:
+def check_database(conn: sqlite3.Connection, path: Path, *, check: bool) -> int:
     """Check that ``conn`` is a sound JitRealm database; return its schema version.
 
     Reads only: nothing is written to a file that fails a check.
@@ -545,9 +545,12 @@ class SqliteStore:
                         "was removed or moved; refusing to start an empty world over it"
                     )
                 create_database(self.path)
-            conn = connect(self.path)
             try:
-                version = inspect(conn, self.path, check=check)
+                conn = connect(self.path)
+            except sqlite3.Error as exc:
+                raise translate(exc, where) from exc
+            try:
+                version = check_database(conn, self.path, check=check)
                 if readonly:
                     if version < schema.CURRENT:
                         raise SchemaTooOldError(
