@@ -553,6 +553,21 @@ def test_a_second_open_of_the_same_directory_is_refused(store: SqliteStore, data
     SqliteStore(data_dir).close()
 
 
+def test_a_database_locked_by_some_other_program_is_refused(data_dir: Path) -> None:
+    SqliteStore(data_dir).close()
+    other = sqlite3.connect(data_dir / DB_NAME, isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("INSERT INTO meta VALUES ('other', 1)")
+    try:
+        with pytest.raises(StoreLockedError, match="locked by another process"):
+            SqliteStore(data_dir)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    SqliteStore(data_dir).close()  # and the directory lock was given back
+
+
 HOLDER = textwrap.dedent(
     """
     import sys, time
