@@ -100,9 +100,14 @@ def compile_python(
             app_dir, guest_lib, built, source=source, wit_dir=wit_dir, guest_name=guest_name
         )
         out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial")
-        shutil.copyfile(built, partial)
-        os.replace(partial, out)
+        fd, partial = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".partial")
+        os.close(fd)
+        try:
+            shutil.copyfile(built, partial)
+            os.replace(partial, out)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
 
 
 def _read_source(source: Path) -> str:

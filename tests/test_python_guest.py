@@ -14,8 +14,10 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import os
 import shutil
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -114,6 +116,14 @@ def _build_key(name: str, source_text: str) -> str:
     return h.hexdigest()[:24]
 
 
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Other pytest sessions may share the cache: never show a half file."""
+    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(partial, path)
+
+
 def _cached_build(cache: Path, name: str, source_text: str) -> Path | CompileError:
     """Build ``source_text`` as ``<name>.py``, or reuse an earlier result
     (a component or a CompileError) for exactly the same inputs."""
@@ -129,23 +139,28 @@ def _cached_build(cache: Path, name: str, source_text: str) -> Path | CompileErr
     try:
         compile_python(source, component, wit_dir=WIT, lib_dir=LIB, display_name=f"{name}.py")
     except CompileError as exc:
-        partial = error.with_suffix(".partial")
-        partial.write_text(json.dumps({"message": exc.args[0], "file": exc.file, "line": exc.line}))
-        partial.replace(error)
+        record = {"message": exc.args[0], "file": exc.file, "line": exc.line}
+        _write_atomically(error, json.dumps(record).encode())
         return exc
     return component
 
 
 @pytest.fixture(scope="session")
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+def built(request: pytest.FixtureRequest):
     """Every componentize-py build this module needs: run in parallel, once
     per session, and kept in pytest's cache (when it is on) for later
     sessions, keyed by all their inputs."""
     cache_plugin = getattr(request.config, "cache", None)
     if cache_plugin is not None:
-        cache = cache_plugin.mkdir("python-guests")
+        yield _build_all(cache_plugin.mkdir("python-guests"))
     else:
-        cache = tmp_path_factory.mktemp("python-guests")
+        # Not tmp_path_factory: concurrent pytest sessions prune each
+        # other's old base temp directories, and these live all session.
+        with tempfile.TemporaryDirectory(prefix="jitrealm-python-guests-") as cache:
+            yield _build_all(Path(cache))
+
+
+def _build_all(cache: Path) -> dict[str, Path | CompileError]:
     jobs = {
         "greeter": GREETER.read_text(),
         "probe": PROBE_SOURCE,
@@ -183,9 +198,7 @@ def _component(engine: wasmtime.Engine, built: dict[str, Any], name: str) -> wc.
         except wasmtime.WasmtimeError:
             pass  # another wasmtime version or configuration: compile again
     component = wc.Component.from_file(engine, result)
-    partial = compiled.with_suffix(".partial")
-    partial.write_bytes(component.serialize())
-    partial.replace(compiled)
+    _write_atomically(compiled, bytes(component.serialize()))
     return component
 
 
