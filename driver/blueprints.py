@@ -80,6 +80,15 @@ class Blueprints:
                 self._maybe_release(old)
         return version, old
 
+    def adopt(self, component: bytes) -> str:
+        """Admit a stored version without making it current (restore)."""
+        version = self.sandbox.admit(component)
+        if version in self.held:
+            self.sandbox.release(version)
+        else:
+            self.held.add(version)
+        return version
+
     # -- pins -------------------------------------------------------------------
 
     def pin(self, version: str) -> None:

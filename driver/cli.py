@@ -4,6 +4,8 @@
                  [--sandbox inproc] [--watch]
     jitrealm build [PATH...]
     jitrealm invoke COMPONENT HOOK [ARG...] [--self ID] [--state JSON] ...
+    jitrealm dump --data DIR -o FILE
+    jitrealm restore FILE --data DIR
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from pathlib import Path
 import trio
 
 from .net.telnet_server import TelnetConfig, serve_telnet
+from .persist import Persistence, restore
 from .realm import PROJECT_ROOT, Realm, RealmConfig, watch_sources
+from .store import snapshot
+from .store.errors import StoreError
+from .store.sqlite import SqliteStore
 
 log = logging.getLogger("jitrealm")
 
@@ -61,7 +67,7 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *, watch: bool = False,
-                telnet_config: TelnetConfig | None = None,
+                telnet_config: TelnetConfig | None = None, persistence: Persistence | None = None,
                 task_status: trio.TaskStatus[tuple[int, int]] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the realm's loop and its listeners until cancelled.
 
@@ -71,6 +77,9 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
 
     async with trio.open_nursery() as nursery:
         realm.players.nursery = nursery
+        if persistence is not None:
+            nursery.start_soon(persistence.run)
+            nursery.start_soon(persistence.keep_alive)
         nursery.start_soon(realm.run_loop)
         nursery.start_soon(realm.reap_loop)
         telnet_port = await nursery.start(
@@ -92,22 +101,50 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
         task_status.started((telnet_port, http_port))
 
 
+def open_realm(config: RealmConfig) -> tuple[Realm, Persistence]:
+    """Open the store under ``config.data_dir``, restore the world it holds,
+    then build and publish the world's sources on top (the build decides
+    which version each blueprint runs; objects keep their state).
+
+    Raises :class:`driver.store.StoreError` with a clear message for a data
+    directory that cannot be used (newer schema, locked, corrupt).
+    """
+    store = SqliteStore(config.data_dir)
+    try:
+        snapshot = store.load()
+        realm = Realm(config, accounts=store)
+        persistence = Persistence(store, realm)
+        for problem in restore(realm, snapshot):
+            log.warning("restore: %s", problem)
+        realm.tenant.committer = persistence
+        for err in realm.build():
+            print(f"build error: {err}", file=sys.stderr)
+        for problem in realm.publish_all():
+            print(f"refused: {problem}", file=sys.stderr)
+        if not snapshot.tenants:
+            persistence.save_all(realm.tenant)  # a new world: write it all once
+        else:
+            persistence.tenants.add(realm.tenant)
+    except BaseException:
+        store.close()
+        raise
+    return realm, persistence
+
+
 def cmd_run(argv: Sequence[str]) -> int:
     ns = _run_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from .accounts import ensure_admin
 
-    ns.data.mkdir(parents=True, exist_ok=True)
     config = RealmConfig(world_dir=ns.world, build_dir=ns.build, data_dir=ns.data, telnet_port=ns.telnet[1])
-    realm = Realm(config)
-    errors = realm.build()
-    for err in errors:
-        print(f"build error: {err}", file=sys.stderr)
-    for problem in realm.publish_all():
-        print(f"refused: {problem}", file=sys.stderr)
+    try:
+        realm, persistence = open_realm(config)
+    except StoreError as exc:
+        print(f"jitrealm: cannot open the world in {ns.data}: {exc}", file=sys.stderr)
+        return 2
     try:
         password = ensure_admin(realm.accounts, os.environ)
-    except ValueError as exc:
+    except (ValueError, StoreError) as exc:
         print(f"jitrealm: {exc}", file=sys.stderr)
         return 2
     if password:
@@ -119,21 +156,60 @@ def cmd_run(argv: Sequence[str]) -> int:
         flush=True,
     )
     try:
-        trio.run(functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch))
+        trio.run(functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch, persistence=persistence))
     except KeyboardInterrupt:
         print("\nShutting down.", file=sys.stderr)
+    finally:
+        persistence.store.close()
+    return 0
+
+
+def cmd_dump(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="jitrealm dump", description="Write a consistent snapshot of a world (live or stopped).")
+    p.add_argument("--data", type=Path, default=Path("var"), help="data directory (default ./var)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the dump file to write")
+    ns = p.parse_args(argv)
+    try:
+        store = SqliteStore(ns.data, readonly=True)
+        try:
+            counts = snapshot.dump_to_path(store, ns.output)
+        finally:
+            store.close()
+    except (StoreError, OSError) as exc:
+        print(f"jitrealm dump: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {ns.output}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+    return 0
+
+
+def cmd_restore(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="jitrealm restore", description="Load a dump into an empty data directory.")
+    p.add_argument("file", type=Path, help="a dump written by `jitrealm dump` (- for standard input)")
+    p.add_argument("--data", type=Path, default=Path("var"), help="data directory (default ./var); must be empty")
+    ns = p.parse_args(argv)
+    source = sys.stdin.buffer if str(ns.file) == "-" else ns.file
+    try:
+        counts = snapshot.restore(source, ns.data)
+    except (StoreError, OSError) as exc:
+        print(f"jitrealm restore: {exc}", file=sys.stderr)
+        return 2
+    print(f"restored into {ns.data}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: jitrealm {run,build,invoke} ...  (jitrealm COMMAND --help for details)"
+    usage = "usage: jitrealm {run,build,invoke,dump,restore} ...  (jitrealm COMMAND --help for details)"
     if not args or args[0] in ("-h", "--help"):
         print(usage)
         return 0 if args else 2
     command, rest = args[0], args[1:]
     if command == "run":
         return cmd_run(rest)
+    if command == "dump":
+        return cmd_dump(rest)
+    if command == "restore":
+        return cmd_restore(rest)
     if command == "build":
         from sandbox import worldbuild
 

@@ -212,7 +212,10 @@ class Players:
                     self.text(player_id, f"{{green}}Welcome to {self.realm.title}, {event.name}!{{/}} Type {{bold}}help{{/}} for commands.\n")
                 else:
                     self.text(player_id, f"{{green}}Welcome back, {event.name}.{{/}}\n")
-                if room is None:
+                if player.env is not None:
+                    # Restored after a restart: the body is where it was.
+                    self.room_changed(player_id)
+                elif room is None:
                     self.text(player_id, "{red}The world has no start room yet.{/}\n")
                 else:
                     for other in room.contents or ():

@@ -72,6 +72,7 @@ class Realm:
         self.start_room = "/rooms/start"
         self.started_at = time.time()
         self._wake = trio.Event()
+        self.paused: str | None = None  # why the world is stopped (the store cannot write)
         self._read_world_config()
 
     # -- the world ---------------------------------------------------------------------------
@@ -154,6 +155,20 @@ class Realm:
         """Input arrived: let the loop run it now."""
         self._wake.set()
 
+    def pause(self, why: str) -> None:
+        """Stop running events (the store cannot save them) and say why."""
+        if self.paused is None:
+            for pid in list(self.players.links):
+                self.players.send_now(pid, ("text", f"{{red}}{why}{{/}}\n"))
+        self.paused = why
+
+    def resume(self) -> None:
+        if self.paused is not None:
+            self.paused = None
+            for pid in list(self.players.links):
+                self.players.send_now(pid, ("text", "{green}The world can save again. Carry on!{/}\n"))
+            self.wake()
+
     def step(self) -> bool:
         """Run one round: collect due timers, give each busy tenant a turn.
         Returns True if any tenant still has work queued."""
@@ -178,6 +193,11 @@ class Realm:
 
     async def run_loop(self) -> None:
         while True:
+            if self.paused is not None:
+                self._wake = trio.Event()
+                with trio.move_on_after(0.5):
+                    await self._wake.wait()
+                continue
             if self.step():
                 await trio.sleep(0)  # let I/O in between turns
                 continue

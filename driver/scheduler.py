@@ -146,6 +146,11 @@ class Periodic:
             entry = self.queue.push(now + self._delay(interval), object_id)
             self.entries[object_id] = (interval, entry)
 
+    def restore(self, object_id: str, interval: float, due: float) -> None:
+        """Re-arm ``object_id`` for ``due`` (a restored schedule)."""
+        self.stop(object_id)
+        self.entries[object_id] = (interval, self.queue.push(due, object_id))
+
     def stop(self, object_id: str) -> None:
         old = self.entries.pop(object_id, None)
         if old is not None:

@@ -18,7 +18,6 @@ wait for the next one.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -116,7 +115,8 @@ class Tenant:
         self.errors: deque[GuestErrorRecord] = deque(maxlen=self.quotas.max_errors_kept)
         self.log: deque[tuple[float, str, str, str]] = deque(maxlen=500)  # (at, object, level, text)
         self.clone_counter = 0
-        self._handles = itertools.count(1)
+        self._next_handle = 1
+        self.unsaved_components: dict[str, bytes] = {}  # published, not yet persisted
         self.actor: str | None = None  # the player whose command is running
         self._zero_delay_this_turn = 0
         self.events_run = 0
@@ -139,7 +139,16 @@ class Tenant:
 
     def next_handle(self) -> int:
         self.changes.counters = True
-        return next(self._handles)
+        handle = self._next_handle
+        self._next_handle += 1
+        return handle
+
+    def peek_handle(self) -> int:
+        """The handle the next callout will get (persisted with the counters)."""
+        return self._next_handle
+
+    def set_next_handle(self, handle: int) -> None:
+        self._next_handle = max(self._next_handle, handle)
 
     def touch(self, obj: MudObject) -> None:
         """Mark ``obj`` changed (its record or its state) for persistence."""
@@ -148,7 +157,10 @@ class Tenant:
     def publish(self, path: str, component: bytes, **kwargs: Any) -> tuple[str, str | None]:
         """Publish a new version of a blueprint (see Blueprints.publish)."""
         version, old = self.blueprints.publish(path, component, **kwargs)
-        self.changes.blueprints.add(path)
+        if version != old:
+            self.changes.blueprints.add(path)
+            if self.committer is not None:
+                self.unsaved_components[version] = component
         return version, old
 
     # -- loading and cloning ----------------------------------------------------------

@@ -1,10 +1,14 @@
-/* /rooms/start - the test world's start room. East leads to the hall. */
+/* /rooms/start - the test world's start room. East leads to the hall.
+ * "count <n>" remembers n for the player who typed it (state key = their
+ * id) and answers "counted <n>": the crash tests' acknowledged change. */
 #include "realm.h"
 
-static void describe(void) {
+void realm_on_load(realm_str self) {
+    (void)self;
     realm_state_set_text(RS("short"), RS("The Start"));
     realm_state_set_text(RS("long"), RS("A bare test room. A hall lies east."));
     realm_state_set_text(RS("area"), RS("testland"));
+    realm_state_set_strs(RS("verbs"), (realm_str[]){RS("count")}, 1);
     realm_cbor_writer w;
     realm_cbor_writer_init(&w, NULL, 0);
     realm_cbor_put_map(&w, 1);
@@ -13,4 +17,15 @@ static void describe(void) {
     realm_state_set_cbor(RS("exits"), &w);
 }
 
-void realm_on_load(realm_str self) { (void)self; describe(); }
+bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
+    (void)self;
+    if (!realm_str_eqz(verb, "count")) return false;
+    int64_t n = 0;
+    if (!realm_str_to_int(realm_str_trim(args), &n)) {
+        realm_tell(actor, RS("count what?"));
+        return true;
+    }
+    realm_state_set_int(actor, n);
+    realm_tell(actor, realm_str_concat(RS("counted "), realm_int_str(n)));
+    return true;
+}
