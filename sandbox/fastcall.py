@@ -234,8 +234,14 @@ class StockExport:
     def __call__(self, args: Sequence[Any]) -> Any:
         try:
             return self.func(self.store, *args)
-        except wasmtime.WasmtimeError as exc:
+        except (wasmtime.WasmtimeError, HostRaised) as exc:
+            # wasmtime-py re-raises a host function's exception after the
+            # trap it caused unwinds the guest; either way the call failed.
             raise CallFailed(str(exc)) from None
+
+
+class HostRaised(Exception):
+    """A host import failed on the stock path (the Call records why)."""
 
 
 # --------------------------------------------------------------------------
@@ -458,9 +464,9 @@ def define_stock_imports(li: wc.LinkerInstance, current: Current) -> None:
             call = current()
             try:
                 return _stock_dispatch(call, name, list(args))
-            except BaseException as exc:
+            except Exception as exc:
                 call.fail(exc)
-                raise
+                raise HostRaised(str(exc)) from exc
 
         return host
 
