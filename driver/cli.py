@@ -149,19 +149,29 @@ def cmd_run(argv: Sequence[str]) -> int:
         return 2
     if password:
         print(f"Created wizard account 'admin' with password: {password}  (shown once)", flush=True)
-    print(
-        f"{realm.title} is up: telnet {ns.telnet[0]}:{ns.telnet[1]}, "
-        f"browser http://{ns.http[0]}:{ns.http[1]}/  "
-        f"({len(realm.tenant.blueprints.by_path)} blueprints, start room {realm.start_room})",
-        flush=True,
-    )
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            telnet_port, http_port = await nursery.start(
+                functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch, persistence=persistence)
+            )
+            print(
+                f"{realm.title} is up: telnet {_show_host(ns.telnet[0])}:{telnet_port}, "
+                f"browser http://{_show_host(ns.http[0])}:{http_port}/  "
+                f"({len(realm.tenant.blueprints.by_path)} blueprints, start room {realm.start_room})",
+                flush=True,
+            )
+
     try:
-        trio.run(functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch, persistence=persistence))
+        trio.run(main)
     except KeyboardInterrupt:
         print("\nShutting down.", file=sys.stderr)
     finally:
         persistence.store.close()
     return 0
+
+
+def _show_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def cmd_dump(argv: Sequence[str]) -> int:
