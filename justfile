@@ -37,6 +37,7 @@ build-world *PATHS: setup
 bench: setup build-world
     {{bin}}/python bench/sandbox.py
     {{bin}}/python bench/driver.py
+    {{bin}}/python bench/persist.py
 
 # Lint the Python code.
 lint: setup

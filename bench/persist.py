@@ -1,0 +1,223 @@
+"""Persistence benchmark: restore time, the cost of persistence, commit latency.
+
+Prints one JSON document.
+
+* ``restore_100000_objects_s``: opening a data directory that holds 100,000
+  objects (each with five state keys, in rooms) and restoring the world from
+  it: store load + rebuilding the graph, callouts and schedules, admitting
+  the versions; ``startup_100000_objects_s`` adds the world build check and
+  publish that `jitrealm run` does on top.
+* ``commands_per_second_persistence_off`` / ``_on``: the same stream of
+  state-changing commands (every command writes the room's state), measured
+  in this run without and with the SQLite store; output is released only
+  after its change is durable when persistence is on. ``persistence_cost``
+  is the fraction of throughput it costs. Throughput is measured with 1,024
+  commands in flight (a thousand busy players), which is what capacity
+  means; with only 64 in flight the rate is bound by commit latency instead
+  (each acknowledgement waits for its fsync), reported as
+  ``..._64_in_flight`` for comparison.
+* ``commit_ms_p50`` / ``p99``: group commit latency (one transaction each).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import trio
+from common import ROOT
+
+from driver import ids
+from driver.accounts import MemoryAccountStore
+from driver.cli import open_realm
+from driver.net.session import ClientInfo, Session
+from driver.players import Link
+from driver.realm import Realm, RealmConfig
+from driver.store.records import Batch, ObjectRow
+from driver.store.sqlite import SqliteStore
+
+WORLD = ROOT / "tests" / "worlds" / "basic"
+
+
+class AckSession(Session):
+    """Counts the acknowledgements (`counted N`) it is sent."""
+
+    def __init__(self) -> None:
+        self.info = ClientInfo(transport="bench", peer="bench")
+        self.acked = 0
+        self.progress = trio.Event()
+
+    def send_text(self, text: str) -> None:
+        if text.startswith("counted "):
+            self.acked += 1
+            self.progress.set()
+
+    def send_prompt(self, text: str) -> None:
+        pass
+
+    def send_gmcp(self, package: str, data: object) -> None:
+        pass
+
+    def close(self, reason: str = "") -> None:
+        pass
+
+
+def config(data: Path, build: Path) -> RealmConfig:
+    return RealmConfig(world_dir=WORLD, build_dir=build, data_dir=data)
+
+
+def seat(realm: Realm) -> tuple[str, AckSession]:
+    session = AckSession()
+    pid = ids.player_id("ann")
+    realm.players.links[pid] = Link(pid, "Ann", False, session, realm.players.clock())
+    body = realm.tenant.add_player(pid, {})
+    realm.tenant.move(body, realm.tenant.find("/rooms/start"))
+    return pid, session
+
+
+async def throughput(realm: Realm, persistence, seconds: float, in_flight: int = 1024) -> tuple[float, float]:
+    """(commands per wall second, commands per CPU second of the whole process)."""
+    pid, session = seat(realm)
+    async with trio.open_nursery() as nursery:
+        realm.players.nursery = nursery
+        if persistence is not None:
+            nursery.start_soon(persistence.run)
+        nursery.start_soon(realm.run_loop)
+        sent = 0
+        start, cpu = time.perf_counter(), time.process_time()
+        while time.perf_counter() - start < seconds:
+            while sent - session.acked < in_flight:
+                sent += 1
+                realm.players.command(pid, f"count {sent}")
+            # Sleep until answers come (not a busy loop: its CPU would count).
+            session.progress = trio.Event()
+            with trio.move_on_after(0.1):
+                await session.progress.wait()
+        rate = session.acked / (time.perf_counter() - start)
+        cpu_rate = session.acked / (time.process_time() - cpu)
+        nursery.cancel_scope.cancel()
+    assert realm.tenant.graph.get("/rooms/start").get(pid) is not None
+    return rate, cpu_rate
+
+
+def bench_throughput(build: Path, seconds: float = 7.0, in_flight: int = 1024, rounds: int = 7) -> dict[str, float]:
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    cpu_rates: dict[str, list[float]] = {"off": [], "on": []}
+    commit_ms: list[float] = []
+    for _ in range(rounds):  # interleaved, so drift on a shared machine hits both
+        with tempfile.TemporaryDirectory() as tmp:
+            realm_off = Realm(config(Path(tmp), build), accounts=MemoryAccountStore())
+            realm_off.publish_all()
+            wall, cpu = trio.run(throughput, realm_off, None, seconds / rounds, in_flight)
+            rates["off"].append(wall)
+            cpu_rates["off"].append(cpu)
+        with tempfile.TemporaryDirectory() as tmp:
+            realm_on, persistence = open_realm(config(Path(tmp) / "var", build))
+            try:
+                wall, cpu = trio.run(throughput, realm_on, persistence, seconds / rounds, in_flight)
+                rates["on"].append(wall)
+                cpu_rates["on"].append(cpu)
+                commit_ms += persistence.commit_ms
+            finally:
+                persistence.store.close()
+    commit_ms.sort()
+    off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
+    cpu_off, cpu_on = statistics.median(cpu_rates["off"]), statistics.median(cpu_rates["on"])
+    if in_flight != 1024:
+        return {
+            f"commands_per_second_persistence_off_{in_flight}_in_flight": round(off),
+            f"commands_per_second_persistence_on_{in_flight}_in_flight": round(on),
+        }
+    return {
+        "commands_per_second_persistence_off": round(off),
+        "commands_per_second_persistence_on": round(on),
+        "persistence_cost": round(1 - on / off, 3),
+        # Commands per CPU-second of the whole process (the commit thread
+        # included): what persistence costs in work, whatever else the
+        # shared machine is doing.
+        "commands_per_cpu_second_persistence_off": round(cpu_off),
+        "commands_per_cpu_second_persistence_on": round(cpu_on),
+        "persistence_cpu_cost": round(1 - cpu_on / cpu_off, 3),
+        "commit_ms_p50": round(commit_ms[len(commit_ms) // 2], 3),
+        "commit_ms_p99": round(commit_ms[int(len(commit_ms) * 0.99)], 3),
+        "commits": len(commit_ms),
+    }
+
+
+def bench_restore(build: Path, objects: int = 100_000) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "var"
+        realm, persistence = open_realm(config(data, build))  # a new world: blueprints saved
+        realm.tenant.find("/rooms/start")  # the room the stones lie in
+        trio.run(_flush, persistence)
+        stone = realm.tenant.blueprints.get("/obj/stone").version
+        batch = Batch()
+        for n in range(objects):
+            state = {
+                "name": b"estone", "short": b"ma smooth stone", "ids": b"\x81estone",
+                "weight": bytes([n % 24]), "owner": b"\x63ann",
+            }
+            batch.put_object(ObjectRow("demo", f"/obj/stone#{n + 1:06d}", "/obj/stone", stone, "/rooms/start", n + 1, 0, state))
+        persistence.store.commit(batch)
+        persistence.store.close()
+        del realm
+        start = time.perf_counter()
+        store = SqliteStore(data)
+        snapshot = store.load()
+        loaded = time.perf_counter()
+        from driver.persist import restore
+
+        again = Realm(config(data, build), accounts=store)
+        problems = restore(again, snapshot)
+        restored = time.perf_counter()
+        store.close()
+        assert not problems, problems[:3]
+        assert len(again.tenant.graph) >= objects
+        start2 = time.perf_counter()
+        full, p2 = open_realm(config(data, build))
+        startup = time.perf_counter() - start2
+        assert len(full.tenant.graph) >= objects
+        p2.store.close()
+    return {
+        "objects": objects,
+        "store_load_s": round(loaded - start, 3),
+        "restore_100000_objects_s": round(restored - start, 3),
+        "startup_100000_objects_s": round(startup, 3),
+    }
+
+
+async def _flush(persistence) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(persistence.run)
+        with trio.fail_after(30):
+            while persistence.tenants or persistence.held:
+                persistence._kick.set()
+                await trio.sleep(0.01)
+            await trio.sleep(0.2)
+        nursery.cancel_scope.cancel()
+
+
+def main() -> None:
+    from common import build_guests
+
+    build = ROOT / "build" / "bench-basic"
+    build_guests(WORLD, build)
+    result: dict[str, object] = {"benchmark": "persist"}
+    result.update(bench_restore(build))
+    result.update(bench_throughput(build))
+    result.update(bench_throughput(build, in_flight=64, rounds=3, seconds=3.0))
+    result["goals"] = {
+        "restore_100000_objects_le_3s": result["restore_100000_objects_s"] <= 3,
+        "persistence_cost_le_15pct": result["persistence_cost"] <= 0.15,
+        "persistence_cpu_cost_le_15pct": result["persistence_cpu_cost"] <= 0.15,
+    }
+    print(json.dumps(result, indent=2))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
