@@ -295,7 +295,13 @@ class Sandbox:
         except CallFailed as exc:
             fuel_used = limits.fuel - meter.fuel_left()
             self.discard(version, tenant)
-            return self._failed(call, _classify(call, str(exc)), started, fuel_used)
+            error = _classify(call, str(exc))
+            reason = _logged_reason(call.logs) if error.kind == ErrorKind.TRAP else None
+            if reason:
+                # A guest runtime that reports its own failure (the Python
+                # SDK logs the exception, then traps) says it better.
+                error = GuestError(error.kind, reason)
+            return self._failed(call, error, started, fuel_used)
         except (TypeError, UnicodeEncodeError) as exc:
             # The caller passed arguments that do not fit the hook: no wasm ran.
             return self._failed(call, GuestError(ErrorKind.HOST_ERROR, f"bad arguments: {exc}"), started, 0)
@@ -318,6 +324,16 @@ class Sandbox:
             wall_ms=(time.perf_counter() - started) * 1000,
             logs=call.logs,
         )
+
+
+def _logged_reason(logs: list[tuple[str, str]]) -> str | None:
+    """The last line of the last error the guest logged (an exception's
+    "ValueError: bad thing" after its traceback), if it logged one."""
+    for level, text in reversed(logs):
+        if level == "error":
+            lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+            return lines[-1][:300] if lines else None
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

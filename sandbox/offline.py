@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -136,6 +137,13 @@ def _hook_args(hook: str, raw: Sequence[str]) -> list[Any]:
     return out
 
 
+def _default_cache() -> Path:
+    """Where compiled code is kept between runs: a Python guest takes
+    seconds to compile and milliseconds to load from the cache."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "jitrealm" / "wasm"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="jitrealm invoke",
@@ -150,7 +158,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--fuel", type=int, default=d.fuel, help=f"fuel budget (default {d.fuel})")
     p.add_argument("--memory-mb", type=int, default=d.memory_bytes // (1024 * 1024), help="linear memory cap in MiB")
     p.add_argument("--timeout-ms", type=int, default=d.deadline_ms, help="wall-clock deadline in ms")
-    p.add_argument("--cache-dir", type=Path, default=None, help="compile cache directory")
+    p.add_argument("--cache-dir", type=Path, default=_default_cache(),
+                   help="compile cache directory (default: $XDG_CACHE_HOME/jitrealm or ~/.cache/jitrealm)")
     return p
 
 

@@ -513,3 +513,18 @@ def test_guest_codec_reads_what_it_does_not_write():
 def test_guest_codec_rejects_malformed_cbor(data):
     with pytest.raises(realm_cbor.CBORError):
         realm_cbor.loads(bytes.fromhex(data))
+
+
+def test_sandbox_reports_the_python_exception(built, sandbox):
+    """Through the real sandbox: the trap carries the exception's own words,
+    nothing is applied, and the same version keeps working."""
+    from sandbox.api import Limits
+    from sandbox.offline import OfflineWorld
+
+    version = sandbox.admit(built["probe"].read_bytes())
+    outcome = sandbox.invoke(version, "/obj/probe", "on-command", ("/player/bob", "fail", ""), {}, Limits(), OfflineWorld("/obj/probe"))
+    assert outcome.error is not None and outcome.error.kind == "trap"
+    assert outcome.error.message == "RuntimeError: kaboom"
+    assert outcome.effects == [] and outcome.state_changes == {}
+    again = sandbox.invoke(version, "/obj/probe", "on-load", (), {}, Limits(), OfflineWorld("/obj/probe"))
+    assert again.ok, again.error
