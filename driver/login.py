@@ -284,7 +284,9 @@ class Login:
         clock: Callable[[], float] = time.time,
         banner: str = BANNER,
         max_session_failures: int = MAX_SESSION_FAILURES,
+        title: str = "JitRealm",
     ) -> None:
+        self._title = title  # the world's name, for the greeting
         self._store = store
         self._throttle = throttle
         self._address = address
@@ -341,7 +343,7 @@ class Login:
             return actions + self._to_name() + self._drain()
         self.stage = Stage.DONE
         return [
-            _show(f"Welcome to JitRealm, {account.name}!"),
+            _show(f"Welcome to {self._title}, {account.name}!"),
             LoggedIn(account, created=True, pending=self._take_held()),
         ]
 

@@ -208,10 +208,8 @@ class Players:
                 tenant.touch(player)
                 start = player.text("last_room") or self.realm.start_room
                 room = tenant.find(start) or tenant.find(self.realm.start_room)
-                if event.created:
-                    self.text(player_id, f"{{green}}Welcome to {self.realm.title}, {event.name}!{{/}} Type {{bold}}help{{/}} for commands.\n")
-                else:
-                    self.text(player_id, f"{{green}}Welcome back, {event.name}.{{/}}\n")
+                if event.created:  # the login screen has said welcome
+                    self.text(player_id, "Type {bold}help{/} for commands.\n")
                 if player.env is not None:
                     # Restored after a restart: the body is where it was.
                     self.room_changed(player_id)
@@ -310,7 +308,9 @@ class _Connection:
         kwargs: dict[str, Any] = {}
         if players.kdf_params is not None:
             kwargs["params"] = players.kdf_params
-        self.login = Login(players.accounts, players.throttle, session.info.peer, **kwargs)
+        self.login = Login(
+            players.accounts, players.throttle, session.info.peer, title=players.realm.title, **kwargs
+        )
         self.closed = False
 
     def start(self) -> None:
