@@ -129,6 +129,11 @@ class Players:
     def text(self, player_id: str, text: str) -> None:
         self._deliver(player_id, ("text", text))
 
+    def gmcp(self, player_id: str, package: str, data: Any) -> None:
+        link = self.links.get(player_id)
+        if link is not None and link.session is not None and link.session.wants_gmcp(package):
+            self._deliver(player_id, ("gmcp", package, data))
+
     def room_changed(self, player_id: str) -> None:
         link = self.links.get(player_id)
         if link is None or link.session is None:
@@ -200,6 +205,7 @@ class Players:
 
             def arrive() -> None:
                 tenant.actor = player_id
+                self.gmcp(player_id, "Char.Name", {"name": event.name, "fullname": event.name})
                 player = tenant.add_player(player_id, {})
                 player.set("name", event.name)
                 player.set("short", event.name)

@@ -74,6 +74,7 @@ class Output(Protocol):
 
     def text(self, player_id: str, text: str) -> None: ...
     def room_changed(self, player_id: str) -> None: ...
+    def gmcp(self, player_id: str, package: str, data: Any) -> None: ...
     def release(self, outbox: list[tuple[str, tuple[Any, ...]]]) -> None: ...
 
 
@@ -365,6 +366,10 @@ class Tenant:
             self.say(obj, args[0])
         elif op == "emote":
             self.emote(obj, args[0])
+        elif op == "gmcp":
+            target = self.graph.get(args[0])
+            if target is not None and target.is_player:
+                self.output.gmcp(target.id, args[1], args[2])
         elif op == "callout":
             handle, method, delay_ms, payload = args
             self.schedule_callout(handle, obj.id, method, delay_ms, payload)

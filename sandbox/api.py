@@ -84,6 +84,7 @@ class Effect:
     """One thing a hook asked for, in the order it asked.
 
     ``op`` is one of: tell(target, text), say(text), emote(text),
+    gmcp(target, package, data: decoded JSON),
     callout(handle, method, delay_ms, args), cancel-callout(handle),
     set-heartbeat(interval_ms), clone(blueprint, new_id), destruct(target),
     move(target, destination), log(level, text).
@@ -103,6 +104,7 @@ EFFECT_FIELDS: dict[str, tuple[str, ...]] = {
     "tell": ("target", "text"),
     "say": ("text",),
     "emote": ("text",),
+    "gmcp": ("target", "package", "data"),
     "callout": ("handle", "method", "delay_ms", "args"),
     "cancel-callout": ("handle",),
     "set-heartbeat": ("interval_ms",),

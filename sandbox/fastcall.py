@@ -356,6 +356,10 @@ def _fast_impls() -> dict[str, _FastImpl]:
     def emote(c: Call, a: bytes, out: int) -> None:
         c.emote(c.text(_arg_bytes(a, 0), "emote text"))
 
+    def gmcp(c: Call, a: bytes, out: int) -> None:
+        c.gmcp(c.text(_arg_bytes(a, 0), "gmcp target"), c.text(_arg_bytes(a, 1), "gmcp package"),
+               c.text(_arg_bytes(a, 2), "gmcp payload"))
+
     def state_get(c: Call, a: bytes, out: int) -> None:
         R.option_bytes(out, c.state_get(c.text(_arg_bytes(a, 0), "state key")))
 
@@ -409,7 +413,7 @@ def _fast_impls() -> dict[str, _FastImpl]:
         c.log(_arg_bytes(a, 0).decode("ascii", "replace"), c.text(_arg_bytes(a, 1), "log text"))
 
     return {
-        "tell": tell, "say": say, "emote": emote, "state-get": state_get,
+        "tell": tell, "say": say, "emote": emote, "gmcp": gmcp, "state-get": state_get,
         "state-set": state_set, "state-delete": state_delete, "callout": callout,
         "cancel-callout": cancel_callout, "set-heartbeat": set_heartbeat, "clone": clone,
         "destruct": destruct, "move": move, "environment": environment,

@@ -15,6 +15,8 @@ sandbox reports the fault's kind instead of the trap's.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 
 import cbor2
@@ -22,6 +24,7 @@ import cbor2
 from .api import Effect, ErrorKind, HostWorld, Limits, WorldRefusal
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
+_GMCP_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*){1,3}$")
 MAX_KEY_BYTES = 256
 MAX_LOGS_PER_CALL = 32
 
@@ -112,6 +115,16 @@ class Call:
     def emote(self, text: str) -> None:
         self._message(text)
         self.effects.append(Effect("emote", (text,)))
+
+    def gmcp(self, target: str, package: str, payload: str) -> None:
+        if not _GMCP_PACKAGE.match(package) or package.lower().startswith("core."):
+            raise _bad(f"{package[:64]!r} is not a GMCP package a world may send")
+        self._message(payload)
+        try:
+            data = json.loads(payload) if payload else None
+        except ValueError as exc:
+            raise _bad(f"GMCP {package} payload is not JSON: {exc}") from None
+        self.effects.append(Effect("gmcp", (target, package, data)))
 
     # -- state ------------------------------------------------------------------
 

@@ -64,6 +64,9 @@ class RecordingOutput:
     def room_changed(self, player_id: str) -> None:
         self.moves.append(player_id)
 
+    def gmcp(self, player_id: str, package: str, data: Any) -> None:
+        self.texts.setdefault(player_id, []).append(f"[gmcp {package} {data!r}]")
+
     def release(self, outbox: list) -> None:
         raise AssertionError("RecordingOutput sends at once; nothing is ever held")
 

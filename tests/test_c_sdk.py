@@ -72,6 +72,7 @@ class ProbeHost:
             "tell": lambda _s, target, text: self.tells.append((target, text)),
             "say": lambda _s, text: ev(("say", text)),
             "emote": lambda _s, text: ev(("emote", text)),
+            "gmcp": lambda _s, target, package, payload: ev(("gmcp", target, package, payload)),
             "state-get": lambda _s, key: self.state.get(key),
             "state-set": lambda _s, key, value: self.state.__setitem__(key, value),
             "state-delete": lambda _s, key: ev(("deleted", key, self.state.pop(key, None))) and None,

@@ -168,3 +168,19 @@ async def test_examine_reads_objects_and_room_details(sandbox, basic_build):
         await send(ann, ah, "examine ceiling", "You see no ceiling here.")
         await send(ann, ah, "exa", "Examine what?")
         nursery.cancel_scope.cancel()
+
+
+async def test_gmcp_from_the_world_and_at_login(sandbox, basic_build):
+    realm = make_realm(sandbox, basic_build)
+    async with trio.open_nursery() as nursery:
+        realm.players.nursery = nursery
+        nursery.start_soon(realm.run_loop)
+        wiz, wh = await login(realm, "connect admin wizardly")
+        assert ("Char.Name", {"name": "Admin", "fullname": "Admin"}) in wiz.gmcp
+        await send(wiz, wh, "clone /obj/ticker", "Cloned")
+        await send(wiz, wh, "vitals", "> ")
+        assert wiz.gmcp[-1] == ("Char.Vitals", {"hp": 7, "maxhp": 10})
+        before = len(wiz.gmcp)
+        await send(wiz, wh, "badgmcp", "bad-guest-data")
+        assert len(wiz.gmcp) == before
+        nursery.cancel_scope.cancel()

@@ -4,7 +4,7 @@ componentize-py builds take seconds each, so the blueprints this module needs
 are built once, in parallel, by the ``built`` fixture, and kept in pytest's
 cache across sessions. Each test then instantiates a fresh copy (about a
 millisecond) against :class:`RecordingHost`, a minimal implementation of the
-17 ``host`` imports that records every call and keeps the object's state in
+18 ``host`` imports that records every call and keeps the object's state in
 a dict.
 """
 
@@ -86,7 +86,7 @@ class Probe(realm.Blueprint):
             realm.tell(actor, str(realm.callout("ding", 250, {"n": 2})))
             return True
         if verb == "import":
-            import json  # too late: a running guest has no files to import from
+            import csv  # too late: a running guest has no files to import from
         if verb == "forget":
             del self.state["items"]
             return "items" not in self.state
@@ -216,7 +216,7 @@ def probe_component(engine, built) -> wc.Component:
 
 
 class RecordingHost:
-    """The 17 host imports, recording each call as ``(name, *args)``.
+    """The 18 host imports, recording each call as ``(name, *args)``.
 
     State lives in ``state`` (key -> CBOR bytes). ``refuse`` makes clone,
     destruct and move fail with that message; ``world`` answers environment,
@@ -270,7 +270,7 @@ class RecordingHost:
             return [who for who, env in self.environments.items() if env == target]
 
         with linker.root() as root, root.add_instance(HOST) as host:
-            for name in ("tell", "say", "emote", "set-heartbeat", "log"):
+            for name in ("tell", "say", "emote", "gmcp", "set-heartbeat", "log"):
                 host.add_func(name, record(name))
             host.add_func("state-get", lambda _store, key: self.state.get(key))
             host.add_func("state-set", state_set)
@@ -389,7 +389,7 @@ def test_import_inside_a_hook_is_a_clear_error(probe):
     with pytest.raises(wasmtime.WasmtimeError):
         probe.call("on-command", "/obj/probe", "/player/bob", "import", "")
     (log,) = probe.host.effects("log")
-    assert "ImportError: cannot import 'json' inside a hook" in log[2]
+    assert "ImportError: cannot import 'csv' inside a hook" in log[2]
 
 
 def test_in_place_changes_are_written_back(probe):

@@ -158,6 +158,9 @@ REALM__HOOK void realm_on_message(realm_str self, realm_str sender, realm_str ki
 
 /* Send `text` to one object (a player sees it; an object gets on-message). */
 static inline void realm_tell(realm_str target, realm_str text);
+/* Send GMCP `package` (e.g. "Char.Vitals") with a JSON payload to a player's
+ * client: realm_gmcp(actor, RS("Char.Vitals"), RS("{\"hp\": 7, \"maxhp\": 10}")). */
+static inline void realm_gmcp(realm_str target, realm_str package, realm_str json);
 /* Say `text` aloud to everyone in self's environment but self. */
 static inline void realm_say(realm_str text);
 /* Act out `text` ("waves."): others see "<self's name> waves.". */
@@ -463,6 +466,7 @@ typedef struct realm__ret_list {
     __attribute__((import_module("jitrealm:realm/host@0.1.0"), import_name(name)))
 
 REALM__IMPORT("tell") void realm__host_tell(const char *target, size_t target_len, const char *text, size_t text_len);
+REALM__IMPORT("gmcp") void realm__host_gmcp(const char *target, size_t target_len, const char *package, size_t package_len, const char *json, size_t json_len);
 REALM__IMPORT("say") void realm__host_say(const char *text, size_t text_len);
 REALM__IMPORT("emote") void realm__host_emote(const char *text, size_t text_len);
 REALM__IMPORT("state-get") void realm__host_state_get(const char *key, size_t key_len, realm__ret_variant *ret);
@@ -729,6 +733,10 @@ static inline realm_str realm_buf_str(const realm_buf *b) { return (realm_str){b
 
 static inline void realm_tell(realm_str target, realm_str text) {
     realm__host_tell(target.ptr, target.len, text.ptr, text.len);
+}
+
+static inline void realm_gmcp(realm_str target, realm_str package, realm_str json) {
+    realm__host_gmcp(target.ptr, target.len, package.ptr, package.len, json.ptr, json.len);
 }
 
 static inline void realm_say(realm_str text) { realm__host_say(text.ptr, text.len); }

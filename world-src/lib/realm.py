@@ -40,6 +40,7 @@ Three rules follow from how the driver runs blueprints:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import realm_cbor
@@ -57,6 +58,7 @@ __all__ = [
     "destruct",
     "emote",
     "environment",
+    "gmcp",
     "log",
     "move",
     "now_ms",
@@ -225,6 +227,12 @@ class Blueprint:
 def tell(target: str, text: str) -> None:
     """Send ``text`` to one object (a player sees it; an object gets on_message)."""
     host.tell(target, text)
+
+
+def gmcp(target: str, package: str, data: Any = None) -> None:
+    """Send GMCP ``package`` (e.g. "Char.Vitals") with ``data`` (plain JSON
+    values) to a player's client."""
+    host.gmcp(target, package, json.dumps(data))
 
 
 def say(text: str) -> None:

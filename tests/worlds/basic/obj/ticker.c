@@ -3,6 +3,7 @@
  *   "storm" : starts an endless chain of zero-delay callouts
  *   "beat"  : turns a 200 ms heartbeat on
  *   "boom"  : sets state, says something, then traps (all or nothing)
+ *   "vitals": sends GMCP Char.Vitals to the actor; "badgmcp" sends non-JSON
  * `ticks` counts callouts run, `beats` heartbeats, `mark` is set on load. */
 #include "realm.h"
 
@@ -11,7 +12,8 @@ void realm_on_load(realm_str self) {
     realm_state_set_text(RS("name"), RS("ticker"));
     realm_state_set_text(RS("short"), RS("a ticking gadget"));
     realm_state_set_strs(RS("ids"), (realm_str[]){RS("ticker"), RS("gadget")}, 2);
-    realm_state_set_strs(RS("verbs"), (realm_str[]){RS("arm"), RS("storm"), RS("beat"), RS("boom")}, 4);
+    realm_state_set_strs(RS("verbs"), (realm_str[]){RS("arm"), RS("storm"), RS("beat"), RS("boom"),
+                                                    RS("vitals"), RS("badgmcp")}, 6);
     realm_state_set_int(RS("mark"), 1);
 }
 
@@ -30,6 +32,14 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     }
     if (realm_str_eqz(verb, "beat")) {
         realm_set_heartbeat(200);
+        return true;
+    }
+    if (realm_str_eqz(verb, "vitals")) {
+        realm_gmcp(actor, RS("Char.Vitals"), RS("{\"hp\": 7, \"maxhp\": 10}"));
+        return true;
+    }
+    if (realm_str_eqz(verb, "badgmcp")) {
+        realm_gmcp(actor, RS("Char.Vitals"), RS("{hp: oops"));
         return true;
     }
     if (realm_str_eqz(verb, "boom")) {
