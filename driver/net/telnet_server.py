@@ -36,6 +36,7 @@ from typing import Any
 import trio
 
 from driver.net import ansi
+from driver.net.ratelimit import TokenBucket
 from driver.net.session import ClientInfo, Gateway, Session, SessionHandler
 from driver.net.telnet import (
     DEFAULT_OPTIONS,
@@ -87,25 +88,6 @@ def colour_depth(info: ClientInfo) -> ansi.ColourDepth:
     return ansi.ColourDepth.ANSI16
 
 
-class _TokenBucket:
-    """``rate`` tokens a second, at most ``burst`` saved up."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate = rate
-        self._burst = float(max(1, burst))
-        self._tokens = self._burst
-        self._stamp = trio.current_time()
-
-    def take(self) -> bool:
-        now = trio.current_time()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-
 class TelnetSession(Session):
     """One telnet connection, as the driver sees it (see :class:`Session`)."""
 
@@ -127,7 +109,7 @@ class TelnetSession(Session):
         self._close_reason: str | None = None
         self._cancel_scope: trio.CancelScope | None = None
         self._last_line = trio.current_time()
-        self._bucket = _TokenBucket(config.lines_per_second, config.line_burst)
+        self._bucket = TokenBucket(config.lines_per_second, config.line_burst)
         self._flood_warned = False
 
     # ------------------------------------------------------------ Session

@@ -53,6 +53,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from driver.net import ansi
+from driver.net.ratelimit import TokenBucket
 from driver.net.session import ClientInfo, Gateway, Session, SessionHandler
 from driver.net.wsformats import (
     BadMessage,
@@ -100,25 +101,6 @@ class WebSocketLimits:
     bad_message_limit: int = 20
     #: Time to flush and complete the closing handshake.
     close_timeout: float = 5.0
-
-
-class _TokenBucket:
-    """Classic token bucket on trio's clock."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._stamp = trio.current_time()
-
-    def take(self) -> bool:
-        now = trio.current_time()
-        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,7 +264,7 @@ class WebSocketSession(Session):
 
     async def _read_loop(self, ws: WebSocketConnection, handler: SessionHandler) -> None:
         limits = self._limits
-        bucket = _TokenBucket(limits.input_rate, limits.input_burst)
+        bucket = TokenBucket(limits.input_rate, limits.input_burst)
         dropped = 0
         bad = 0
         while self._ending is None:
