@@ -1,0 +1,198 @@
+"""TinTin++ plays the REAL server: the Players issue's "a newcomer can play
+the demo world from TinTin++", with the test world.
+
+``tt++`` (Debian package ``tintin++``, installed in /usr/games) runs in a
+pseudo-terminal with a script that reacts to what the server says (no
+sleeps to tune): create a character, look, walk east and back west, say
+something, quit. A raw-socket observer standing in the start room sees the
+newcomer arrive and speak. Everything is bounded in time; TinTin++ is killed
+if it outlives its budget.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import shutil
+import struct
+import subprocess
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from driver.net.telnet import Mtts, Opt
+
+from .test_e2e_telnet import MudClient, log_in, running_server
+
+TINTIN_BUDGET = 30.0  # seconds TinTin++ may run before it is killed
+
+
+def find_tintin() -> str | None:
+    return shutil.which("tt++") or next(
+        (p for p in ("/usr/games/tt++", "/usr/bin/tt++") if os.access(p, os.X_OK)), None
+    )
+
+
+TINTIN = find_tintin()
+pytestmark = pytest.mark.skipif(
+    TINTIN is None,
+    reason="TinTin++ (tt++) is not installed: apt-get install tintin++ (it lands in /usr/games)",
+)
+
+
+def run_in_pty(argv: list[str], timeout: float, env: dict[str, str]) -> tuple[bytes, int | None]:
+    """Run a terminal program in a pseudo-terminal 100x30 (TinTin++ needs one);
+    return what it drew and its exit status (None: it was killed at
+    ``timeout``)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(
+        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    output = bytearray()
+    deadline = time.monotonic() + timeout
+    status: int | None = None
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            elif proc.poll() is not None:
+                break
+    finally:
+        try:
+            # It closed the terminal; give it a moment to exit on its own.
+            status = proc.wait(timeout=max(0.0, min(2.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return bytes(output), status
+
+
+def tintin_script(port: int, log: Path) -> str:
+    # Each step waits for the server's answer to the one before. Actions
+    # match the text with its colour codes stripped; `;` sends two commands.
+    return "\n".join(
+        [
+            "#config {LOG MODE} {PLAIN}",
+            "#event {SESSION DISCONNECTED} {#end}",
+            "#action {^What is your name?} {create tinny secret99}",
+            "#action {Welcome to Testland, Tinny!} {look; say looked}",
+            "#action {^You say: looked} {east}",
+            "#action {^A long hall. The start room is west.} {west; say hello from tintin}",
+            "#action {^You say: hello from tintin} {quit}",
+            f"#session jr 127.0.0.1 {port}",
+            # After #session, commands run in the new session: log it.
+            f"#log {{overwrite}} {{{log}}}",
+            "",
+        ]
+    )
+
+
+async def test_tintin_creates_a_character_walks_talks_and_quits(sandbox, basic_build, tmp_path):
+    tintin = TINTIN
+    assert tintin is not None  # see pytestmark
+    log = tmp_path / "tintin.log"
+    script = tmp_path / "play.tin"
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TERM": "xterm",
+        "LANG": "C.UTF-8",
+    }
+
+    async with running_server(sandbox, basic_build) as server:
+        watcher = await MudClient.connect(server.telnet_port)
+        await log_in(watcher, "watcher")
+        script.write_text(tintin_script(server.telnet_port, log), encoding="utf-8")
+
+        seen_info: dict[str, Any] = {}
+
+        async def snapshot_tintin_session() -> None:
+            # What negotiation taught the server about TinTin++, read while
+            # it is logged in (bounded: TINTIN_BUDGET / 0.02 polls at most).
+            for _ in range(int(TINTIN_BUDGET / 0.02)):
+                link = server.realm.players.links.get("/player/tinny")
+                if link is not None and link.session is not None:
+                    session = link.session
+                    seen_info["info"] = session.info
+                    protocol = session._protocol  # noqa: SLF001
+                    seen_info["options"] = {
+                        opt.name
+                        for opt in Opt
+                        if protocol.enabled(opt, local=True) or protocol.enabled(opt, local=False)
+                    }
+                    return
+                await trio.sleep(0.02)
+
+        started = time.monotonic()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(snapshot_tintin_session)
+            screen, status = await trio.to_thread.run_sync(
+                run_in_pty, [tintin, "-G", str(script)], TINTIN_BUDGET, env
+            )
+        took = time.monotonic() - started
+
+        text = screen.decode("utf-8", "replace")
+        plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
+        assert status is not None, (
+            f"TinTin++ had to be killed after {TINTIN_BUDGET}s: {plain[-1500:]}"
+        )
+        logged = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        for needle in (
+            "Welcome to Testland, Tinny!",
+            "The Start",
+            "A bare test room. A hall lies east.",
+            "The Hall",
+            "A long hall. The start room is west.",
+            "You say: hello from tintin",
+            "Farewell.",
+        ):
+            assert needle in plain, f"{needle!r} not on TinTin++'s screen: {plain[-1500:]}"
+            assert needle in logged, f"{needle!r} not in TinTin++'s log: {logged[-1500:]}"
+        # The order of play, as TinTin++ showed it.
+        order = [
+            logged.index(n)
+            for n in ("The Start", "The Hall", "You say: hello from tintin", "Farewell.")
+        ]
+        assert order == sorted(order), logged[-1500:]
+        assert logged.count("A bare test room.") >= 3  # arrival, look, back from the hall
+
+        # The watcher, in the start room, saw it all happen.
+        await watcher.expect("Tinny arrives.")
+        await watcher.expect("Tinny says: looked")
+        await watcher.expect("Tinny leaves east.")
+        await watcher.expect("Tinny arrives.")
+        await watcher.expect("Tinny says: hello from tintin")
+        await watcher.expect("Tinny leaves the game.")
+        assert server.realm.accounts.get("tinny") is not None
+
+        # TinTin++ negotiated as a MUD client does.
+        info = seen_info.get("info")
+        assert info is not None, "never saw TinTin++'s session"
+        assert info.terminal.upper().startswith("TINTIN")
+        assert Mtts.ANSI in Mtts(info.mtts) and Mtts.UTF8 in Mtts(info.mtts) and info.utf8
+        assert (info.width, info.height) == (100, 30)  # NAWS: the pseudo-terminal's size
+        assert {"TTYPE", "NAWS"} <= seen_info["options"], seen_info["options"]
+        print(
+            f"TinTin++ session took {took:.2f}s; options agreed: {sorted(seen_info['options'])}; "
+            f"terminal {info.terminal!r}, MTTS {info.mtts}, window {info.width}x{info.height}"
+        )
+        await watcher.aclose()
