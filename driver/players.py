@@ -151,7 +151,7 @@ class Players:
             "num": room_number(room.id),
             "id": room.id,
             "name": room.short,
-            "area": room.text("area") or self.realm.tenant.name,
+            "area": room.text("area") or self.realm.title,
             "exits": {d: room_number(dest) for d, dest in room.exits().items()},
         }
 
@@ -194,6 +194,7 @@ class Players:
             def resume() -> None:
                 tenant.actor = player_id
                 self.text(player_id, "{green}You take over your body again.{/}\n")
+                self.gmcp(player_id, "Char.Name", {"name": event.name, "fullname": event.name})
                 self.room_changed(player_id)
                 self._prompt(player_id)
 
