@@ -253,6 +253,7 @@
       note(everConnected ? `Disconnected${why}. Log in again to reconnect.` : "Could not reach the server.");
       everConnected = false;
       $("login-button").textContent = "Reconnect";
+      $("login-button").hidden = false;
       socket = null;
     });
   }
@@ -294,7 +295,10 @@
     }
     if (pkg === "room.info") showRoom(data || {});
     else if (pkg === "char.vitals") showVitals(data || {});
-    else if (pkg === "char.status" || pkg === "char.name") showWho(data || {});
+    else if (pkg === "char.status" || pkg === "char.name") {
+      showWho(data || {});
+      $("login-button").hidden = true; // logged in: nothing to log in to
+    }
     else if (pkg === "core.ping") sendGmcp("Core.Ping");
   }
 
