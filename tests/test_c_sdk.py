@@ -6,10 +6,16 @@ smallest thing that can run a blueprint: wasmtime-py's component API with a
 Python function for each of the 17 imports, recording what the guest did.
 It is deliberately independent of ``sandbox.host``: this tests the header's
 canonical-ABI bindings, not the sandbox.
+
+The everyday helpers (``realm_noun_of``, ``realm_announce``, ``realm_stock``
+and the rest) have a probe of their own, ``HELPERS_PROBE`` below, run by
+``WorldHost``: the same host with a meadow whose contents, public state,
+clones and moves the helpers can see.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from pathlib import Path
 from typing import Any
@@ -21,9 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wasmtime import component as wc
 
+from sandbox import toolchain
 from sandbox.api import HOOKS
 
-from .guests import build_guest
+from .guests import INCLUDE, WIT, build_guest
 
 HOST = "jitrealm:realm/host@0.1.0"
 OBJECT = "jitrealm:realm/object@0.1.0"
@@ -378,3 +385,382 @@ def test_running_out_of_memory_traps_in_realm_out_of_memory(host: ProbeHost) -> 
 def test_core_module_is_named_after_the_source(probe_path: Path) -> None:
     """Trap backtraces say "sdk_probe.wasm!realm_on_command"."""
     assert b"sdk_probe.wasm" in probe_path.read_bytes()
+
+
+# --------------------------------------------------------------------------
+# Everyday helpers (realm.h sections 7 and 8), against a small world
+# --------------------------------------------------------------------------
+
+#: A second probe, for the helpers built on the host API. Each verb runs one
+#: helper on the tab-separated fields of its arguments and reports results
+#: as tells to "/report" (so that tells the helper itself makes stand apart).
+HELPERS_PROBE = r"""
+#include "realm.h"
+
+static void report(const char *name, realm_str value) {
+    realm_buf b;
+    realm_buf_init(&b, NULL, 0);
+    realm_buf_z(&b, name);
+    realm_buf_char(&b, '=');
+    realm_buf_add(&b, value);
+    realm_tell(RS("/report"), realm_buf_str(&b));
+}
+
+static void report_bool(const char *name, bool value) { report(name, value ? RS("true") : RS("false")); }
+
+/* The i-th tab-separated field of `args` (empty past the end). */
+static realm_str field(realm_str args, size_t i) {
+    size_t start = 0, n = 0;
+    for (size_t k = 0; k <= args.len; k++) {
+        if (k < args.len && args.ptr[k] != '\t') continue;
+        if (n++ == i) return realm_str_of(args.ptr + start, k - start);
+        start = k + 1;
+    }
+    return RS("");
+}
+
+/* A NUL-terminated copy in the arena. */
+static const char *cstr(realm_str s) {
+    char *p = (char *)realm_alloc(s.len + 1);
+    realm_str_copy(p, s.len + 1, s);
+    return p;
+}
+
+static void query(realm_str target, realm_str key) {
+    realm_str text = RS("preset");
+    bool flag = true;
+    report_bool("text_ok", realm_query_text(target, key, &text));
+    report("text", text);
+    report_bool("bool_ok", realm_query_bool(target, key, &flag));
+    report_bool("bool", flag);
+}
+
+static void text_maps(void) {
+    static const char *const EXITS[] = {"north", "/rooms/forest", "south", "/rooms/meadow"};
+    static const char *const DETAILS[] = {
+        "well|old well|rim", "The well.",
+        "bucket||rope|well", "A bucket.",
+        "", "Nothing.",
+        "geese|goose|", "Geese.",
+    };
+    realm_state_set_text_map(RS("exits"), EXITS, REALM_LEN(EXITS) / 2);
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
+    realm_state_set_text_map(RS("empty"), NULL, 0);
+    /* Built at run time and big enough that the arena has to grow. */
+    const size_t n = 400;
+    const char **pairs = (const char **)realm_alloc(2 * n * sizeof *pairs);
+    for (size_t i = 0; i < n; i++) {
+        realm_buf b;
+        realm_buf_init(&b, NULL, 0);
+        realm_buf_z(&b, "k");
+        realm_buf_int(&b, (int64_t)i);
+        realm_buf_z(&b, "|alias");
+        realm_buf_int(&b, (int64_t)i);
+        pairs[2 * i] = cstr(realm_buf_str(&b));
+        pairs[2 * i + 1] = cstr(realm_str_concat(RS("v"), realm_int_str((int64_t)i)));
+    }
+    realm_state_set_text_map(RS("big"), pairs, n);
+    report("len", realm_int_str((int64_t)REALM_LEN(EXITS)));
+}
+
+bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
+    (void)self;
+    (void)actor;
+    realm_str a = field(args, 0), b = field(args, 1), c = field(args, 2);
+    if (realm_str_eqz(verb, "one-of")) report_bool("one_of", realm_one_of(cstr(a), b));
+    else if (realm_str_eqz(verb, "noun")) report("noun", realm_noun_of(args));
+    else if (realm_str_eqz(verb, "lower")) report("lower", realm_str_lower(args));
+    else if (realm_str_eqz(verb, "is-player")) report_bool("is_player", realm_is_player(args));
+    else if (realm_str_eqz(verb, "name-of")) report("name", realm_name_of(args));
+    else if (realm_str_eqz(verb, "query")) query(a, b);
+    else if (realm_str_eqz(verb, "tell-others")) realm_tell_others(a, b, c);
+    else if (realm_str_eqz(verb, "announce")) realm_announce(a, b, c);
+    else if (realm_str_eqz(verb, "present")) {
+        report("present", realm_present(a, b, c));
+        report_bool("holds", realm_holds(a, b, c));
+    } else if (realm_str_eqz(verb, "stock")) report_bool("stock", realm_stock(a, b, c));
+    else if (realm_str_eqz(verb, "text-map")) text_maps();
+    else if (realm_str_eqz(verb, "pages")) report("pages", realm_int_str((int64_t)__builtin_wasm_memory_size(0)));
+    else return false;
+    return true;
+}
+"""
+
+MEADOW = "/rooms/meadow"
+
+
+class WorldHost(ProbeHost):
+    """ProbeHost with a meadow to look at: where things are, their public
+    state, and clones and moves that really happen."""
+
+    def __init__(self, engine: wasmtime.Engine, component: wc.Component) -> None:
+        # In arrival order: the pebble that calls itself "coin" is met first.
+        self.env = {
+            "/player/ann": MEADOW,
+            "/npc/tom#000003": MEADOW,
+            "/obj/pebble#000005": MEADOW,
+            "/obj/coin#000004": MEADOW,
+            "/player/bob": MEADOW,
+            "/player/cy": MEADOW,
+        }
+        self.public: dict[str, dict[str, Any]] = {
+            "/player/ann": {"name": "Annabel"},
+            "/player/bob": {"name": "Bob", "lit": True},
+            "/player/dee": {"name": ""},
+            "/npc/tom#000003": {"name": "Tom"},
+            "/obj/pebble#000005": {"name": "coin"},
+            "/obj/coin#000004": {"name": "silver", "lit": False},
+        }
+        super().__init__(engine, component)
+
+    def _imports(self) -> dict[str, Any]:
+        imports = super()._imports()
+        ev = self.events.append
+
+        def clone(_s: Any, blueprint: str) -> wc.Variant:
+            if "forbidden" in blueprint:
+                return wc.Variant("err", f"cannot clone {blueprint}")
+            ev(("clone", blueprint))
+            return wc.Variant("ok", blueprint + "#000100")
+
+        def move(_s: Any, target: str, dest: str) -> str | None:
+            if dest == "/rooms/void":
+                return f"no way into {dest}"
+            ev(("move", target, dest))
+            self.env[target] = dest
+            return None
+
+        def query(_s: Any, target: str, key: str) -> bytes | None:
+            value = self.public.get(target, {}).get(key)
+            return None if value is None else cbor2.dumps(value)
+
+        imports.update(
+            clone=clone,
+            move=move,
+            query=query,
+            environment=lambda _s, t: self.env.get(t),
+            contents=lambda _s, t: [o for o, where in self.env.items() if where == t],
+        )
+        return imports
+
+    def run(self, verb: str, *fields: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """Run a helper verb: (its reports, the tells it made to others)."""
+        self.tells.clear()
+        assert self.call("on-command", "/player/ann", verb, "\t".join(fields)) is True
+        reports = {}
+        others = []
+        for target, text in self.tells:
+            if target == "/report":
+                name, _, value = text.partition("=")
+                reports[name] = value
+            else:
+                others.append((target, text))
+        return reports, others
+
+
+@pytest.fixture(scope="module")
+def helpers_probe(
+    engine: wasmtime.Engine, tmp_path_factory: pytest.TempPathFactory
+) -> wc.Component:
+    out_dir = tmp_path_factory.getbasetemp() / "guests"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = [*sorted(INCLUDE.glob("*.h")), *sorted(WIT.glob("*.wit"))]
+    digest = hashlib.sha256(HELPERS_PROBE.encode() + toolchain.c_fingerprint().encode())
+    for f in inputs:
+        digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    out = out_dir / f"sdk_helpers_probe-{digest.hexdigest()[:16]}.wasm"
+    if not out.is_file():
+        source = out_dir / "sdk_helpers_probe.c"
+        source.write_text(HELPERS_PROBE)
+        warnings = toolchain.compile_c(source, out, wit_dir=WIT, include_dirs=[INCLUDE])
+        assert "warning" not in warnings
+    return wc.Component.from_file(engine, str(out))
+
+
+@pytest.fixture
+def world(engine: wasmtime.Engine, helpers_probe: wc.Component) -> WorldHost:
+    return WorldHost(engine, helpers_probe)
+
+
+@pytest.mark.parametrize(
+    ("alts", "word", "expected"),
+    [
+        ("lamp|brass lamp|lantern", "lamp", True),
+        ("lamp|brass lamp|lantern", "brass lamp", True),
+        ("lamp|brass lamp|lantern", "lantern", True),
+        ("lamp|brass lamp|lantern", "brass", False),  # whole alternatives only
+        ("lamp|brass lamp|lantern", "lam", False),
+        ("lamp|brass lamp|lantern", "Lamp", False),  # byte-wise: lower-case the word first
+        ("lamp", "lamp", True),
+        ("lamp|", "", False),
+        ("", "", False),
+    ],
+)
+def test_one_of_matches_whole_alternatives(
+    world: WorldHost, alts: str, word: str, expected: bool
+) -> None:
+    assert world.run("one-of", alts, word)[0]["one_of"] == str(expected).lower()
+
+
+@pytest.mark.parametrize(
+    ("args", "noun"),
+    [
+        ("lamp", "lamp"),
+        ("  at the Old Well  ", "old well"),
+        ("into the well", "well"),
+        ("from my bag", "bag"),
+        ("at at the a well", "well"),  # however many
+        ("on the table", "table"),
+        ("to Marta", "marta"),
+        ("an apple", "apple"),
+        ("the", "the"),  # a lone word is kept: it is the noun
+        ("at", "at"),
+        ("atlas", "atlas"),  # whole words only
+        ("theatre", "theatre"),
+        ("coin into well", "coin into well"),  # only leading words go
+        ("", ""),
+        ("CAFÉ Noir", "cafÉ noir"),  # ASCII letters only
+    ],
+)
+def test_noun_of_strips_leading_words_and_lowers(world: WorldHost, args: str, noun: str) -> None:
+    assert world.run("noun", args)[0]["noun"] == noun
+
+
+def test_str_lower(world: WorldHost) -> None:
+    assert world.run("lower", "Hello, WORLD [AZ@az] Ünï")[0]["lower"] == "hello, world [az@az] Ünï"
+    assert world.run("lower", "")[0]["lower"] == ""
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [
+        ("/player/ann", True),
+        ("/player/", True),
+        ("/npc/tom#000003", False),
+        ("/players/ann", False),
+        ("", False),
+    ],
+)
+def test_is_player(world: WorldHost, who: str, expected: bool) -> None:
+    assert world.run("is-player", who)[0]["is_player"] == str(expected).lower()
+
+
+@pytest.mark.parametrize(
+    ("who", "name"),
+    [
+        ("/player/ann", "Annabel"),  # its `name` wins
+        ("/player/cy", "Cy"),  # no name: the id, capitalised
+        ("/player/dee", "Dee"),  # an empty name counts as none
+        ("/player/9lives", "9lives"),
+        ("/player/", "Someone"),
+        ("/npc/tom#000003", "Tom"),
+        ("/obj/thing#000009", "Someone"),
+    ],
+)
+def test_name_of(world: WorldHost, who: str, name: str) -> None:
+    assert world.run("name-of", who)[0]["name"] == name
+
+
+@pytest.mark.parametrize(
+    ("target", "key", "text", "flag"),
+    [
+        ("/player/ann", "name", ("true", "Annabel"), ("false", "true")),
+        ("/player/bob", "lit", ("false", "preset"), ("true", "true")),
+        ("/obj/coin#000004", "lit", ("false", "preset"), ("true", "false")),
+        # Not set: *out is left alone.
+        ("/obj/coin#000004", "secret", ("false", "preset"), ("false", "true")),
+        ("/obj/nothing#000001", "name", ("false", "preset"), ("false", "true")),
+    ],
+)
+def test_query_text_and_bool(
+    world: WorldHost, target: str, key: str, text: tuple[str, str], flag: tuple[str, str]
+) -> None:
+    r, _ = world.run("query", target, key)
+    assert (r["text_ok"], r["text"]) == text
+    assert (r["bool_ok"], r["bool"]) == flag
+
+
+def test_tell_others_tells_only_the_other_players(world: WorldHost) -> None:
+    _, told = world.run("tell-others", MEADOW, "/player/ann", "A cloud passes.")
+    assert told == [("/player/bob", "A cloud passes."), ("/player/cy", "A cloud passes.")]
+    _, told = world.run("tell-others", "/rooms/empty", "/player/ann", "Anyone?")
+    assert told == []
+
+
+def test_announce_tells_the_actor_and_the_room(world: WorldHost) -> None:
+    _, told = world.run("announce", "/player/ann", "You wave.", "waves.")
+    assert told == [
+        ("/player/ann", "You wave."),
+        ("/player/bob", "Annabel waves."),
+        ("/player/cy", "Annabel waves."),
+    ]
+    # Nowhere at all: only the actor hears of it.
+    _, told = world.run("announce", "/player/lost", "You wave.", "waves.")
+    assert told == [("/player/lost", "You wave.")]
+
+
+@pytest.mark.parametrize(
+    ("where", "blueprint", "name", "found"),
+    [
+        (MEADOW, "/obj/coin", "", "/obj/coin#000004"),  # a clone of the blueprint
+        (MEADOW, "", "coin", "/obj/pebble#000005"),  # anything called "coin"
+        (MEADOW, "/obj/coin", "coin", "/obj/pebble#000005"),  # whichever comes first
+        (MEADOW, "/npc/tom", "Marta", "/npc/tom#000003"),
+        (MEADOW, "/obj/co", "", ""),  # a clone of /obj/coin is not one of /obj/co
+        (MEADOW, "/obj/lamp", "lamp", ""),
+        (MEADOW, "", "", ""),
+        ("/rooms/empty", "/obj/coin", "coin", ""),
+    ],
+)
+def test_present_and_holds(
+    world: WorldHost, where: str, blueprint: str, name: str, found: str
+) -> None:
+    r, _ = world.run("present", where, blueprint, name)
+    assert r["present"] == found
+    assert r["holds"] == str(bool(found)).lower()
+
+
+def test_stock_clones_only_what_is_missing(world: WorldHost) -> None:
+    assert world.run("stock", MEADOW, "/obj/coin", "coin")[0]["stock"] == "true"
+    assert world.events == []  # one is there already
+    assert world.run("stock", MEADOW, "/obj/sword", "sword")[0]["stock"] == "true"
+    assert world.events == [("clone", "/obj/sword"), ("move", "/obj/sword#000100", MEADOW)]
+    world.events.clear()
+    assert world.run("stock", MEADOW, "/obj/sword", "sword")[0]["stock"] == "true"
+    assert world.events == []  # the new one counts
+
+
+def test_stock_logs_a_refusal(world: WorldHost) -> None:
+    assert world.run("stock", "/rooms/void", "/obj/sword", "sword")[0]["stock"] == "false"
+    assert world.events[-1] == ("log", "warn", "cannot stock: no way into /rooms/void")
+    assert world.run("stock", MEADOW, "/obj/forbidden", "thing")[0]["stock"] == "false"
+    assert world.events[-1] == ("log", "warn", "cannot stock: cannot clone /obj/forbidden")
+
+
+def test_state_set_text_map(world: WorldHost) -> None:
+    r, _ = world.run("text-map")
+    assert r["len"] == "4"  # REALM_LEN of a four-string array
+    s = world.state
+    assert s["exits"] == cbor2.dumps({"north": "/rooms/forest", "south": "/rooms/meadow"})
+    # Alternatives become keys of their own; empty ones are skipped and a
+    # repeated key ("well") keeps its first value.
+    assert s["details"] == cbor2.dumps(
+        {"well": "The well.", "old well": "The well.", "rim": "The well.",
+         "bucket": "A bucket.", "rope": "A bucket.", "geese": "Geese.", "goose": "Geese."}
+    )  # fmt: skip
+    assert s["empty"] == cbor2.dumps({})
+    big = {}
+    for i in range(400):
+        big[f"k{i}"] = big[f"alias{i}"] = f"v{i}"
+    assert s["big"] == cbor2.dumps(big)
+
+
+def test_helpers_use_only_the_per_call_arena(world: WorldHost) -> None:
+    """Whatever the helpers allocate is gone when the hook returns, so
+    memory does not grow however often they run."""
+    pages = set()
+    for _ in range(30):
+        world.run("text-map")
+        world.run("noun", "at the " + "Old Well " * 500)
+        pages.add(world.run("pages")[0]["pages"])
+    assert len(pages) == 1

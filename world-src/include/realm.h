@@ -32,7 +32,10 @@
  *   4. Memory: the per-call arena (realm_alloc)
  *   5. String helpers and the string builder (realm_buf)
  *   6. CBOR: writing and reading state values (realm_cbor_*)
- *   7. State helpers: ints, text, bools, string arrays in one call
+ *   7. State helpers: ints, text, bools, string arrays, text maps in one
+ *      call; other objects' public text and bools
+ *   8. Everyday helpers: the words a player typed, names, telling the
+ *      others in a room, keeping a room stocked
  *   (the rest of the file is the implementation: canonical-ABI glue)
  *
  * -------------------------------------------------------------------------
@@ -276,6 +279,9 @@ static inline bool realm_str_to_int(realm_str s, int64_t *out);
 static inline size_t realm_str_copy(char *dst, size_t cap, realm_str src);
 /* A copy in the arena (e.g. to outlive a buffer you reuse). */
 static inline realm_str realm_str_dup(realm_str s);
+/* A copy in the arena with ASCII letters in lower case ("Old WELL" ->
+ * "old well"); other bytes, UTF-8 included, are copied as they are. */
+static inline realm_str realm_str_lower(realm_str s);
 /* a + b, in the arena. */
 static inline realm_str realm_str_concat(realm_str a, realm_str b);
 /* Decimal digits of `value` into out (at least 21 bytes), NUL-terminated;
@@ -319,7 +325,8 @@ static inline realm_str realm_buf_str(const realm_buf *b);
  * except that it cannot decode floats (it can skip them) and refuses
  * indefinite-length items.
  *
- * Writing an `exits` map:
+ * Writing an `exits` map (realm_state_set_text_map in section 7 does
+ * this in one call):
  *
  *     realm_cbor_writer w;
  *     realm_cbor_writer_init(&w, NULL, 0);          // grows in the arena
@@ -428,6 +435,105 @@ static inline void realm_state_set_bool(realm_str key, bool value);
 /* An array of text, e.g. `ids`:
  *     realm_state_set_strs(RS("ids"), (realm_str[]){RS("lamp"), RS("brass lamp")}, 2); */
 static inline void realm_state_set_strs(realm_str key, const realm_str *items, size_t count);
+/* A map of text to text, e.g. `exits` or `details`, from a flat array of
+ * NUL-terminated strings: key, value, key, value... `count` is the number
+ * of pairs (half the array). A key may list alternatives separated by '|':
+ * each becomes a key of its own with the same value (empty alternatives
+ * are skipped, and a key that comes again keeps its first value). The
+ * driver's `look at` finds a detail by the exact noun, in lower case, so
+ * write details' keys in lower case and list the nouns players will try:
+ *
+ *     static const char *const EXITS[] = {
+ *         "north", "/rooms/forest",
+ *         "south", "/rooms/meadow",
+ *     };
+ *     static const char *const DETAILS[] = {
+ *         "well|old well|rim", "The well is old, older than the village.",
+ *         "bucket|rope",       "An oak bucket on a fraying rope.",
+ *     };
+ *     realm_state_set_text_map(RS("exits"), EXITS, REALM_LEN(EXITS) / 2);
+ *     realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
+ */
+static inline void realm_state_set_text_map(realm_str key, const char *const *pairs, size_t count);
+
+/* Another object's public state (see realm_query): like the scalar get
+ * functions above, false if the key is not public, unset or of another
+ * type, leaving *out alone. Text points into the arena. */
+static inline bool realm_query_text(realm_str target, realm_str key, realm_str *out);
+static inline bool realm_query_bool(realm_str target, realm_str key, bool *out);
+
+/* ======================================================================
+ * 8. Everyday helpers
+ *
+ * What most rooms, items and NPCs do, built from the functions above.
+ * A command hook typically reads:
+ *
+ *     bool realm_on_command(realm_str self, realm_str actor,
+ *                           realm_str verb, realm_str args) {
+ *         if (!realm_str_eqz(verb, "light")) return false;
+ *         if (!realm_one_of("lamp|brass lamp", realm_noun_of(args)))
+ *             return false;                    // another lamp, perhaps
+ *         realm_state_set_bool(RS("lit"), true);
+ *         realm_announce(actor, RS("You light the lamp."), RS("lights a lamp."));
+ *         return true;
+ *     }
+ *
+ * and a room keeps its furniture with realm_stock in on-load and reset.
+ * ====================================================================== */
+
+/* The number of elements of an array (an array, not a pointer):
+ * realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids)). */
+#define REALM_LEN(array) (sizeof(array) / sizeof((array)[0]))
+
+/* --- the words a player typed ------------------------------------------ */
+
+/* Is `word` exactly one of the '|'-separated alternatives in `alts`?
+ * Byte-wise, so compare with realm_noun_of's lower-case result:
+ *     realm_one_of("lamp|brass lamp|lantern", noun) */
+static inline bool realm_one_of(const char *alts, realm_str word);
+/* The thing a command is about, ready for realm_one_of: `args` trimmed,
+ * in lower case (realm_str_lower), without the leading words "at", "in",
+ * "into", "on", "from", "to", "my", "the", "a" and "an", however many:
+ * "at the Old Well" -> "old well", "" -> "". In the arena. */
+static inline realm_str realm_noun_of(realm_str args);
+
+/* --- who is who --------------------------------------------------------- */
+
+/* Is `id` a player's ("/player/ann")? */
+static inline bool realm_is_player(realm_str id);
+/* The name players know `who` by: its `name` ("Tansy", "Marta"); for a
+ * player without one, the id's last part with a capital ("/player/ann" ->
+ * "Ann"); "Someone" for anything else. */
+static inline realm_str realm_name_of(realm_str who);
+
+/* --- telling the people around ------------------------------------------ */
+
+/* Tell `text` to every player in `room` but `except` (usually the actor).
+ * Only players: to any other object a tell is an on-message it would have
+ * to make sense of. (From a room, realm_say tells everything it contains,
+ * the actor included.) */
+static inline void realm_tell_others(realm_str room, realm_str except, realm_str text);
+/* The two sides of an action: `to_actor` to the actor, and to the other
+ * players in the actor's room the actor's name, a space and `to_others`
+ * (like realm_emote):
+ *     realm_announce(actor, RS("You light the lamp."), RS("lights a lamp."));
+ * Ann sees "You light the lamp.", Bob beside her "Ann lights a lamp." */
+static inline void realm_announce(realm_str actor, realm_str to_actor, realm_str to_others);
+
+/* --- what is where, and keeping a room stocked -------------------------- */
+
+/* The first object in `where` that is a clone of `blueprint` ("/obj/coin"
+ * finds "/obj/coin#000012") or whose `name` is `name` (a coin from
+ * elsewhere that calls itself "coin"); an empty id if there is none.
+ * Either test is left out when its argument is empty. lpMUD's present(). */
+static inline realm_str realm_present(realm_str where, realm_str blueprint, realm_str name);
+/* Whether realm_present finds anything. */
+static inline bool realm_holds(realm_str where, realm_str blueprint, realm_str name);
+/* Keep one `blueprint` in `room` (call it in on-load and reset): unless
+ * realm_holds(room, blueprint, name), clone one and move it in. A refusal
+ * is logged as a warning ("cannot stock: <why>"). True if one is there
+ * now. */
+static inline bool realm_stock(realm_str room, realm_str blueprint, realm_str name);
 
 /* ======================================================================
  * Implementation. Nothing below is part of the API.
@@ -663,6 +769,15 @@ static inline size_t realm_str_copy(char *dst, size_t cap, realm_str src) {
 static inline realm_str realm_str_dup(realm_str s) {
     char *p = (char *)realm__arena_alloc(1, s.len);
     __builtin_memcpy(p, s.ptr, s.len);
+    return (realm_str){p, s.len};
+}
+
+static inline realm_str realm_str_lower(realm_str s) {
+    char *p = (char *)realm__arena_alloc(1, s.len);
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.ptr[i];
+        p[i] = (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+    }
     return (realm_str){p, s.len};
 }
 
@@ -1140,6 +1255,144 @@ static inline void realm_state_set_strs(realm_str key, const realm_str *items, s
     realm_cbor_put_array(&w, count);
     for (size_t i = 0; i < count; i++) realm_cbor_put_text(&w, items[i]);
     realm_state_set_cbor(key, &w);
+}
+
+/* The next '|'-separated alternative of *alts (possibly empty); false at
+ * the end. Moves *alts past it. */
+static inline bool realm__next_alt(const char **alts, realm_str *out) {
+    const char *p = *alts;
+    if (p == NULL || *p == 0) return false;
+    size_t n = 0;
+    while (p[n] && p[n] != '|') n++;
+    *out = (realm_str){p, n};
+    *alts = p + n + (p[n] == '|');
+    return true;
+}
+
+static inline void realm_state_set_text_map(realm_str key, const char *const *pairs, size_t count) {
+    /* Gather the keys first: the map's head says how many entries follow,
+     * and a repeated key must not be written twice. */
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *alts = pairs[2 * i];
+        realm_str alt;
+        while (realm__next_alt(&alts, &alt)) total++;
+    }
+    realm_str *keys = (realm_str *)realm__arena_alloc(_Alignof(realm_str), total * sizeof(realm_str));
+    size_t *values = (size_t *)realm__arena_alloc(_Alignof(size_t), total * sizeof(size_t));
+    size_t unique = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *alts = pairs[2 * i];
+        realm_str alt;
+        while (realm__next_alt(&alts, &alt)) {
+            bool seen = alt.len == 0;
+            for (size_t j = 0; j < unique && !seen; j++) seen = realm_str_eq(keys[j], alt);
+            if (seen) continue;
+            keys[unique] = alt;
+            values[unique] = 2 * i + 1;
+            unique++;
+        }
+    }
+    realm_cbor_writer w;
+    realm_cbor_writer_init(&w, NULL, 0);
+    realm_cbor_put_map(&w, unique);
+    for (size_t j = 0; j < unique; j++) {
+        realm_cbor_put_text(&w, keys[j]);
+        realm_cbor_put_textz(&w, pairs[values[j]]);
+    }
+    realm_state_set_cbor(key, &w);
+}
+
+static inline bool realm__query_reader(realm_str target, realm_str key, realm_cbor_reader *r) {
+    const uint8_t *value;
+    size_t len;
+    if (!realm_query(target, key, &value, &len)) return false;
+    realm_cbor_reader_init(r, value, len);
+    return true;
+}
+
+static inline bool realm_query_text(realm_str target, realm_str key, realm_str *out) {
+    realm_cbor_reader r;
+    return realm__query_reader(target, key, &r) && realm_cbor_get_text(&r, out);
+}
+
+static inline bool realm_query_bool(realm_str target, realm_str key, bool *out) {
+    realm_cbor_reader r;
+    return realm__query_reader(target, key, &r) && realm_cbor_get_bool(&r, out);
+}
+
+/* --- everyday helpers --------------------------------------------------------------- */
+
+static inline bool realm_one_of(const char *alts, realm_str word) {
+    realm_str alt;
+    while (realm__next_alt(&alts, &alt))
+        if (realm_str_eq(alt, word)) return true;
+    return false;
+}
+
+static inline realm_str realm_noun_of(realm_str args) {
+    static const char *const skip[] = {"at ", "in ", "into ", "on ", "from ", "to ", "my ", "the ", "a ", "an "};
+    realm_str s = realm_str_lower(realm_str_trim(args));
+    for (size_t i = 0; i < REALM_LEN(skip); i++) {
+        realm_str word = realm_z(skip[i]);
+        if (realm_str_starts_with(s, word)) {
+            s = realm_str_trim((realm_str){s.ptr + word.len, s.len - word.len});
+            i = (size_t)-1; /* start over: "at the well" */
+        }
+    }
+    return s;
+}
+
+static inline bool realm_is_player(realm_str id) { return realm_str_starts_with(id, RS("/player/")); }
+
+static inline realm_str realm_name_of(realm_str who) {
+    realm_str name;
+    if (realm_query_text(who, RS("name"), &name) && name.len) return name;
+    if (!realm_is_player(who) || who.len == 8) return RS("Someone");
+    name = realm_str_dup((realm_str){who.ptr + 8, who.len - 8});
+    if (name.ptr[0] >= 'a' && name.ptr[0] <= 'z') ((char *)name.ptr)[0] = (char)(name.ptr[0] - ('a' - 'A'));
+    return name;
+}
+
+static inline void realm_tell_others(realm_str room, realm_str except, realm_str text) {
+    realm_strs here = realm_contents(room);
+    for (size_t i = 0; i < here.len; i++)
+        if (realm_is_player(here.items[i]) && !realm_str_eq(here.items[i], except)) realm_tell(here.items[i], text);
+}
+
+static inline void realm_announce(realm_str actor, realm_str to_actor, realm_str to_others) {
+    realm_str room;
+    realm_tell(actor, to_actor);
+    if (!realm_environment(actor, &room)) return;
+    realm_buf b;
+    realm_buf_init(&b, NULL, 0);
+    realm_buf_add(&b, realm_name_of(actor));
+    realm_buf_char(&b, ' ');
+    realm_buf_add(&b, to_others);
+    realm_tell_others(room, actor, realm_buf_str(&b));
+}
+
+static inline realm_str realm_present(realm_str where, realm_str blueprint, realm_str name) {
+    realm_strs here = realm_contents(where);
+    realm_str prefix = realm_str_concat(blueprint, RS("#"));
+    for (size_t i = 0; i < here.len; i++) {
+        realm_str id = here.items[i], called;
+        if (blueprint.len && realm_str_starts_with(id, prefix)) return id;
+        if (name.len && realm_query_text(id, RS("name"), &called) && realm_str_eq(called, name)) return id;
+    }
+    return (realm_str){"", 0};
+}
+
+static inline bool realm_holds(realm_str where, realm_str blueprint, realm_str name) {
+    return realm_present(where, blueprint, name).len != 0;
+}
+
+static inline bool realm_stock(realm_str room, realm_str blueprint, realm_str name) {
+    if (realm_holds(room, blueprint, name)) return true;
+    realm_result made = realm_clone(blueprint);
+    if (made.ok) made = realm_move(made.value, room);
+    if (!made.ok) realm_log(REALM_WARN, realm_str_concat(RS("cannot stock: "), made.error));
+    return made.ok;
 }
 
 /* --- hook exports: interface jitrealm:realm/object@0.1.0 ---------------------
