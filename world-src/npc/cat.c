@@ -14,7 +14,6 @@
  */
 #include "realm.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define WANDER_MIN_MS 20000
 #define WANDER_SPAN_MS 20000
 #define OVERDUE_MS 60000
@@ -50,53 +49,6 @@ static const char *const PURR[] = {
     "tolerates %s's attention for exactly three seconds, then bats at their fingers.",
     "rolls over to show %s her belly. It is a trap.",
 };
-
-/* Lower-cased `args` without a leading "at", "the", "my"... */
-static realm_str noun_of(realm_str args) {
-    static const char *const SKIP[] = {"at ", "to ", "my ", "the ", "a ", "an "};
-    realm_str s = realm_str_trim(args);
-    char *p = (char *)realm_alloc(s.len + 1);
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.ptr[i];
-        p[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-    }
-    s = (realm_str){p, s.len};
-    for (size_t i = 0; i < LEN(SKIP); i++) {
-        realm_str skip = realm_z(SKIP[i]);
-        if (realm_str_starts_with(s, skip)) {
-            s = realm_str_trim((realm_str){s.ptr + skip.len, s.len - skip.len});
-            i = (size_t)-1;
-        }
-    }
-    return s;
-}
-
-/* Is `word` one of the '|'-separated alternatives in `alts`? */
-static bool one_of(const char *alts, realm_str word) {
-    while (*alts) {
-        size_t n = 0;
-        while (alts[n] && alts[n] != '|') n++;
-        if (realm_str_eq(realm_str_of(alts, n), word)) return true;
-        alts += n + (alts[n] == '|');
-    }
-    return false;
-}
-
-/* The name players know `who` by ("/player/ann" -> "Ann" if unset). */
-static realm_str name_of(realm_str who) {
-    const uint8_t *v;
-    size_t n;
-    realm_cbor_reader r;
-    realm_str name;
-    if (realm_query(who, RS("name"), &v, &n)) {
-        realm_cbor_reader_init(&r, v, n);
-        if (realm_cbor_get_text(&r, &name) && name.len) return name;
-    }
-    if (!realm_str_starts_with(who, RS("/player/")) || who.len == 8) return RS("Someone");
-    name = realm_str_dup((realm_str){who.ptr + 8, who.len - 8});
-    if (name.ptr[0] >= 'a' && name.ptr[0] <= 'z') ((char *)name.ptr)[0] = (char)(name.ptr[0] - 32);
-    return name;
-}
 
 /* xorshift64*, seeded from the clock and the previous draw. */
 static uint64_t draw(uint64_t below) {
@@ -139,7 +91,7 @@ static void check_overdue(void) {
 }
 
 static bool on_rounds(realm_str room) {
-    for (size_t i = 0; i < LEN(ROUNDS); i++)
+    for (size_t i = 0; i < REALM_LEN(ROUNDS); i++)
         if (realm_str_eqz(room, ROUNDS[i])) return true;
     return false;
 }
@@ -161,13 +113,13 @@ static void wander(realm_str self) {
     realm_cbor_reader r;
     if (!realm_environment(self, &here)) return;
     if (draw(3) == 0) { /* stay a while */
-        realm_emote(realm_z(IDLE[draw(LEN(IDLE))]));
+        realm_emote(realm_z(IDLE[draw(REALM_LEN(IDLE))]));
         return;
     }
     if (!realm_query(here, RS("exits"), &v, &len)) return;
     realm_cbor_reader_init(&r, v, len);
     if (!realm_cbor_get_map(&r, &count)) return;
-    for (size_t i = 0; i < count && n < LEN(dirs); i++) {
+    for (size_t i = 0; i < count && n < REALM_LEN(dirs); i++) {
         realm_str dir, dest;
         if (!realm_cbor_get_text(&r, &dir) || !realm_cbor_get_text(&r, &dest)) return;
         if (!on_rounds(dest)) continue;
@@ -181,9 +133,9 @@ static void wander(realm_str self) {
     }
     if (n == 0) return;
     size_t pick = (size_t)draw(n);
-    realm_emote(fill(LEAVE[draw(LEN(LEAVE))], way(dirs[pick])));
+    realm_emote(fill(LEAVE[draw(REALM_LEN(LEAVE))], way(dirs[pick])));
     if (realm_move(self, dests[pick]).ok)
-        realm_emote(realm_z(ARRIVE[draw(LEN(ARRIVE))])); /* heard in the new room */
+        realm_emote(realm_z(ARRIVE[draw(REALM_LEN(ARRIVE))])); /* heard in the new room */
 }
 
 void realm_on_load(realm_str self) {
@@ -196,8 +148,8 @@ void realm_on_load(realm_str self) {
         RS("A scruffy tabby with one torn ear, white socks and the calm self-regard of a creature "
            "fed at every door in the village. She belongs to no one and everyone. You could "
            "{bold}pet{/} her, if she allows it."));
-    realm_state_set_strs(RS("ids"), ids, LEN(ids));
-    realm_state_set_strs(RS("verbs"), verbs, LEN(verbs));
+    realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
+    realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
     realm_state_set_bool(RS("gettable"), false);
     schedule();
 }
@@ -226,8 +178,8 @@ void realm_on_message(realm_str self, realm_str sender, realm_str kind, realm_by
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
     (void)self;
-    if (!one_of(IDS, noun_of(args))) return false;
-    realm_str name = name_of(actor);
+    if (!realm_one_of(IDS, realm_noun_of(args))) return false;
+    realm_str name = realm_name_of(actor);
     if (realm_str_eqz(verb, "feed")) {
         realm_tell(actor, RS("You have nothing a cat would want. Tansy looks at your empty hands "
                              "with open contempt. (Marta at the tavern keeps bacon for her.)"));
@@ -236,6 +188,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     if (!realm_str_eqz(verb, "pet") && !realm_str_eqz(verb, "stroke") && !realm_str_eqz(verb, "scratch"))
         return false;
     realm_tell(actor, RS("You reach down to scratch Tansy behind her torn ear."));
-    realm_emote(fill(PURR[draw(LEN(PURR))], name)); /* everyone here sees it, the actor too */
+    realm_emote(fill(PURR[draw(REALM_LEN(PURR))], name)); /* everyone here sees it, the actor too */
     return true;
 }

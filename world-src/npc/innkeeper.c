@@ -9,7 +9,6 @@
  */
 #include "realm.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CHAT_MS 30000
 
 #define IDS "marta|innkeeper|woman|barkeep|landlady"
@@ -67,60 +66,12 @@ static const char *const TOPICS[] = {
     "Me? Born upstairs, and I'll likely die upstairs. In between, I pour ale.",
 };
 
-/* Lower-cased `args` without a leading "at", "the", "my"... */
-static realm_str noun_of(realm_str args) {
-    static const char *const SKIP[] = {"at ", "to ", "my ", "the ", "a ", "an "};
-    realm_str s = realm_str_trim(args);
-    char *p = (char *)realm_alloc(s.len + 1);
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.ptr[i];
-        p[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-    }
-    s = (realm_str){p, s.len};
-    for (size_t i = 0; i < LEN(SKIP); i++) {
-        realm_str skip = realm_z(SKIP[i]);
-        if (realm_str_starts_with(s, skip)) {
-            s = realm_str_trim((realm_str){s.ptr + skip.len, s.len - skip.len});
-            i = (size_t)-1;
-        }
-    }
-    return s;
-}
-
-/* Is `word` one of the '|'-separated alternatives in `alts`? */
-static bool one_of(const char *alts, realm_str word) {
-    while (*alts) {
-        size_t n = 0;
-        while (alts[n] && alts[n] != '|') n++;
-        if (realm_str_eq(realm_str_of(alts, n), word)) return true;
-        alts += n + (alts[n] == '|');
-    }
-    return false;
-}
-
-static realm_str name_of(realm_str who) {
-    const uint8_t *v;
-    size_t n;
-    realm_cbor_reader r;
-    realm_str name;
-    if (realm_query(who, RS("name"), &v, &n)) {
-        realm_cbor_reader_init(&r, v, n);
-        if (realm_cbor_get_text(&r, &name) && name.len) return name;
-    }
-    if (!realm_str_starts_with(who, RS("/player/")) || who.len == 8) return RS("Someone");
-    name = realm_str_dup((realm_str){who.ptr + 8, who.len - 8});
-    if (name.ptr[0] >= 'a' && name.ptr[0] <= 'z') ((char *)name.ptr)[0] = (char)(name.ptr[0] - 32);
-    return name;
-}
-
-static bool is_player(realm_str id) { return realm_str_starts_with(id, RS("/player/")); }
-
 static bool players_here(realm_str self) {
     realm_str room;
     if (!realm_environment(self, &room)) return false;
     realm_strs here = realm_contents(room);
     for (size_t i = 0; i < here.len; i++)
-        if (is_player(here.items[i])) return true;
+        if (realm_is_player(here.items[i])) return true;
     return false;
 }
 
@@ -135,13 +86,13 @@ static bool mentions(realm_str text, const char *alts) {
         while (i < text.len && !(text.ptr[i] >= 'a' && text.ptr[i] <= 'z')) i++;
         size_t start = i;
         while (i < text.len && text.ptr[i] >= 'a' && text.ptr[i] <= 'z') i++;
-        if (i > start && one_of(alts, (realm_str){text.ptr + start, i - start})) return true;
+        if (i > start && realm_one_of(alts, (realm_str){text.ptr + start, i - start})) return true;
     }
     return false;
 }
 
 static void answer(realm_str topic) {
-    for (size_t i = 0; i < LEN(TOPICS); i += 2)
+    for (size_t i = 0; i < REALM_LEN(TOPICS); i += 2)
         if (mentions(topic, TOPICS[i])) {
             realm_say(realm_z(TOPICS[i + 1]));
             return;
@@ -151,7 +102,7 @@ static void answer(realm_str topic) {
 }
 
 static void order(realm_str actor, realm_str what) {
-    realm_str name = name_of(actor);
+    realm_str name = realm_name_of(actor);
     if (mentions(what, "stew|food|rabbit|bowl|supper|dinner|meal")) {
         realm_emote(cat3(RS("ladles a steaming bowl of rabbit stew and sets it down in front of "), name,
                          RS(". It smells of thyme and is gone in no time.")));
@@ -176,8 +127,8 @@ void realm_on_load(realm_str self) {
            "square. She keeps the Crooked Lantern the way a hen keeps chicks: fiercely, and with a "
            "great deal of clucking. Try {bold}ask marta about <something>{/}, {bold}talk to marta{/} "
            "or {bold}order ale{/}."));
-    realm_state_set_strs(RS("ids"), ids, LEN(ids));
-    realm_state_set_strs(RS("verbs"), verbs, LEN(verbs));
+    realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
+    realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
     realm_state_set_bool(RS("gettable"), false);
     realm_state_set_bool(RS("hears"), true);
     realm_set_heartbeat(CHAT_MS);
@@ -193,35 +144,35 @@ void realm_heartbeat(realm_str self) {
     if (!players_here(self)) return; /* nobody to chat to */
     int64_t line = 0;
     realm_state_get_int(RS("line"), &line);
-    if (line < 0 || line >= (int64_t)LEN(LINES)) line = 0;
+    if (line < 0 || line >= (int64_t)REALM_LEN(LINES)) line = 0;
     realm_str text = realm_z(LINES[line]);
     if (text.ptr[0] == '>')
         realm_say((realm_str){text.ptr + 1, text.len - 1});
     else
         realm_emote(text);
-    realm_state_set_int(RS("line"), (line + 1) % (int64_t)LEN(LINES));
+    realm_state_set_int(RS("line"), (line + 1) % (int64_t)REALM_LEN(LINES));
 }
 
 void realm_on_message(realm_str self, realm_str sender, realm_str kind, realm_bytes payload) {
     (void)self;
     if (realm_str_eqz(kind, "arrive")) {
-        if (is_player(sender))
+        if (realm_is_player(sender))
             realm_tell(sender, cat3(RS("Marta looks up from the bar and beams. {yellow}\"Welcome to the "
                                        "Crooked Lantern, "),
-                                    name_of(sender),
+                                    realm_name_of(sender),
                                     RS("! Sit yourself by the fire. Ask me about anything you like.\"{/}")));
         else if (realm_str_starts_with(sender, RS("/npc/cat#")))
             realm_emote(RS("sneaks Tansy a scrap of bacon from under the bar."));
         return;
     }
-    if (!realm_str_eqz(kind, "say") || !is_player(sender)) return;
+    if (!realm_str_eqz(kind, "say") || !realm_is_player(sender)) return;
     realm_cbor_reader r;
     realm_str said;
     realm_cbor_reader_init(&r, payload.ptr, payload.len);
     if (!realm_cbor_get_text(&r, &said)) return;
-    said = noun_of(said); /* lower case */
+    said = realm_str_lower(said);
     if (mentions(said, "hello|hi|hiya|hey|greetings|morning|evening|afternoon|hail|howdy"))
-        realm_say(cat3(RS("And hello to you, "), name_of(sender), RS("! What'll it be?")));
+        realm_say(cat3(RS("And hello to you, "), realm_name_of(sender), RS("! What'll it be?")));
     else if (mentions(said, "thanks|thank|cheers"))
         realm_say(RS("Bless you, it's nothing."));
     else if (mentions(said, "bye|goodbye|farewell"))
@@ -230,9 +181,9 @@ void realm_on_message(realm_str self, realm_str sender, realm_str kind, realm_by
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
     (void)self;
-    realm_str rest = noun_of(args);
+    realm_str rest = realm_noun_of(args);
     realm_str who = realm_str_word(&rest);
-    bool named = one_of(IDS, who);
+    bool named = realm_one_of(IDS, who);
 
     if (realm_str_eqz(verb, "ask")) {
         /* ask marta about X | ask about X */
@@ -247,14 +198,14 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     }
     if (realm_str_eqz(verb, "talk") || realm_str_eqz(verb, "greet")) {
         if (who.len && !named) return false;
-        realm_say(cat3(RS("Hello, "), name_of(actor),
+        realm_say(cat3(RS("Hello, "), realm_name_of(actor),
                        RS("! New in Thornwick? Have a look about: the market's out front, the well and the mill "
                           "up north, the woods to the west. Ask me about any of it.")));
         return true;
     }
     if (realm_str_eqz(verb, "order") || realm_str_eqz(verb, "buy")) {
         /* order ale | order ale from marta | buy a drink */
-        order(actor, noun_of(args));
+        order(actor, realm_noun_of(args));
         return true;
     }
     return false;

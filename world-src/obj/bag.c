@@ -5,8 +5,6 @@
  */
 #include "realm.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
-
 static void describe(void) {
     const realm_str ids[] = {RS("satchel"), RS("bag"), RS("leather satchel"), RS("leather bag")};
     realm_state_set_text(RS("name"), RS("satchel"));
@@ -15,7 +13,7 @@ static void describe(void) {
         RS("A scuffed leather satchel with a brass buckle and a mended strap, roomy enough for a loaf, "
            "a lamp and a few secrets. Put things in it with {bold}put <thing> in satchel{/}, and take "
            "them out with {bold}get <thing> from satchel{/}."));
-    realm_state_set_strs(RS("ids"), ids, LEN(ids));
+    realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
     realm_state_set_strs(RS("verbs"), NULL, 0); /* no commands of its own */
     realm_state_set_bool(RS("gettable"), true);
     realm_state_set_bool(RS("container"), true);

@@ -9,66 +9,10 @@
  */
 #include "realm.h"
 
-#define LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define MAX_NOTES 12
 #define MAX_NOTE_BYTES 200
 
 #define IDS "board|notice board|noticeboard|notices|notes|note"
-
-/* Lower-cased `args` without a leading "at", "the", "my"... */
-static realm_str noun_of(realm_str args) {
-    static const char *const SKIP[] = {"at ", "to ", "my ", "the ", "a ", "an "};
-    realm_str s = realm_str_trim(args);
-    char *p = (char *)realm_alloc(s.len + 1);
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.ptr[i];
-        p[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-    }
-    s = (realm_str){p, s.len};
-    for (size_t i = 0; i < LEN(SKIP); i++) {
-        realm_str skip = realm_z(SKIP[i]);
-        if (realm_str_starts_with(s, skip)) {
-            s = realm_str_trim((realm_str){s.ptr + skip.len, s.len - skip.len});
-            i = (size_t)-1;
-        }
-    }
-    return s;
-}
-
-/* Is `word` one of the '|'-separated alternatives in `alts`? */
-static bool one_of(const char *alts, realm_str word) {
-    while (*alts) {
-        size_t n = 0;
-        while (alts[n] && alts[n] != '|') n++;
-        if (realm_str_eq(realm_str_of(alts, n), word)) return true;
-        alts += n + (alts[n] == '|');
-    }
-    return false;
-}
-
-/* The name players know `who` by ("/player/ann" -> "Ann" if unset). */
-static realm_str name_of(realm_str who) {
-    const uint8_t *v;
-    size_t n;
-    realm_cbor_reader r;
-    realm_str name;
-    if (realm_query(who, RS("name"), &v, &n)) {
-        realm_cbor_reader_init(&r, v, n);
-        if (realm_cbor_get_text(&r, &name) && name.len) return name;
-    }
-    if (!realm_str_starts_with(who, RS("/player/")) || who.len == 8) return RS("Someone");
-    name = realm_str_dup((realm_str){who.ptr + 8, who.len - 8});
-    if (name.ptr[0] >= 'a' && name.ptr[0] <= 'z') ((char *)name.ptr)[0] = (char)(name.ptr[0] - 32);
-    return name;
-}
-
-/* Show `text` to every player in `room` but `actor`. */
-static void tell_others(realm_str room, realm_str actor, realm_str text) {
-    realm_strs here = realm_contents(room);
-    for (size_t i = 0; i < here.len; i++)
-        if (realm_str_starts_with(here.items[i], RS("/player/")) && !realm_str_eq(here.items[i], actor))
-            realm_tell(here.items[i], text);
-}
 
 /* How many notes are pinned up. */
 static size_t note_count(void) {
@@ -96,8 +40,8 @@ static void describe(void) {
     realm_state_set_text(RS("name"), RS("board"));
     realm_state_set_text(RS("short"), RS("a notice board"));
     realm_state_set_text(RS("long"), realm_buf_str(&b));
-    realm_state_set_strs(RS("ids"), ids, LEN(ids));
-    realm_state_set_strs(RS("verbs"), verbs, LEN(verbs));
+    realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
+    realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
     realm_state_set_bool(RS("gettable"), false);
 }
 
@@ -135,7 +79,6 @@ static void read_notes(realm_str actor) {
 }
 
 static void write_note(realm_str actor, realm_str text) {
-    realm_str name = name_of(actor);
     text = realm_str_trim(text);
     if (text.len == 0) {
         realm_tell(actor, RS("Write what? ({bold}write <text>{/})"));
@@ -159,14 +102,12 @@ static void write_note(realm_str actor, realm_str text) {
         if (!realm_cbor_get_text(&r, &note)) note = RS("(smudged)");
         if (i >= drop) realm_cbor_put_text(&w, note);
     }
-    realm_cbor_put_text(&w, realm_str_concat(realm_str_concat(name, RS(": ")), text));
+    realm_cbor_put_text(&w, realm_str_concat(realm_str_concat(realm_name_of(actor), RS(": ")), text));
     realm_state_set_cbor(RS("notes"), &w);
     describe(); /* the note count in the description */
 
-    realm_tell(actor, RS("You scribble your note and pin it to the board."));
-    realm_str room;
-    if (realm_environment(actor, &room))
-        tell_others(room, actor, realm_str_concat(name, RS(" pins a note to the notice board.")));
+    realm_announce(actor, RS("You scribble your note and pin it to the board."),
+                   RS("pins a note to the notice board."));
 }
 
 void realm_on_load(realm_str self) {
@@ -190,8 +131,8 @@ void realm_on_reload(realm_str self, realm_str old_version) {
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
     (void)self;
     if (realm_str_eqz(verb, "read")) {
-        realm_str noun = noun_of(args);
-        if (noun.len && !one_of(IDS, noun)) return false;
+        realm_str noun = realm_noun_of(args);
+        if (noun.len && !realm_one_of(IDS, noun)) return false;
         read_notes(actor);
         return true;
     }
