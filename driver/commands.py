@@ -124,10 +124,24 @@ class Commands:
 
 # -- matching ------------------------------------------------------------------------------
 
+#: Words in front of a noun that say nothing about which thing is meant
+#: ("look at the well", "get coin from my bag"); the C SDK's realm_noun_of
+#: strips the same ones, so objects and the driver read nouns alike.
+FILLER_WORDS = frozenset({"at", "in", "into", "on", "from", "to", "my", "the", "a", "an"})
+
+
+def noun_of(text: str) -> str:
+    """``"at the Old Well"`` -> ``"old well"``."""
+    words = text.lower().split()
+    while words and words[0] in FILLER_WORDS:
+        words.pop(0)
+    return " ".join(words)
+
+
 def _match(noun: str, objects: list[MudObject]) -> MudObject | None:
-    noun = noun.lower().strip()
-    if noun.startswith(("the ", "a ", "an ")):
-        noun = noun.split(" ", 1)[1]
+    noun = noun_of(noun)
+    if not noun:
+        return None
     for obj in objects:
         if noun in obj.nouns() or noun == obj.name.lower() or noun == obj.id:
             return obj
@@ -176,10 +190,7 @@ def _look(ctx: Context) -> None:
     if not args:
         ctx.say(describe_room(ctx.player.env, ctx.player))
         return
-    for prefix in ("at ", "in "):
-        if args.startswith(prefix):
-            args = args[len(prefix):]
-            break
+    args = noun_of(args) or args
     target = _match(args, _visible(ctx))
     if target is None:
         detail = _detail(ctx.player.env, args)
@@ -203,11 +214,7 @@ def _detail(room: MudObject | None, noun: str) -> str | None:
     details = room.get("details")
     if not isinstance(details, dict):
         return None
-    noun = noun.lower().strip()
-    for prefix in ("the ", "a ", "an "):
-        if noun.startswith(prefix):
-            noun = noun[len(prefix):]
-    text = details.get(noun)
+    text = details.get(noun_of(noun))
     return text if isinstance(text, str) else None
 
 

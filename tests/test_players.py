@@ -184,3 +184,11 @@ async def test_gmcp_from_the_world_and_at_login(sandbox, basic_build):
         await send(wiz, wh, "badgmcp", "bad-guest-data")
         assert len(wiz.gmcp) == before
         nursery.cancel_scope.cancel()
+
+
+def test_nouns_ignore_case_and_filler_words():
+    from driver.commands import noun_of
+
+    assert noun_of("at the Old Well") == "old well"
+    assert noun_of("INTO my BAG") == "bag"
+    assert noun_of("the") == ""
