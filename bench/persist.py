@@ -194,8 +194,8 @@ async def _flush(persistence) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(persistence.run)
         with trio.fail_after(30):
-            while persistence.tenants or persistence.held:
-                persistence._kick.set()
+            while persistence.realm.tenant.changes or persistence.held:
+                persistence.kick()
                 await trio.sleep(0.01)
             await trio.sleep(0.2)
         nursery.cancel_scope.cancel()

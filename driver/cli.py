@@ -123,8 +123,6 @@ def open_realm(config: RealmConfig) -> tuple[Realm, Persistence]:
             print(f"refused: {problem}", file=sys.stderr)
         if not snapshot.tenants:
             persistence.save_all(realm.tenant)  # a new world: write it all once
-        else:
-            persistence.tenants.add(realm.tenant)
     except BaseException:
         store.close()
         raise

@@ -62,7 +62,6 @@ class Persistence:
     def __init__(self, store: Store, realm: Realm) -> None:
         self.store = store
         self.realm = realm
-        self.tenants: set[Tenant] = set()
         self.held: list[Outbox] = []  # outboxes of events not yet durable
         self.failed: Batch | None = None  # a batch the store refused (disk full)
         self._kick = trio.Event()
@@ -71,8 +70,11 @@ class Persistence:
 
     # -- the Committer protocol -------------------------------------------------------
 
+    def kick(self) -> None:
+        """Commit what has changed soon (the loop is otherwise woken by events)."""
+        self._kick.set()
+
     def event_done(self, tenant: Tenant, outbox: Outbox) -> None:
-        self.tenants.add(tenant)
         if outbox:
             self.held.append(outbox)
         self._kick.set()
@@ -82,11 +84,11 @@ class Persistence:
     def build_batch(self) -> Batch:
         """Rows for everything marked since the last batch; marks are taken."""
         batch = Batch()
-        for tenant in self.tenants:
-            changes = tenant.changes
-            if changes:
-                self._add_tenant(batch, tenant, changes.take())
-        self.tenants.clear()
+        # Every tenant, not only those that ran events: changes made outside
+        # any event (restore, start-up publishing, tools) are saved too.
+        for tenant in self.realm.tenants:
+            if tenant.changes:
+                self._add_tenant(batch, tenant, tenant.changes.take())
         batch.alive_wall_ms = _wall_ms()
         return batch
 
@@ -194,7 +196,6 @@ class Persistence:
         tenant.changes.resets.update(tenant.resets.entries)
         tenant.changes.blueprints.update(tenant.blueprints.by_path)
         tenant.changes.counters = True
-        self.tenants.add(tenant)
         self._kick.set()
 
 

@@ -41,8 +41,8 @@ def picture(realm: Realm) -> dict[str, tuple]:
 async def settle(realm: Realm, persistence) -> None:
     """Wait until every event ran and everything it changed is committed."""
     with trio.fail_after(10):
-        while realm.tenant.busy or realm.tenant.changes or persistence.held or persistence.tenants:
-            persistence._kick.set()
+        while realm.tenant.busy or realm.tenant.changes or persistence.held:
+            persistence.kick()
             await trio.sleep(0.02)
         await trio.sleep(0.05)
 
@@ -230,3 +230,37 @@ def test_bad_data_directories_are_refused_clearly(basic_build, tmp_path):
     with pytest.raises(StoreCorruptError):
         open_realm(config(junk, basic_build))
     assert (junk / "jitrealm.db").read_bytes() == b"this is not a database" * 100
+
+
+async def test_source_changed_while_down_the_build_decides_and_state_is_kept(sandbox, tmp_path):
+    from .driver_support import build, copy_world
+
+    world = copy_world(BASIC_WORLD, tmp_path / "world")
+    build_dir = tmp_path / "build"
+    build(world, build_dir)
+    cfg = RealmConfig(world_dir=world, build_dir=build_dir, data_dir=tmp_path / "var", kdf_params=CHEAP)
+    realm, persistence = open_realm(cfg)
+
+    async def body(port: int) -> None:
+        ticker = realm.tenant.clone("/obj/ticker")
+        ticker.set("count", 5)
+        realm.tenant.touch(ticker)
+        await settle(realm, persistence)
+
+    await run_server(realm, persistence, body)
+    old = realm.tenant.blueprints.get("/obj/ticker").version
+    persistence.store.close()
+
+    source = world / "obj" / "ticker.c"
+    source.write_text(source.read_text().replace("a ticking gadget", "a changed gadget"))
+    again, p2 = open_realm(cfg)  # builds the changed source, then publishes it
+    try:
+        tenant = again.tenant
+        new = tenant.blueprints.get("/obj/ticker").version
+        assert new != old
+        ticker = next(o for o in tenant.graph.objects.values() if o.blueprint == "/obj/ticker")
+        assert ticker.version == old and ticker.get("count") == 5  # kept, not yet migrated
+        assert tenant.run_hook(ticker, "heartbeat", ()).ok
+        assert ticker.version == new and ticker.get("reloads") == 1 and ticker.get("count") == 5
+    finally:
+        p2.store.close()
