@@ -280,8 +280,11 @@ def serve_main(ns: argparse.Namespace) -> None:
     accounts = MemoryAccountStore()
     for index in range(ns.sessions):
         accounts.create(new_account(player_name(index), hash_password(PASSWORD, cheap)))
-    data_dir = Path(tempfile.mkdtemp(prefix="jitrealm-bench-net-"))
-    config = RealmConfig(world_dir=ns.world, build_dir=build_dir_for(ns.world), data_dir=data_dir, kdf_params=cheap)
+    # No store: the world lives in memory, so the data directory stays empty.
+    scratch = tempfile.TemporaryDirectory(prefix="jitrealm-bench-net-")
+    config = RealmConfig(
+        world_dir=ns.world, build_dir=build_dir_for(ns.world), data_dir=Path(scratch.name), kdf_params=cheap
+    )
     realm = Realm(config, accounts=accounts)
     problems = realm.publish_all()
     for problem in problems:
@@ -316,7 +319,10 @@ def serve_main(ns: argparse.Namespace) -> None:
                         print(json.dumps(report), flush=True)
             nursery.cancel_scope.cancel()
 
-    trio.run(main)
+    try:
+        trio.run(main)
+    finally:
+        scratch.cleanup()
 
 
 # -- the generator process --------------------------------------------------------------------
