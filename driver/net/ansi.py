@@ -347,6 +347,10 @@ def wrap(text: str, width: int) -> str:
     """
     if width <= 0:
         return text
+    if len(text) <= width and text.isascii() and "\n" not in text.rstrip("\n"):
+        # The common short message: one line that already fits (markup and
+        # escapes only make the visible width smaller than the length).
+        return text
     return "\n".join(
         "\n".join(_wrap_line(line, width)) if visible_width(line) > width else line
         for line in text.split("\n")
