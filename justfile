@@ -38,6 +38,7 @@ bench: setup build-world
     {{bin}}/python bench/sandbox.py
     {{bin}}/python bench/driver.py
     {{bin}}/python bench/persist.py
+    {{bin}}/python bench/net.py
 
 # Lint the Python code.
 lint: setup

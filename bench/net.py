@@ -48,8 +48,12 @@ over the window, its event loop's lateness and garbage collections
 the generators sent (``generator_lag_ms``) and their own pauses, and how long
 each process was runnable but had no CPU because something else on the
 machine had it (``cpu_wait_percent``; near 0 in a clean run).
-``--server-gc tuned`` measures the server with the garbage-collector setting
-this benchmark's findings propose (see :func:`tune_gc`).
+``--persist`` runs the server with its SQLite store in a scratch data
+directory, as `jitrealm run` does: every answer then waits for its group
+commit. (The server tunes its garbage collector in ``serve()``; this
+benchmark is how that setting was found: with Python's default thresholds,
+full collections of every session's in-flight objects every couple of
+seconds put p99 at ~500 ms.)
 """
 
 from __future__ import annotations
@@ -241,24 +245,13 @@ def place_players(realm: Any, sessions: int, per_room: int) -> int:
     return len(rooms)
 
 
-#: The collector settings proposed for the server (see ``--server-gc``).
-TUNED_GC_THRESHOLD = (50_000, 20, 1000)
-
-
 def tune_gc() -> None:
-    """What ``--server-gc tuned`` does to the server before it listens (and
-    what the generators always do to themselves): collect once, move every
-    object that exists (the loaded world, the sandbox) out of the collector's
-    sight with ``gc.freeze()``, and make young collections rare. The driver
-    makes next to no cyclic garbage, so this costs no memory; the default
-    thresholds instead promote each session's in-flight objects (a waiting
-    read's coroutines, cancel scopes, events) to the old generation, which
-    triggers a full collection of every session's objects every few seconds."""
-    import gc
+    """What the generators do to themselves: the same collector setting the
+    server makes in ``driver.cli.serve`` (see ``_tune_gc`` there), so the
+    measuring side adds no pauses of its own."""
+    from driver.cli import _tune_gc
 
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*TUNED_GC_THRESHOLD)
+    _tune_gc()
 
 
 def serve_main(ns: argparse.Namespace) -> None:
@@ -280,23 +273,27 @@ def serve_main(ns: argparse.Namespace) -> None:
     accounts = MemoryAccountStore()
     for index in range(ns.sessions):
         accounts.create(new_account(player_name(index), hash_password(PASSWORD, cheap)))
-    # No store: the world lives in memory, so the data directory stays empty.
     scratch = tempfile.TemporaryDirectory(prefix="jitrealm-bench-net-")
     config = RealmConfig(
         world_dir=ns.world, build_dir=build_dir_for(ns.world), data_dir=Path(scratch.name), kdf_params=cheap
     )
-    realm = Realm(config, accounts=accounts)
-    problems = realm.publish_all()
-    for problem in problems:
-        print(f"refused: {problem}", file=sys.stderr)
+    persistence = None
+    if ns.persist:
+        from driver.cli import open_realm
+
+        realm, persistence = open_realm(config)
+        realm.accounts = realm.players.accounts = accounts  # cheap logins; the world is stored
+    else:
+        realm = Realm(config, accounts=accounts)
+        problems = realm.publish_all()
+        for problem in problems:
+            print(f"refused: {problem}", file=sys.stderr)
     rooms = place_players(realm, ns.sessions, ns.per_room)
-    if ns.server_gc == "tuned":
-        tune_gc()
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
             telnet_port, http_port = await nursery.start(
-                functools.partial(serve, realm, ("127.0.0.1", 0), ("127.0.0.1", 0))
+                functools.partial(serve, realm, ("127.0.0.1", 0), ("127.0.0.1", 0), persistence=persistence)
             )
             pauses = Pauses()
             nursery.start_soon(pauses.watch)
@@ -673,7 +670,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         server = subprocess.Popen(
             [sys.executable, str(here), "--serve", "--cpu", str(server_cpu),
              "--sessions", str(ns.sessions), "--per-room", str(ns.per_room), "--world", str(ns.world),
-             "--server-gc", ns.server_gc],
+             *(["--persist"] if ns.persist else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT,
         )
         children.append(server)
@@ -765,7 +762,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
         "world": str(ns.world.resolve().relative_to(ROOT)) if ns.world.resolve().is_relative_to(ROOT) else str(ns.world),
         "command": ns.command,
         "players_per_room": ns.per_room,
-        "server_gc": ns.server_gc,
+        "persistence": ns.persist,
         "rooms": ports["rooms"],
         "sessions_target": ns.sessions,
         "sessions_logged_in": sum(r["logged_in"] for r in results),
@@ -833,9 +830,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="players per room: each `say` reaches the others (rooms are cloned as needed; "
                         "0: everyone in the start room; default 5)")
     p.add_argument("--command", choices=["say", "look"], default="say", help="what each session types (default say)")
-    p.add_argument("--server-gc", choices=["default", "tuned"], default="default",
-                   help="the server's garbage collector: as the driver leaves it (default), or with the "
-                        "change this benchmark proposes (gc.freeze() after start-up, thresholds 50000/20/1000)")
+    p.add_argument("--persist", action="store_true",
+                   help="run the server with its SQLite store (answers wait for their commit)")
     p.add_argument("--generators", type=int, default=1, help="load generator processes (default 1)")
     p.add_argument("--login-concurrency", type=int, default=64, help="logins in flight at once (default 64)")
     p.add_argument("--login-timeout", type=float, default=120.0, help="seconds for one login (default 120)")
