@@ -66,6 +66,7 @@ class Persistence:
         self.failed: Batch | None = None  # a batch the store refused (disk full)
         self._kick = trio.Event()
         self._alive_due = True  # write the wall clock at the next commit
+        self.alive_every = 1.0  # seconds between such writes when idle
         self.commits = 0
         self.commit_ms: list[float] = []  # recent commit latencies, for the benchmark
 
@@ -175,11 +176,11 @@ class Persistence:
             for outbox in outboxes:
                 self.realm.players.release(outbox)
 
-    async def keep_alive(self, every: float = 1.0) -> None:
+    async def keep_alive(self) -> None:
         """Commit the wall clock once a second even when nothing happens, so
         callouts restored after a crash keep the time they really had left."""
         while True:
-            await trio.sleep(every)
+            await trio.sleep(self.alive_every)
             self._alive_due = True
             self._kick.set()
 

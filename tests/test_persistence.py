@@ -141,6 +141,44 @@ async def test_output_waits_for_the_commit(basic_build, tmp_path):
         persistence.store.close()
 
 
+async def test_output_of_a_changeless_event_waits_only_for_earlier_changes(basic_build, tmp_path):
+    realm, persistence = open_realm(config(tmp_path / "var", basic_build))
+    persistence.alive_every = 3600  # no clock writes during the test
+    gate = trio.Event()
+    real_commit = persistence.store.commit
+
+    def slow_commit(batch):
+        trio.from_thread.run(gate.wait)
+        real_commit(batch)
+
+    async def body(port: int) -> None:
+        ann = await TelnetClient.connect(port)
+        await ann.expect("What is your name?")
+        await ann.command("create ann secret99", "Obvious exits")
+        await settle(realm, persistence)
+        persistence.store.commit = slow_commit
+        await ann.send("count 4")  # a change: its commit is held at the gate
+        await ann.send("say after the change")  # no change, but after one
+        with trio.move_on_after(0.5):
+            await ann.expect("You say: after the change")
+            pytest.fail("a reply overtook an earlier change that was not yet durable")
+        gate.set()
+        seen = await ann.expect("You say: after the change")
+        assert "counted 4" in seen
+        await settle(realm, persistence)
+        gate2 = trio.Event()
+        persistence.store.commit = lambda batch: (trio.from_thread.run(gate2.wait), real_commit(batch))
+        # Nothing is pending now: a changeless command needs no disk write.
+        await ann.command("say right away", "You say: right away", timeout=2)
+        gate2.set()
+        await ann.close()
+
+    try:
+        await run_server(realm, persistence, body)
+    finally:
+        persistence.store.close()
+
+
 async def test_full_disk_pauses_the_world_and_loses_nothing(basic_build, tmp_path):
     """The store refuses commits (as SQLite does when the disk is full): the
     world pauses, says why, keeps what it could not write, and carries on
