@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -44,11 +44,10 @@ from .store.records import (
 if TYPE_CHECKING:
     from .realm import Realm
     from .store import Store
-    from .tenant import Tenant
+    from .tenant import Outbox, Tenant
 
 log = logging.getLogger("jitrealm.persist")
 
-Outbox = list[tuple[str, tuple[Any, ...]]]
 RETRY_SECONDS = 1.0
 
 

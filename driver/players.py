@@ -40,6 +40,7 @@ from .net.session import Session
 
 if TYPE_CHECKING:
     from .realm import Realm
+    from .tenant import Outbox
 
 PROMPT = "> "
 
@@ -121,7 +122,7 @@ class Players:
             self.links.pop(player_id, None)
             session.close(item[1])
 
-    def release(self, outbox: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def release(self, outbox: Outbox) -> None:
         """Send an event's held output (the tenant calls this when it may)."""
         for player_id, item in outbox:
             self.send_now(player_id, item)

@@ -37,6 +37,8 @@ from .scheduler import Callout, Callouts, Periodic
 from .txn import Txn
 
 Event = Callable[[], None]
+#: What an event said to players, held until it may be sent: (player id, item).
+Outbox = list[tuple[str, tuple[Any, ...]]]
 
 
 @dataclass(slots=True)
@@ -75,13 +77,13 @@ class Output(Protocol):
     def text(self, player_id: str, text: str) -> None: ...
     def room_changed(self, player_id: str) -> None: ...
     def gmcp(self, player_id: str, package: str, data: Any) -> None: ...
-    def release(self, outbox: list[tuple[str, tuple[Any, ...]]]) -> None: ...
+    def release(self, outbox: Outbox) -> None: ...
 
 
 class Committer(Protocol):
     """The persistence layer's side of :meth:`Tenant.end_event`."""
 
-    def event_done(self, tenant: Tenant, outbox: list[tuple[str, tuple[Any, ...]]]) -> None: ...
+    def event_done(self, tenant: Tenant, outbox: Outbox) -> None: ...
 
 
 def _monotonic_ms() -> float:
@@ -122,7 +124,7 @@ class Tenant:
         self._zero_delay_this_turn = 0
         self.events_run = 0
         self.in_event = False
-        self.outbox: list[tuple[str, tuple[Any, ...]]] = []
+        self.outbox: Outbox = []
         self.committer: Committer | None = None
         self._wall_offset = time.time() * 1000 - clock()
 
