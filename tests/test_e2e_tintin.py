@@ -11,16 +11,10 @@ if it outlives its budget.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import select
-import shutil
-import struct
-import subprocess
-import termios
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,59 +23,16 @@ import trio
 
 from driver.net.telnet import Mtts, Opt
 
+from .terminal_support import find_tintin, run_in_pty
 from .test_e2e_telnet import MudClient, log_in, running_server
 
 TINTIN_BUDGET = 30.0  # seconds TinTin++ may run before it is killed
-
-
-def find_tintin() -> str | None:
-    return shutil.which("tt++") or next(
-        (p for p in ("/usr/games/tt++", "/usr/bin/tt++") if os.access(p, os.X_OK)), None
-    )
-
 
 TINTIN = find_tintin()
 pytestmark = pytest.mark.skipif(
     TINTIN is None,
     reason="TinTin++ (tt++) is not installed: apt-get install tintin++ (it lands in /usr/games)",
 )
-
-
-def run_in_pty(argv: list[str], timeout: float, env: dict[str, str]) -> tuple[bytes, int | None]:
-    """Run a terminal program in a pseudo-terminal 100x30 (TinTin++ needs one);
-    return what it drew and its exit status (None: it was killed at
-    ``timeout``)."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    proc = subprocess.Popen(
-        argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
-    )
-    os.close(slave)
-    output = bytearray()
-    deadline = time.monotonic() + timeout
-    status: int | None = None
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            elif proc.poll() is not None:
-                break
-    finally:
-        try:
-            # It closed the terminal; give it a moment to exit on its own.
-            status = proc.wait(timeout=max(0.0, min(2.0, deadline - time.monotonic())))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    return bytes(output), status
 
 
 def tintin_script(port: int, log: Path) -> str:
@@ -145,8 +96,10 @@ async def test_tintin_creates_a_character_walks_talks_and_quits(sandbox, basic_b
         started = time.monotonic()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(snapshot_tintin_session)
+            # Once it closes the terminal, it has 2 s more to exit on its own.
+            play = partial(run_in_pty, size=(100, 30), grace=2.0)
             screen, status = await trio.to_thread.run_sync(
-                run_in_pty, [tintin, "-G", str(script)], TINTIN_BUDGET, env
+                play, [tintin, "-G", str(script)], TINTIN_BUDGET, env
             )
         took = time.monotonic() - started
 

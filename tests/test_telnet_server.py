@@ -9,16 +9,9 @@ TinTin++ check that real clients get along with the server.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import os
-import pty
-import select
-import shutil
 import socket
-import struct
-import subprocess
-import termios
 import time
 import zlib
 from functools import partial
@@ -31,6 +24,8 @@ import trio
 from driver.net.session import Session
 from driver.net.telnet import Mtts, Opt, TelnetLimits
 from driver.net.telnet_server import TelnetConfig, TelnetSession, serve_telnet
+
+from .terminal_support import find_tintin, run_in_pty
 
 IAC, DONT, DO, WONT, WILL, SB, GA, SE, EOR = 255, 254, 253, 252, 251, 250, 249, 240, 239
 TIMEOUT = 10  # seconds any single wait may take before the test fails
@@ -538,51 +533,8 @@ async def test_telnetlib3_client(nursery: trio.Nursery) -> None:
     assert session._protocol.enabled(Opt.MCCP2, local=True)  # noqa: SLF001
 
 
-def _find_tintin() -> str | None:
-    return shutil.which("tt++") or next(
-        (p for p in ("/usr/games/tt++", "/usr/bin/tt++") if os.access(p, os.X_OK)), None
-    )
-
-
-def _run_in_pty(argv: list[str], timeout: float) -> bytes:
-    """Run a terminal program in a pseudo-terminal (TinTin++ needs one, with
-    a window size); return what it drew. Killed if it outlives ``timeout``."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    proc = subprocess.Popen(
-        argv,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env={**os.environ, "TERM": "xterm"},
-        start_new_session=True,
-    )
-    os.close(slave)
-    output = bytearray()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            elif proc.poll() is not None:
-                break
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        os.close(master)
-    return bytes(output)
-
-
 async def test_tintin_client(nursery: trio.Nursery, tmp_path: Path) -> None:
-    tintin = _find_tintin()
+    tintin = find_tintin()
     if tintin is None:
         pytest.skip("TinTin++ (tt++) is not installed; apt-get install tintin++")
     gateway, port = await start_server(nursery)
@@ -597,7 +549,10 @@ async def test_tintin_client(nursery: trio.Nursery, tmp_path: Path) -> None:
         "#delay 1.5 {quit}\n",
         encoding="utf-8",
     )
-    screen = await trio.to_thread.run_sync(_run_in_pty, [tintin, "-G", str(script)], TIMEOUT)
+    env = {**os.environ, "TERM": "xterm"}
+    screen, _ = await trio.to_thread.run_sync(
+        partial(run_in_pty, size=(100, 30)), [tintin, "-G", str(script)], TIMEOUT, env
+    )
     assert gateway.lines == ["hello tintin", "café über", "quit"], screen[-2000:]
     assert b"echo: hello tintin" in screen
     assert "echo: café über".encode() in screen
