@@ -12,7 +12,6 @@ package: it drives the system Chromium, nothing is downloaded).
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from functools import partial
 from pathlib import Path
@@ -23,26 +22,10 @@ import trio
 
 from driver.net.web import serve_web
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from .browser_support import chromium_page, import_playwright, needs_chromium
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the playwright Python package is not installed (pip install playwright)",
-)
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)",
-)
+sync_api = import_playwright()
+pytestmark = needs_chromium
 
 ROOMS = {
     "square": {
@@ -168,20 +151,8 @@ class ServerThread:
 
 @pytest.fixture
 def browser_page(tmp_path: Path):
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 800},
-        )
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(10_000)
-            yield page
-        finally:
-            context.close()
+    with chromium_page(tmp_path / "profile") as page:
+        yield page
 
 
 def _wait_for_line(gateway: BrowserGateway, line: str, page: Any) -> None:

@@ -18,41 +18,22 @@ go to /tmp (``JITREALM_E2E_SCREENSHOTS`` overrides the directory).
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 
+from .browser_support import STEP_TIMEOUT_MS, chromium_page, import_playwright, needs_chromium
 from .test_e2e_telnet import MudClient, log_in, running_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = Path(os.environ.get("JITREALM_E2E_SCREENSHOTS", "/tmp"))
-STEP_TIMEOUT_MS = 10_000  # any one Playwright action or expectation
-LAUNCH_TIMEOUT_MS = 30_000
+LAUNCH_TIMEOUT_MS = 30_000  # Chromium's start
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="the playwright Python package is not installed (pip install playwright)",
-)
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)",
-)
+sync_api = import_playwright()
+pytestmark = needs_chromium
 
 
 def wait_for_count(page: Any, needle: str, count: int) -> None:
@@ -65,29 +46,14 @@ def wait_for_count(page: Any, needle: str, count: int) -> None:
 
 
 @contextmanager
-def chromium_page(profile: Path, errors: list[str], timings: dict[str, float]) -> Iterator[Any]:
+def watched_page(profile: Path, errors: list[str], timings: dict[str, float]) -> Iterator[Any]:
     """A page in a fresh headless Chromium (its own profile directory);
     page errors and console errors are collected in ``errors``."""
-    sync_api.expect.set_options(timeout=STEP_TIMEOUT_MS)
-    with sync_api.sync_playwright() as playwright:
-        started = time.monotonic()
-        context = playwright.chromium.launch_persistent_context(
-            user_data_dir=str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 800},
-            timeout=LAUNCH_TIMEOUT_MS,
-        )
-        timings["launch"] = time.monotonic() - started
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-            yield page
-        finally:
-            context.close()
+    sync_api.expect.set_options(timeout=STEP_TIMEOUT_MS)  # expectations, like actions
+    with chromium_page(profile, launch_timeout_ms=LAUNCH_TIMEOUT_MS, timings=timings) as page:
+        page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        yield page
 
 
 def play_in_browser(url: str, profile: Path) -> dict[str, Any]:
@@ -96,7 +62,7 @@ def play_in_browser(url: str, profile: Path) -> dict[str, Any]:
     expect = sync_api.expect
     errors: list[str] = []
     timings: dict[str, float] = {}
-    with chromium_page(profile, errors, timings) as page:
+    with watched_page(profile, errors, timings) as page:
         output = page.locator("#output")
 
         started = time.monotonic()
@@ -192,7 +158,7 @@ def prompted_login_in_browser(url: str, profile: Path) -> dict[str, Any]:
     expect = sync_api.expect
     errors: list[str] = []
     timings: dict[str, float] = {}
-    with chromium_page(profile, errors, timings) as page:
+    with watched_page(profile, errors, timings) as page:
         output = page.locator("#output")
         command = page.locator("#command")
         page.goto(url)
