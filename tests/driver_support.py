@@ -1,14 +1,27 @@
 """Shared helpers for driver tests: a built test world, a fake clock, and
-fake outputs/sessions that record what players would see."""
+fake outputs/sessions that record what players would see; a realm with a
+wizard, and players logged in to it."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import trio
+
+from driver.accounts import (
+    AccountStore,
+    MemoryAccountStore,
+    ScryptParams,
+    hash_password,
+    new_account,
+)
 from driver.net import ansi
 from driver.net.session import ClientInfo, Session
+from driver.realm import Realm, RealmConfig
 from driver.tenant import Quotas, Tenant
 from sandbox import build_manifest, worldbuild
 from sandbox.host import Sandbox
@@ -16,6 +29,7 @@ from sandbox.host import Sandbox
 ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"
 BASIC_WORLD = Path(__file__).resolve().parent / "worlds" / "basic"
+CHEAP = ScryptParams(n=16, r=1, p=1)  # password hashing fast enough for tests
 
 
 def copy_world(src: Path, dest: Path) -> Path:
@@ -133,9 +147,16 @@ class TelnetClient:
 
     @classmethod
     async def connect(cls, port: int, host: str = "127.0.0.1") -> TelnetClient:
-        import trio
-
         return cls(await trio.open_tcp_stream(host, port))
+
+    @classmethod
+    async def log_in(cls, port: int, line: str, until: str = "Obvious exits", timeout: float = 10.0) -> TelnetClient:
+        """Connect and, at the name prompt, type the one-line login ``line``
+        (``create ann secret99``); back once ``until`` has been seen."""
+        client = await cls.connect(port)
+        await client.expect("What is your name?")
+        await client.command(line, until, timeout)
+        return client
 
     def _absorb(self, data: bytes) -> None:
         import re
@@ -174,8 +195,6 @@ class TelnetClient:
     async def expect(self, needle: str, timeout: float = 10.0) -> str:
         """Read until ``needle`` has appeared; return everything seen so far
         and forget it, so the next expect looks only at newer text."""
-        import trio
-
         with trio.fail_after(timeout):
             while needle not in self.seen:
                 data = await self.stream.receive_some(65536)
@@ -194,3 +213,56 @@ class TelnetClient:
 
     async def close(self) -> None:
         await self.stream.aclose()
+
+
+def add_wizard(accounts: AccountStore) -> None:
+    """The wizard ``admin``, password ``wizardly``."""
+    accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
+
+
+def make_realm(sandbox: Any, world: Path, build_dir: Path, **config: Any) -> Realm:
+    """A Realm over a built test world (every blueprint published), with
+    accounts in memory: only the wizard so far. ``config``: more RealmConfig."""
+    accounts = MemoryAccountStore()
+    add_wizard(accounts)
+    realm = Realm(
+        RealmConfig(world_dir=world, build_dir=build_dir, kdf_params=CHEAP, **config),
+        sandbox=sandbox,
+        accounts=accounts,
+    )
+    assert realm.publish_all() == []
+    return realm
+
+
+@asynccontextmanager
+async def running(realm: Realm) -> AsyncIterator[trio.Nursery]:
+    """The realm's event loop runs (no network) until the block ends."""
+    async with trio.open_nursery() as nursery:
+        realm.players.nursery = nursery
+        nursery.start_soon(realm.run_loop)
+        yield nursery
+        nursery.cancel_scope.cancel()
+
+
+async def wait_for(session: FakeSession, needle: str, timeout: float = 5.0) -> str:
+    """Wait (bounded) until ``needle`` is in what ``session`` was sent; return all of it."""
+    with trio.fail_after(timeout):
+        while needle not in session.text():
+            await trio.sleep(0.005)
+    return session.text()
+
+
+async def login(realm: Realm, line: str, peer: str = "127.0.0.1:1") -> tuple[FakeSession, Any]:
+    """A FakeSession that connects and types the one-line login ``line``; back once it stands in a room."""
+    session = FakeSession(peer)
+    handler = realm.players.connect(session)
+    handler.on_line(line)
+    await wait_for(session, "Obvious exits")
+    return session, handler
+
+
+async def send(session: FakeSession, handler: Any, line: str, expect: str, timeout: float = 5.0) -> str:
+    """Type ``line``; return what the session was sent from then on, once it shows ``expect``."""
+    session.out.clear()
+    handler.on_line(line)
+    return await wait_for(session, expect, timeout)

@@ -28,15 +28,13 @@ from typing import Any
 
 import trio
 
-from driver.accounts import MemoryAccountStore, ScryptParams, hash_password, new_account
 from driver.cli import serve
 from driver.net.session import ClientInfo
 from driver.players import room_number
-from driver.realm import Realm, RealmConfig
+from driver.realm import Realm
 
-from .driver_support import BASIC_WORLD
+from .driver_support import BASIC_WORLD, make_realm
 
-CHEAP = ScryptParams(n=16, r=1, p=1)
 TIMEOUT = 10.0  # seconds any single wait may take
 TEST_BUDGET = 60.0  # seconds a whole test may take
 
@@ -103,21 +101,9 @@ class Server:
         return link.session.info
 
 
-def make_realm(sandbox: Any, build_dir: Path) -> Realm:
-    accounts = MemoryAccountStore()
-    accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
-    realm = Realm(
-        RealmConfig(world_dir=BASIC_WORLD, build_dir=build_dir, kdf_params=CHEAP),
-        sandbox=sandbox,
-        accounts=accounts,
-    )
-    assert realm.publish_all() == []
-    return realm
-
-
 @asynccontextmanager
 async def running_server(sandbox: Any, build_dir: Path) -> AsyncIterator[Server]:
-    realm = make_realm(sandbox, build_dir)
+    realm = make_realm(sandbox, BASIC_WORLD, build_dir)
     with trio.fail_after(TEST_BUDGET):
         async with trio.open_nursery() as nursery:
             telnet_port, http_port = await nursery.start(

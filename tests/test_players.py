@@ -4,52 +4,14 @@ from __future__ import annotations
 
 import trio
 
-from driver.accounts import MemoryAccountStore, ScryptParams, hash_password, new_account
-from driver.realm import Realm, RealmConfig
+from .driver_support import BASIC_WORLD, login, make_realm, running, send, wait_for
 
-from .driver_support import BASIC_WORLD, FakeSession, publish
-
-CHEAP = ScryptParams(n=16, r=1, p=1)
-
-
-def make_realm(sandbox, build_dir) -> Realm:
-    accounts = MemoryAccountStore()
-    accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
-    realm = Realm(
-        RealmConfig(world_dir=BASIC_WORLD, build_dir=build_dir, kdf_params=CHEAP, linkdead_seconds=0.2),
-        sandbox=sandbox,
-        accounts=accounts,
-    )
-    publish(realm.tenant, BASIC_WORLD, build_dir)
-    return realm
-
-
-async def wait_for(session: FakeSession, needle: str, timeout: float = 5.0) -> str:
-    with trio.fail_after(timeout):
-        while needle not in session.text():
-            await trio.sleep(0.005)
-    return session.text()
-
-
-async def login(realm: Realm, line: str, peer: str = "127.0.0.1:1") -> tuple[FakeSession, object]:
-    session = FakeSession(peer)
-    handler = realm.players.connect(session)
-    handler.on_line(line)
-    await wait_for(session, "Obvious exits")
-    return session, handler
-
-
-async def send(session: FakeSession, handler, line: str, expect: str) -> str:
-    session.out.clear()
-    handler.on_line(line)
-    return await wait_for(session, expect)
+LINKDEAD_SECONDS = 0.2  # link-dead bodies are stowed this soon
 
 
 async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
-    realm = make_realm(sandbox, basic_build)
-    async with trio.open_nursery() as nursery:
-        realm.players.nursery = nursery
-        nursery.start_soon(realm.run_loop)
+    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         assert "The Start" in ann.text() and "Obvious exits: east" in ann.text()
         assert ann.gmcp and ann.gmcp[-1][0] == "Room.Info"
@@ -86,14 +48,11 @@ async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
         await send(ann, ah, "dance wildly", "What?")
         await send(ann, ah, "north", "You can't go that way.")
         await send(ann, ah, "clone /obj/stone", "What?")  # not a wizard
-        nursery.cancel_scope.cancel()
 
 
 async def test_wizard_commands_on_live_objects(sandbox, basic_build):
-    realm = make_realm(sandbox, basic_build)
-    async with trio.open_nursery() as nursery:
-        realm.players.nursery = nursery
-        nursery.start_soon(realm.run_loop)
+    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    async with running(realm):
         wiz, wh = await login(realm, "connect admin wizardly")
         out = await send(wiz, wh, "clone /obj/ticker", "Cloned /obj/ticker#")
         ticker_id = out.split("Cloned ", 1)[1].split(" ", 1)[0]
@@ -113,14 +72,11 @@ async def test_wizard_commands_on_live_objects(sandbox, basic_build):
         await send(wiz, wh, "clone /obj/nothing", "Cannot clone")
         await send(wiz, wh, "reload /obj/nothing", "Cannot reload")
         await send(wiz, wh, "help", "Wizard commands")
-        nursery.cancel_scope.cancel()
 
 
 async def test_reconnect_takes_over_and_linkdead_bodies_are_stowed(sandbox, basic_build):
-    realm = make_realm(sandbox, basic_build)
-    async with trio.open_nursery() as nursery:
-        realm.players.nursery = nursery
-        nursery.start_soon(realm.run_loop)
+    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         ann2, ah2 = await login(realm, "connect ann secret99", peer="127.0.0.1:2")
         assert ann.closed == "taken over"
@@ -140,41 +96,32 @@ async def test_reconnect_takes_over_and_linkdead_bodies_are_stowed(sandbox, basi
 
         ann3, _ = await login(realm, "connect ann secret99", peer="127.0.0.1:3")
         assert "Welcome back" in ann3.text() and "The Start" in ann3.text()
-        nursery.cancel_scope.cancel()
 
 
 async def test_quit_stows_the_body_and_closes(sandbox, basic_build):
-    realm = make_realm(sandbox, basic_build)
-    async with trio.open_nursery() as nursery:
-        realm.players.nursery = nursery
-        nursery.start_soon(realm.run_loop)
+    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         await send(ann, ah, "quit", "Farewell")
         with trio.fail_after(5):
             while ann.closed is None or realm.tenant.graph.get("/player/ann").env is not None:
                 await trio.sleep(0.005)
         assert "/player/ann" not in realm.players.links
-        nursery.cancel_scope.cancel()
 
 
 async def test_examine_reads_objects_and_room_details(sandbox, basic_build):
-    realm = make_realm(sandbox, basic_build)
-    async with trio.open_nursery() as nursery:
-        realm.players.nursery = nursery
-        nursery.start_soon(realm.run_loop)
+    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         realm.tenant.find("/rooms/start").set("details", {"floor": "Bare boards, swept clean."})
         await send(ann, ah, "x the floor", "Bare boards, swept clean.")
         await send(ann, ah, "examine ceiling", "You see no ceiling here.")
         await send(ann, ah, "exa", "Examine what?")
-        nursery.cancel_scope.cancel()
 
 
 async def test_gmcp_from_the_world_and_at_login(sandbox, basic_build):
-    realm = make_realm(sandbox, basic_build)
-    async with trio.open_nursery() as nursery:
-        realm.players.nursery = nursery
-        nursery.start_soon(realm.run_loop)
+    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    async with running(realm):
         wiz, wh = await login(realm, "connect admin wizardly")
         assert ("Char.Name", {"name": "Admin", "fullname": "Admin"}) in wiz.gmcp
         await send(wiz, wh, "clone /obj/ticker", "Cloned")
@@ -183,7 +130,6 @@ async def test_gmcp_from_the_world_and_at_login(sandbox, basic_build):
         before = len(wiz.gmcp)
         await send(wiz, wh, "badgmcp", "bad-guest-data")
         assert len(wiz.gmcp) == before
-        nursery.cancel_scope.cancel()
 
 
 def test_nouns_ignore_case_and_filler_words():

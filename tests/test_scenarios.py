@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import trio
 
-from driver.accounts import MemoryAccountStore, ScryptParams, hash_password, new_account
 from driver.cli import serve
 from driver.net.telnet_server import TelnetConfig
-from driver.realm import Realm, RealmConfig
+from driver.realm import Realm
 
-from .driver_support import BASIC_WORLD, TelnetClient, build, copy_world
-
-CHEAP = ScryptParams(n=16, r=1, p=1)
-
-
-def make_realm(sandbox, world: Path, build_dir: Path) -> Realm:
-    accounts = MemoryAccountStore()
-    accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
-    realm = Realm(
-        RealmConfig(world_dir=world, build_dir=build_dir, kdf_params=CHEAP), sandbox=sandbox, accounts=accounts
-    )
-    realm.publish_all()
-    return realm
+from .driver_support import BASIC_WORLD, TelnetClient, build, copy_world, make_realm
 
 
 async def start(nursery: trio.Nursery, realm: Realm, **kw) -> int:
@@ -37,9 +22,7 @@ async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
     realm = make_realm(sandbox, BASIC_WORLD, basic_build)
     async with trio.open_nursery() as nursery:
         port = await start(nursery, realm)
-        ann = await TelnetClient.connect(port)
-        await ann.expect("What is your name?")
-        await ann.command("create ann secret99", "Obvious exits: east.")
+        ann = await TelnetClient.log_in(port, "create ann secret99", "Obvious exits: east.")
         bob = await TelnetClient.connect(port)
         await bob.expect("What is your name?")
         seen = await bob.command("create bob hunter22", "Obvious exits: east.")
@@ -77,9 +60,7 @@ async def test_wizard_clones_a_thousand_reloads_and_everything_survives(sandbox,
     fast_typist = TelnetConfig(lines_per_second=100_000, line_burst=100_000)
     async with trio.open_nursery() as nursery:
         port = await start(nursery, realm, telnet_config=fast_typist)
-        wiz = await TelnetClient.connect(port)
-        await wiz.expect("What is your name?")
-        await wiz.command("connect admin wizardly", "Obvious exits")
+        wiz = await TelnetClient.log_in(port, "connect admin wizardly")
         count = 1000
         for n in range(count):
             # Each new ticker is the only one in the wizard's hands when armed.
