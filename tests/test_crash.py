@@ -63,11 +63,8 @@ class Server:
 
 
 async def login(port: int, name: str, first: bool) -> TelnetClient:
-    client = await TelnetClient.connect(port)
-    await client.expect("What is your name?")
     verb = "create" if first else "connect"
-    await client.command(f"{verb} {name} secret99", "> ", timeout=20)
-    return client
+    return await TelnetClient.log_in(port, f"{verb} {name} secret99", until="> ", timeout=20)
 
 
 async def stream(client: TelnetClient, start: int, acked: dict[str, int], name: str) -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import trio
 
-from driver.accounts import ScryptParams, hash_password, new_account
 from driver.cli import open_realm, serve
 from driver.realm import Realm, RealmConfig
 from driver.store import snapshot
@@ -19,9 +18,7 @@ from driver.store.errors import (
 )
 from driver.store.sqlite import SqliteStore
 
-from .driver_support import BASIC_WORLD, TelnetClient
-
-CHEAP = ScryptParams(n=16, r=1, p=1)
+from .driver_support import BASIC_WORLD, CHEAP, TelnetClient, add_wizard
 
 
 def config(data: Path, build_dir: Path) -> RealmConfig:
@@ -47,13 +44,29 @@ async def settle(realm: Realm, persistence) -> None:
         await trio.sleep(0.05)
 
 
+async def create_ann(port: int) -> TelnetClient:
+    """Ann, a new character, standing in the start room."""
+    return await TelnetClient.log_in(port, "create ann secret99")
+
+
+def hold_commits(persistence) -> trio.Event:
+    """From now on the store's commits wait (in the committer's thread) until
+    the returned gate is set. Holding them again replaces the earlier gate."""
+    gate = trio.Event()
+    real_commit = getattr(persistence.store.commit, "real_commit", persistence.store.commit)
+
+    def held_commit(batch):
+        trio.from_thread.run(gate.wait)
+        real_commit(batch)
+
+    held_commit.real_commit = real_commit
+    persistence.store.commit = held_commit
+    return gate
+
+
 async def play(realm: Realm, persistence, port: int) -> None:
-    ann = await TelnetClient.connect(port)
-    await ann.expect("What is your name?")
-    await ann.command("create ann secret99", "Obvious exits")
-    wiz = await TelnetClient.connect(port)
-    await wiz.expect("What is your name?")
-    await wiz.command("connect admin wizardly", "Obvious exits")
+    ann = await create_ann(port)
+    wiz = await TelnetClient.log_in(port, "connect admin wizardly")
     await wiz.command("clone /obj/stone", "Cloned /obj/stone#")
     await wiz.command("drop stone", "You drop")
     await ann.command("get stone", "You take a smooth stone.")
@@ -79,7 +92,7 @@ async def run_server(realm: Realm, persistence, body) -> None:
 async def test_restart_restores_the_world_exactly(basic_build, tmp_path):
     data = tmp_path / "var"
     realm, persistence = open_realm(config(data, basic_build))
-    realm.accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
+    add_wizard(realm.accounts)
     await run_server(realm, persistence, lambda port: play(realm, persistence, port))
     before = picture(realm)
     clone_counter = realm.tenant.clone_counter
@@ -113,19 +126,11 @@ async def test_restart_restores_the_world_exactly(basic_build, tmp_path):
 
 async def test_output_waits_for_the_commit(basic_build, tmp_path):
     realm, persistence = open_realm(config(tmp_path / "var", basic_build))
-    gate = trio.Event()
-    real_commit = persistence.store.commit
-
-    def slow_commit(batch):
-        trio.from_thread.run(gate.wait)
-        real_commit(batch)
 
     async def body(port: int) -> None:
-        ann = await TelnetClient.connect(port)
-        await ann.expect("What is your name?")
-        await ann.command("create ann secret99", "Obvious exits")
+        ann = await create_ann(port)
         await settle(realm, persistence)
-        persistence.store.commit = slow_commit
+        gate = hold_commits(persistence)
         await ann.send("count 3")
         with trio.move_on_after(0.5):
             await ann.expect("counted 3")
@@ -144,19 +149,11 @@ async def test_output_waits_for_the_commit(basic_build, tmp_path):
 async def test_output_of_a_changeless_event_waits_only_for_earlier_changes(basic_build, tmp_path):
     realm, persistence = open_realm(config(tmp_path / "var", basic_build))
     persistence.alive_every = 3600  # no clock writes during the test
-    gate = trio.Event()
-    real_commit = persistence.store.commit
-
-    def slow_commit(batch):
-        trio.from_thread.run(gate.wait)
-        real_commit(batch)
 
     async def body(port: int) -> None:
-        ann = await TelnetClient.connect(port)
-        await ann.expect("What is your name?")
-        await ann.command("create ann secret99", "Obvious exits")
+        ann = await create_ann(port)
         await settle(realm, persistence)
-        persistence.store.commit = slow_commit
+        gate = hold_commits(persistence)
         await ann.send("count 4")  # a change: its commit is held at the gate
         await ann.send("say after the change")  # no change, but after one
         with trio.move_on_after(0.5):
@@ -166,8 +163,7 @@ async def test_output_of_a_changeless_event_waits_only_for_earlier_changes(basic
         seen = await ann.expect("You say: after the change")
         assert "counted 4" in seen
         await settle(realm, persistence)
-        gate2 = trio.Event()
-        persistence.store.commit = lambda batch: (trio.from_thread.run(gate2.wait), real_commit(batch))
+        gate2 = hold_commits(persistence)
         # Nothing is pending now: a changeless command needs no disk write.
         await ann.command("say right away", "You say: right away", timeout=2)
         gate2.set()
@@ -196,9 +192,7 @@ async def test_full_disk_pauses_the_world_and_loses_nothing(basic_build, tmp_pat
 
     async def body(port: int) -> None:
         nonlocal disk_full
-        ann = await TelnetClient.connect(port)
-        await ann.expect("What is your name?")
-        await ann.command("create ann secret99", "Obvious exits")
+        ann = await create_ann(port)
         await ann.command("count 1", "counted 1")
         await settle(realm, persistence)
         persistence.store.commit = commit
@@ -230,7 +224,7 @@ async def test_full_disk_pauses_the_world_and_loses_nothing(basic_build, tmp_pat
 async def test_dump_and_restore_round_trip(basic_build, tmp_path):
     data = tmp_path / "var"
     realm, persistence = open_realm(config(data, basic_build))
-    realm.accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
+    add_wizard(realm.accounts)
     await run_server(realm, persistence, lambda port: play(realm, persistence, port))
     # A live dump: the server's store is still open.
     live = SqliteStore(data, readonly=True)
