@@ -14,6 +14,8 @@ import trio
 
 from driver.accounts import (
     AccountStore,
+    Backoff,
+    LoginThrottle,
     MemoryAccountStore,
     ScryptParams,
     hash_password,
@@ -53,7 +55,8 @@ def publish(tenant: Tenant, world: Path, build_dir: Path) -> None:
 
 
 class FakeClock:
-    """A tenant clock (milliseconds) that only moves when told."""
+    """A clock that only moves when told: a tenant's (milliseconds; the
+    default start) or a login throttle's (seconds)."""
 
     def __init__(self, start: float = 1_000_000.0) -> None:
         self.now = start
@@ -61,8 +64,8 @@ class FakeClock:
     def __call__(self) -> float:
         return self.now
 
-    def advance(self, ms: float) -> None:
-        self.now += ms
+    def advance(self, by: float) -> None:
+        self.now += by
 
 
 class RecordingOutput:
@@ -213,6 +216,17 @@ class TelnetClient:
 
     async def close(self) -> None:
         await self.stream.aclose()
+
+
+def make_throttle(clock: FakeClock, **kwargs: Any) -> LoginThrottle:
+    """A login throttle on ``clock`` (seconds): an account is locked after 3
+    failures, an address after 5 (2 s and 1 s, doubling, at most a minute)."""
+    return LoginThrottle(
+        clock=clock,
+        account_policy=Backoff(free=3, base=2.0, cap=60.0),
+        address_policy=Backoff(free=5, base=1.0, cap=60.0),
+        **kwargs,
+    )
 
 
 def add_wizard(accounts: AccountStore) -> None:

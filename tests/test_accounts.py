@@ -15,7 +15,6 @@ from driver.accounts import (
     AccountNotFound,
     AccountStore,
     Backoff,
-    LoginThrottle,
     MemoryAccountStore,
     ScryptParams,
     display_name,
@@ -32,20 +31,11 @@ from driver.accounts import (
     verify_password,
 )
 
+from .driver_support import FakeClock, make_throttle
+
 # Cheap parameters: tests check behaviour, not cost.
 FAST = ScryptParams(n=16, r=1, p=1)
 OTHER = ScryptParams(n=32, r=1, p=1)
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 # -- hashing -----------------------------------------------------------------
@@ -285,17 +275,8 @@ def test_backoff_doubles_up_to_cap() -> None:
     assert policy.lock_for(10_000) == 30.0
 
 
-def make_throttle(clock: FakeClock, **kwargs: object) -> LoginThrottle:
-    return LoginThrottle(
-        clock=clock,
-        account_policy=Backoff(free=3, base=2.0, cap=60.0),
-        address_policy=Backoff(free=5, base=1.0, cap=60.0),
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
 def test_throttle_per_account_across_addresses() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     throttle = make_throttle(clock)
     for address in ("10.0.0.1", "10.0.0.2"):
         assert throttle.retry_after(address, "alice") == 0
@@ -313,7 +294,7 @@ def test_throttle_per_account_across_addresses() -> None:
 
 
 def test_throttle_per_address_across_accounts() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     throttle = make_throttle(clock)
     for name in ("anna", "bert", "carl", "dora", "emil"):
         assert throttle.retry_after("10.0.0.9", name) == 0
@@ -323,7 +304,7 @@ def test_throttle_per_address_across_accounts() -> None:
 
 
 def test_throttle_success_resets() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     throttle = make_throttle(clock)
     for _ in range(3):
         throttle.record_failure("10.0.0.1", "alice")
@@ -335,7 +316,7 @@ def test_throttle_success_resets() -> None:
 
 
 def test_throttle_forgets_old_failures() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     throttle = make_throttle(clock, forget_after=100.0)
     for _ in range(2):
         throttle.record_failure("10.0.0.1", "alice")
@@ -345,7 +326,7 @@ def test_throttle_forgets_old_failures() -> None:
 
 
 def test_throttle_table_is_bounded() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     throttle = make_throttle(clock, max_entries=50, forget_after=10.0)
     for i in range(200):
         clock.advance(0.01)

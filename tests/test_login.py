@@ -8,8 +8,6 @@ import re
 import pytest
 
 from driver.accounts import (
-    Backoff,
-    LoginThrottle,
     MemoryAccountStore,
     PasswordCheck,
     ScryptParams,
@@ -37,20 +35,11 @@ from driver.login import (
     peer_host,
 )
 
+from .driver_support import FakeClock, make_throttle
+
 FAST = ScryptParams(n=16, r=1, p=1)
 OTHER = ScryptParams(n=32, r=1, p=1)
 NOW = 1_700_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Harness:
@@ -59,12 +48,8 @@ class Harness:
 
     def __init__(self) -> None:
         self.store = MemoryAccountStore()
-        self.monotonic = FakeClock()
-        self.throttle = LoginThrottle(
-            clock=self.monotonic,
-            account_policy=Backoff(free=3, base=2.0, cap=60.0),
-            address_policy=Backoff(free=5, base=1.0, cap=60.0),
-        )
+        self.monotonic = FakeClock(1000.0)
+        self.throttle = make_throttle(self.monotonic)
 
     def add(self, name: str, password: str, *, params: ScryptParams = FAST, **kw: object) -> None:
         self.store.create(new_account(name, hash_password(password, params), now=NOW - 100, **kw))  # type: ignore[arg-type]
