@@ -497,18 +497,23 @@ async def test_idle_timeout(start) -> None:
         assert (await closed_code(ws)) == (1000, "idle timeout")
 
 
+def raw_upgrade_request(port: int, target: str = "/ws", connection: str = "Upgrade") -> bytes:
+    """A WebSocket handshake for the terminal subprotocol, as bytes to write
+    to a raw socket (a fresh random key)."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (
+        f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: {connection}\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: {TERMINAL}\r\n\r\n"
+    ).encode()
+
+
 async def test_dead_client_is_reaped_by_ping(start) -> None:
     """A client that completed the handshake and then went silent (no pongs)."""
     port, gateway = await start(ping_interval=0.1, ping_timeout=0.3)
     stream = await trio.open_tcp_stream("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Sec-WebSocket-Protocol: {TERMINAL}\r\n\r\n"
-    )
     async with stream:
-        await stream.send_all(request.encode())
+        await stream.send_all(raw_upgrade_request(port))
         head = b""
         with trio.fail_after(TIMEOUT):
             while b"\r\n\r\n" not in head:
@@ -522,12 +527,7 @@ async def test_replayed_handshake_with_early_frame(start) -> None:
     """Bytes sent right after the handshake (before the 101) are not lost."""
     port, gateway = await start()
     stream = await trio.open_tcp_stream("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET /ws?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {TERMINAL}\r\n\r\n"
-    ).encode()
+    request = raw_upgrade_request(port, "/ws?x=1", connection="keep-alive, Upgrade")
     payload = b"look"
     mask = os.urandom(4)
     frame = bytes([0x82, 0x80 | len(payload)]) + mask
