@@ -2,6 +2,12 @@
 
 Prints one JSON document. Every number is measured in this run, fast and
 stock calling conventions side by side, so ratios hold on a noisy machine.
+
+``*_call_us`` time the calling convention alone (one hook call, or one host
+import inside it); ``*_invoke_us`` time the whole ``Sandbox.invoke`` around
+it (fuel and deadline armed, the effects gathered, an Outcome built), which
+is what the driver pays per hook. The speedup goal compares conventions;
+the microsecond goals hold for the whole invoke.
 """
 
 from __future__ import annotations
@@ -16,9 +22,31 @@ from common import ROOT, build_guests, per_call_us
 from sandbox.api import Limits
 from sandbox.engine import SharedEngine
 from sandbox.host import Sandbox
+from sandbox.hostcalls import Call
 from sandbox.offline import OfflineWorld
 
 GUESTS = ROOT / "bench" / "guests"
+
+
+def measure_calls(sandbox: Sandbox, name: str, version: str, state: dict[str, bytes],
+                  limits: Limits, world: OfflineWorld, calls: int) -> dict[str, float]:
+    """The calling convention alone: one hook call through FastExport or
+    wasmtime-py's Func.__call__, with fuel armed once and a Call in place for
+    the host imports (what `invoke` adds around it is measured separately)."""
+    live = sandbox._live_for(version, "demo", limits.memory_bytes)
+    live.meter.arm(10**15, sandbox.shared.ticks_for(3_600_000))
+    sandbox._current = Call("/obj/bench#000001", state, limits, world)
+    try:
+        empty, ten = sandbox._hook(live, "reset"), sandbox._hook(live, "heartbeat")
+        args = ("/obj/bench#000001",)
+        call_empty = per_call_us(lambda: empty(args), calls)
+        call_ten = per_call_us(lambda: ten(args), calls)
+    finally:
+        sandbox._current = None
+    return {
+        f"{name}_empty_hook_call_us": call_empty,
+        f"{name}_host_import_call_us": round((call_ten - call_empty) / 10, 3),
+    }
 
 
 def measure_path(call_path: str, components: dict[str, bytes]) -> dict[str, float]:
@@ -39,10 +67,11 @@ def measure_path(call_path: str, components: dict[str, bytes]) -> dict[str, floa
             return outcome
 
         calls = 2000 if name == "c" else 300
+        out.update(measure_calls(sandbox, name, version, state, limits, world, calls))
         empty = per_call_us(lambda: hook("reset"), calls)
         ten = per_call_us(lambda: hook("heartbeat"), calls)
-        out[f"{name}_empty_hook_us"] = empty
-        out[f"{name}_host_import_us"] = round((ten - empty) / 10, 3)
+        out[f"{name}_empty_hook_invoke_us"] = empty
+        out[f"{name}_host_import_invoke_us"] = round((ten - empty) / 10, 3)
         out[f"{name}_command_3_host_calls_us"] = per_call_us(
             lambda: hook("on-command", ("/player/ann", "push", "")), calls
         )
@@ -89,13 +118,16 @@ def main() -> None:
     for key, value in stock.items():
         result[f"stock_{key}"] = value
     result.update(measure_loading(components))
-    speedup = stock["c_empty_hook_us"] / fast["c_empty_hook_us"]
-    result["c_empty_hook_speedup"] = round(speedup, 2)
-    result["c_host_import_speedup"] = round(stock["c_host_import_us"] / max(fast["c_host_import_us"], 1e-9), 2)
+    speedup = stock["c_empty_hook_call_us"] / fast["c_empty_hook_call_us"]
+    result["c_empty_hook_call_speedup"] = round(speedup, 2)
+    result["c_host_import_call_speedup"] = round(
+        stock["c_host_import_call_us"] / max(fast["c_host_import_call_us"], 1e-9), 2
+    )
+    result["c_empty_hook_invoke_speedup"] = round(stock["c_empty_hook_invoke_us"] / fast["c_empty_hook_invoke_us"], 2)
     result["goals"] = {
-        "fast_empty_hook_le_10us": fast["c_empty_hook_us"] <= 10,
+        "fast_empty_hook_le_10us": fast["c_empty_hook_invoke_us"] <= 10,
         "fast_at_least_3x_stock": speedup >= 3,
-        "host_import_le_6us": fast["c_host_import_us"] <= 6,
+        "host_import_le_6us": fast["c_host_import_invoke_us"] <= 6,
     }
     print(json.dumps(result, indent=2))
 
