@@ -18,6 +18,7 @@ Prints one JSON document.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -119,7 +120,9 @@ def bench_reload(realm: Realm, clones: int = 10_000) -> dict[str, float]:
         world = Path(tmp) / "world"
         (world / "examples").mkdir(parents=True)
         shutil.copytree(realm.config.world_dir / "include", world / "include")
-        text = source.read_text().replace("a brass counter", "a polished brass counter")
+        # A text no earlier run compiled, so the new version really compiles.
+        token = os.urandom(4).hex()
+        text = source.read_text().replace("a brass counter", f"a polished brass counter ({token})")
         (world / entry.source).write_text(text)
         result = worldbuild.build_world(world, Path(tmp) / "build", wit_dir=ROOT / "wit")
         assert result.ok, result.failed
