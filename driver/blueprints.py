@@ -109,6 +109,3 @@ class Blueprints:
         self.held.discard(version)
         self.sandbox.release(version)
         self.released.append(version)
-
-    def in_use(self, version: str) -> bool:
-        return self.pins.get(version, 0) > 0 or version in self._current_versions()

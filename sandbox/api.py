@@ -11,7 +11,6 @@ Y contain, may I move Z).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -172,5 +171,3 @@ class WorldRefusal(Exception):
     """Raised by a :class:`HostWorld` to refuse a clone/destruct/move; the
     guest receives the message as the `err` of its `result`."""
 
-
-StateMap = Mapping[str, bytes]

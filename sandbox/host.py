@@ -185,9 +185,6 @@ class Sandbox:
     def version_info(self, version: str) -> VersionInfo:
         return self._versions[version]
 
-    def has(self, version: str) -> bool:
-        return version in self._versions
-
     def release(self, version: str) -> None:
         """Give back one admission of ``version``. When every admission is
         given back (two tenants may run the same bytes), its instances and
