@@ -130,6 +130,12 @@ static inline realm_str realm_z(const char *z);
 
 #define REALM__HOOK __attribute__((weak))
 
+/* Describe self: set the state the driver reads without calling you
+ * (short, long, ids, exits, details, verbs...). It runs first in on-load and
+ * first in on-reload, so an edited description reaches every object when
+ * the blueprint is reloaded. Call it yourself when what it shows changes
+ * (a lamp being lit). */
+REALM__HOOK void realm_describe(realm_str self);
 /* The object was just created (master object loaded, or clone made). */
 REALM__HOOK void realm_on_load(realm_str self);
 /* The blueprint was reloaded; `old_version` is the version self ran until now. */
@@ -1405,12 +1411,14 @@ static inline bool realm_stock(realm_str room, realm_str blueprint, realm_str na
 
 REALM__EXPORT("on-load")
 void realm__export_on_load(const char *self, size_t self_len) {
+    if (realm_describe) realm_describe(REALM__S(self, self_len));
     if (realm_on_load) realm_on_load(REALM__S(self, self_len));
     realm__arena_reset();
 }
 
 REALM__EXPORT("on-reload")
 void realm__export_on_reload(const char *self, size_t self_len, const char *old, size_t old_len) {
+    if (realm_describe) realm_describe(REALM__S(self, self_len));
     if (realm_on_reload) realm_on_reload(REALM__S(self, self_len), REALM__S(old, old_len));
     realm__arena_reset();
 }

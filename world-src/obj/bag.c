@@ -5,7 +5,8 @@
  */
 #include "realm.h"
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str ids[] = {RS("satchel"), RS("bag"), RS("leather satchel"), RS("leather bag")};
     realm_state_set_text(RS("name"), RS("satchel"));
     realm_state_set_text(RS("short"), RS("a leather satchel"));
@@ -19,13 +20,3 @@ static void describe(void) {
     realm_state_set_bool(RS("container"), true);
 }
 
-void realm_on_load(realm_str self) {
-    (void)self;
-    describe();
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
-}

@@ -22,7 +22,8 @@ static size_t note_count(void) {
     return count;
 }
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str ids[] = {RS("board"), RS("notice board"), RS("noticeboard"), RS("notices"), RS("notes")};
     const realm_str verbs[] = {RS("read"), RS("write"), RS("post")};
     size_t count = note_count();
@@ -78,7 +79,7 @@ static void read_notes(realm_str actor) {
     realm_tell(actor, realm_buf_str(&b));
 }
 
-static void write_note(realm_str actor, realm_str text) {
+static void write_note(realm_str self, realm_str actor, realm_str text) {
     text = realm_str_trim(text);
     if (text.len == 0) {
         realm_tell(actor, RS("Write what? ({bold}write <text>{/})"));
@@ -104,15 +105,10 @@ static void write_note(realm_str actor, realm_str text) {
     }
     realm_cbor_put_text(&w, realm_str_concat(realm_str_concat(realm_name_of(actor), RS(": ")), text));
     realm_state_set_cbor(RS("notes"), &w);
-    describe(); /* the note count in the description */
+    realm_describe(self); /* the note count in the description */
 
     realm_announce(actor, RS("You scribble your note and pin it to the board."),
                    RS("pins a note to the notice board."));
-}
-
-void realm_on_load(realm_str self) {
-    (void)self;
-    describe();
 }
 
 void realm_on_reload(realm_str self, realm_str old_version) {
@@ -125,7 +121,6 @@ void realm_on_reload(realm_str self, realm_str old_version) {
     realm_buf_int(&b, (int64_t)note_count());
     realm_buf_z(&b, " notes kept");
     realm_log(REALM_INFO, realm_buf_str(&b));
-    describe();
 }
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
@@ -137,7 +132,7 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
         return true;
     }
     if (realm_str_eqz(verb, "write") || realm_str_eqz(verb, "post")) {
-        write_note(actor, args);
+        write_note(self, actor, args);
         return true;
     }
     return false;

@@ -6,7 +6,8 @@
 
 #define IDS "coin|silver coin|penny|silver penny|silver"
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str ids[] = {RS("coin"), RS("silver coin"), RS("penny"), RS("silver")};
     const realm_str verbs[] = {RS("flip")};
     realm_state_set_text(RS("name"), RS("coin"));
@@ -17,17 +18,6 @@ static void describe(void) {
     realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
     realm_state_set_bool(RS("gettable"), true);
-}
-
-void realm_on_load(realm_str self) {
-    (void)self;
-    describe();
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {

@@ -14,7 +14,8 @@ static bool is_lit(void) {
     return lit;
 }
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str ids[] = {RS("lamp"), RS("brass lamp"), RS("lantern")};
     const realm_str verbs[] = {RS("light"), RS("extinguish"), RS("douse"), RS("snuff"), RS("blow"), RS("unlight")};
     const realm_str public_keys[] = {RS("lit")};
@@ -30,17 +31,6 @@ static void describe(void) {
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
     realm_state_set_strs(RS("public"), public_keys, REALM_LEN(public_keys));
     realm_state_set_bool(RS("gettable"), true);
-}
-
-void realm_on_load(realm_str self) {
-    (void)self;
-    describe();
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
@@ -64,7 +54,7 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
         return true;
     }
     realm_state_set_bool(RS("lit"), on);
-    describe();
+    realm_describe(self);
     if (on)
         realm_announce(actor, RS("You strike a spark and turn up the wick. The brass lamp flares into life, "
                                  "and warm {yellow}light{/} pools around you."),

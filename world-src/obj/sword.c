@@ -19,7 +19,8 @@ static bool wielded(void) {
     return on;
 }
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str ids[] = {RS("sword"), RS("longsword"), RS("blade"), RS("notched sword")};
     const realm_str verbs[] = {RS("wield"), RS("unwield"), RS("sheathe"), RS("swing")};
     const realm_str public_keys[] = {RS("wielded")};
@@ -35,7 +36,7 @@ static void describe(void) {
     realm_state_set_bool(RS("gettable"), true);
 }
 
-static void set_wielded(realm_str wielder) {
+static void set_wielded(realm_str self, realm_str wielder) {
     if (wielder.len) {
         realm_state_set_bool(RS("wielded"), true);
         realm_state_set_text(RS("wielder"), wielder);
@@ -44,7 +45,7 @@ static void set_wielded(realm_str wielder) {
         realm_state_set_bool(RS("wielded"), false);
         realm_state_delete(RS("wielder"));
     }
-    describe();
+    realm_describe(self);
 }
 
 /* Still in the hands that wield it? If not, it is not wielded any more. */
@@ -54,24 +55,13 @@ static bool held_by_wielder(realm_str self) {
            realm_str_eq(env, wielder);
 }
 
-void realm_on_load(realm_str self) {
-    (void)self;
-    describe();
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
-}
-
 void realm_on_callout(realm_str self, realm_str method, realm_bytes args) {
     (void)args;
     if (!realm_str_eqz(method, "check") || !wielded()) return;
     if (held_by_wielder(self))
         realm_callout(RS("check"), CHECK_MS, NULL, 0);
     else
-        set_wielded(RS(""));
+        set_wielded(self, RS(""));
 }
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
@@ -81,7 +71,7 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     realm_str noun = realm_noun_of(args), env;
     bool mine = realm_environment(self, &env) && realm_str_eq(env, actor);
     if (noun.len ? !realm_one_of(IDS, noun) : !mine) return false; /* some other sword, or none named */
-    if (wielded() && !held_by_wielder(self)) set_wielded(RS("")); /* stale: it was dropped */
+    if (wielded() && !held_by_wielder(self)) set_wielded(self, RS("")); /* stale: it was dropped */
 
     if (realm_str_eqz(verb, "wield")) {
         if (!mine) {
@@ -89,7 +79,7 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
         } else if (wielded()) {
             realm_tell(actor, RS("You are already wielding it."));
         } else {
-            set_wielded(actor);
+            set_wielded(self, actor);
             realm_announce(actor, RS("You grip the notched longsword. It is lighter than it looks, and sits in "
                                      "your hand as if it remembers being used."),
                            RS("wields a notched longsword."));
@@ -110,7 +100,7 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     if (!mine || !wielded()) {
         realm_tell(actor, RS("You aren't wielding it."));
     } else {
-        set_wielded(RS(""));
+        set_wielded(self, RS(""));
         realm_announce(actor, RS("You lower the longsword and let it hang at your side."),
                        RS("lowers a notched longsword."));
     }

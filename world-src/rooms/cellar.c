@@ -59,7 +59,8 @@ static void search(realm_str self, realm_str actor) {
                    RS("rummages behind the barrels by lamplight."));
 }
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str verbs[] = {RS("search")};
     realm_state_set_text(RS("short"), RS("The Tavern Cellar"));
     realm_state_set_text(RS("long"),
@@ -71,17 +72,6 @@ static void describe(void) {
     realm_state_set_text_map(RS("exits"), EXITS, REALM_LEN(EXITS) / 2);
     realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
-}
-
-void realm_on_load(realm_str self) {
-    (void)self;
-    describe();
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 /* The coin is back behind its brick. */

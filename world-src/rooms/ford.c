@@ -27,7 +27,8 @@ static const char *const DETAILS[] = {
     "sky. A track climbs toward it.",
 };
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str verbs[] = {RS("wade"), RS("drink"), RS("fish"), RS("swim")};
     realm_state_set_text(RS("short"), RS("The River Ford"));
     realm_state_set_text(RS("long"),
@@ -43,14 +44,7 @@ static void describe(void) {
 }
 
 void realm_on_load(realm_str self) {
-    describe();
     realm_stock(self, RS("/obj/coin"), RS("coin"));
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 void realm_reset(realm_str self) {

@@ -23,7 +23,8 @@ static const char *const DETAILS[] = {
     "not invited in.",
 };
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str verbs[] = {RS("rest"), RS("sit"), RS("pick")};
     realm_state_set_text(RS("short"), RS("The Moonflower Glade"));
     realm_state_set_text(RS("long"),
@@ -39,14 +40,7 @@ static void describe(void) {
 }
 
 void realm_on_load(realm_str self) {
-    describe();
     realm_stock(self, RS("/npc/oracle"), RS("stone"));
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 void realm_reset(realm_str self) {

@@ -67,7 +67,8 @@ static void keep_cat(realm_str self) {
     if (!made.ok) realm_log(REALM_WARN, realm_str_concat(RS("no cat: "), made.error));
 }
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str verbs[] = {RS("drink"), RS("toss"), RS("throw"), RS("drop"), RS("wish")};
     realm_state_set_text(RS("short"), RS("The Well Green"));
     realm_state_set_text(RS("long"),
@@ -82,14 +83,7 @@ static void describe(void) {
 }
 
 void realm_on_load(realm_str self) {
-    describe();
     keep_cat(self);
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 void realm_reset(realm_str self) {

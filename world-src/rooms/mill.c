@@ -34,7 +34,8 @@ static bool turning(void) {
     return on;
 }
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str verbs[] = {RS("pull"), RS("push")};
     realm_state_set_text(RS("short"), RS("The Old Watermill"));
     if (turning())
@@ -56,10 +57,10 @@ static void describe(void) {
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
 }
 
-static void work_lever(realm_str actor) {
+static void work_lever(realm_str self, realm_str actor) {
     bool on = !turning();
     realm_state_set_bool(RS("turning"), on);
-    describe();
+    realm_describe(self);
     if (on)
         realm_announce(actor, RS("You heave on the lever. The sluice gate groans open, water thunders onto "
                                  "the paddles, and with a shudder the great wheel begins to turn. The "
@@ -72,14 +73,7 @@ static void work_lever(realm_str actor) {
 }
 
 void realm_on_load(realm_str self) {
-    describe();
     realm_stock(self, RS("/obj/bag"), RS("satchel"));
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 void realm_reset(realm_str self) {
@@ -90,6 +84,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     (void)self;
     if (!realm_str_eqz(verb, "pull") && !realm_str_eqz(verb, "push")) return false;
     if (!realm_one_of("lever|sluice|sluice lever|handle", realm_noun_of(args))) return false;
-    work_lever(actor);
+    work_lever(self, actor);
     return true;
 }

@@ -26,7 +26,8 @@ static const char *const DETAILS[] = {
     "The signpost's arms read: {bold}EAST: Thornwick{/} and {bold}WEST: The Whisperwood{/}. " \
     "Beneath them someone has scratched, less neatly: {italic}keep to the path{/}."
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str verbs[] = {RS("read")};
     realm_state_set_text(RS("short"), RS("The Forest Path"));
     realm_state_set_text(RS("long"),
@@ -38,17 +39,6 @@ static void describe(void) {
     realm_state_set_text_map(RS("exits"), EXITS, REALM_LEN(EXITS) / 2);
     realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
-}
-
-void realm_on_load(realm_str self) {
-    (void)self;
-    describe();
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {

@@ -26,7 +26,8 @@ static const char *const DETAILS[] = {
     "someone trying to remember a tune.",
 };
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     realm_state_set_text(RS("short"), RS("The Broken Watchtower"));
     realm_state_set_text(RS("long"),
         RS("Only the lower storey of the old watchtower still stands, its walls split open to the "
@@ -41,14 +42,7 @@ static void describe(void) {
 }
 
 void realm_on_load(realm_str self) {
-    describe();
     realm_stock(self, RS("/obj/sword"), RS("sword"));
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 void realm_reset(realm_str self) {

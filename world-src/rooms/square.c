@@ -29,7 +29,8 @@ static const char *const DETAILS[] = {
     "Round grey cobbles, polished by a few hundred years of carts, boots and geese.",
 };
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     realm_state_set_text(RS("short"), RS("Thornwick Market Square"));
     realm_state_set_text(RS("long"),
         RS("Cobbles worn smooth by generations of carts slope gently toward a weathered stone "
@@ -45,16 +46,10 @@ static void describe(void) {
 }
 
 void realm_on_load(realm_str self) {
-    describe();
     realm_stock(self, RS("/obj/board"), RS("board"));
 }
 
 /* A reload picks up edited descriptions; nothing else changes. */
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
-}
 
 void realm_reset(realm_str self) {
     realm_stock(self, RS("/obj/board"), RS("board"));

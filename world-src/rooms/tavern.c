@@ -29,7 +29,8 @@ static const char *const DETAILS[] = {
     "initials and one very rude goat.",
 };
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     realm_state_set_text(RS("short"), RS("The Crooked Lantern"));
     realm_state_set_text(RS("long"),
         RS("A low-beamed common room, warm and smoky, with a fire crackling in a hearth big "
@@ -49,14 +50,7 @@ static void restock(realm_str self) {
 }
 
 void realm_on_load(realm_str self) {
-    describe();
     restock(self);
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 void realm_reset(realm_str self) {

@@ -47,7 +47,8 @@ static void listen(realm_str actor) {
     realm_announce(actor, realm_buf_str(&b), RS("stands very still, listening to the leaves."));
 }
 
-static void describe(void) {
+void realm_describe(realm_str self) {
+    (void)self;
     const realm_str verbs[] = {RS("listen")};
     realm_state_set_text(RS("short"), RS("Deep in the Whisperwood"));
     realm_state_set_text(RS("long"),
@@ -62,14 +63,7 @@ static void describe(void) {
 }
 
 void realm_on_load(realm_str self) {
-    describe();
     realm_stock(self, RS("/obj/coin"), RS("coin"));
-}
-
-void realm_on_reload(realm_str self, realm_str old_version) {
-    (void)self;
-    (void)old_version;
-    describe();
 }
 
 void realm_reset(realm_str self) {
