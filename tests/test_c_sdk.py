@@ -764,3 +764,35 @@ def test_helpers_use_only_the_per_call_arena(world: WorldHost) -> None:
         world.run("noun", "at the " + "Old Well " * 500)
         pages.add(world.run("pages")[0]["pages"])
     assert len(pages) == 1
+
+
+def test_describe_runs_first_in_on_load_and_on_reload(tmp_path):
+    """realm_describe (optional) runs before realm_on_load, and alone in
+    on-reload when the file has no realm_on_reload."""
+
+    from sandbox import toolchain
+    from sandbox.api import Limits
+    from sandbox.host import Sandbox
+    from sandbox.offline import OfflineWorld
+
+    source = tmp_path / "described.c"
+    source.write_text(
+        '#include "realm.h"\n'
+        "void realm_describe(realm_str self) { (void)self;\n"
+        '    realm_state_set_text(RS("short"), RS("a described thing"));\n'
+        '    realm_state_set_text(RS("order"), RS("describe")); }\n'
+        "void realm_on_load(realm_str self) { (void)self;\n"
+        "    realm_str seen;\n"
+        '    realm_state_get_text(RS("order"), &seen);\n'
+        '    realm_state_set_text(RS("order"), realm_str_concat(seen, RS(" then load"))); }\n'
+    )
+    out = tmp_path / "described.wasm"
+    toolchain.compile_c(source, out, wit_dir=WIT, include_dirs=[INCLUDE])
+    sandbox = Sandbox()
+    version = sandbox.admit(out.read_bytes())
+    loaded = sandbox.invoke(version, "/x", "on-load", (), {}, Limits(), OfflineWorld("/x"))
+    assert loaded.ok, loaded.error
+    assert cbor2.loads(loaded.state_changes["order"]) == "describe then load"
+    reloaded = sandbox.invoke(version, "/x", "on-reload", ("0" * 64,), {}, Limits(), OfflineWorld("/x"))
+    assert reloaded.ok and cbor2.loads(reloaded.state_changes["short"]) == "a described thing"
+    assert cbor2.loads(reloaded.state_changes["order"]) == "describe"
