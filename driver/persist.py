@@ -84,14 +84,14 @@ class Persistence:
     # -- building rows ----------------------------------------------------------------
 
     def build_batch(self) -> Batch:
-        """Rows for everything marked since the last batch; marks are taken."""
+        """Rows for everything marked since the last batch; marks are taken.
+        (The commit loop adds the wall clock when it writes.)"""
         batch = Batch()
         # Every tenant, not only those that ran events: changes made outside
         # any event (restore, start-up publishing, tools) are saved too.
         for tenant in self.realm.tenants:
             if tenant.changes:
                 self._add_tenant(batch, tenant, tenant.changes.take())
-        batch.alive_wall_ms = _wall_ms()
         return batch
 
     def _add_tenant(self, batch: Batch, tenant: Tenant, changes: Changes) -> None:
@@ -148,10 +148,8 @@ class Persistence:
             cpu = time.thread_time()
             batch = self.build_batch()
             self.cpu_seconds += time.thread_time() - cpu
-            if self.failed is not None:
-                batch = self.failed.merge(batch)
             outboxes, self.held = self.held, []
-            if not self._alive_due and self.failed is None and not _has_rows(batch):
+            if not batch and not self._alive_due and self.failed is None:
                 # These events changed nothing, and everything before them
                 # is durable (commits run one at a time, in order): what they
                 # said can go out without waiting for a disk write.
@@ -159,6 +157,9 @@ class Persistence:
                     self.realm.players.release(outbox)
                 continue
             self._alive_due = False
+            batch.alive_wall_ms = _wall_ms()
+            if self.failed is not None:
+                batch = self.failed.merge(batch)
             started = time.perf_counter()
             try:
                 await trio.to_thread.run_sync(self._commit, batch, limiter=limiter)
@@ -218,15 +219,6 @@ class Persistence:
         tenant.changes.blueprints.update(tenant.blueprints.by_path)
         tenant.changes.counters = True
         self._kick.set()
-
-
-def _has_rows(batch: Batch) -> bool:
-    """True if the batch changes the world (not only the alive clock)."""
-    alive, batch.alive_wall_ms = batch.alive_wall_ms, None
-    try:
-        return bool(batch)
-    finally:
-        batch.alive_wall_ms = alive
 
 
 # -- rows from live objects --------------------------------------------------------------
