@@ -28,7 +28,8 @@ def per_call_us(fn: Callable[[], object], calls: int = 2000, batches: int = 7) -
 
 def build_guests(world: Path, build_dir: Path) -> dict[str, bytes]:
     """Build a directory of guest sources; returns component bytes by blueprint."""
-    from sandbox import build_manifest, worldbuild
+    from sandbox.build import manifest as build_manifest
+    from sandbox.build import worldbuild
 
     result = worldbuild.build_world(world, build_dir, wit_dir=ROOT / "wit", progress=sys.stderr, quiet=True)
     if not result.ok:

@@ -29,11 +29,12 @@ from pathlib import Path
 
 from common import ROOT
 
-from driver import ids
-from driver.accounts import MemoryAccountStore
+from driver.app import Realm, RealmConfig
+from driver.auth.accounts import MemoryAccountStore
 from driver.net.session import ClientInfo, Session
-from driver.realm import Realm, RealmConfig
-from sandbox import build_manifest, worldbuild
+from driver.world import ids
+from sandbox.build import manifest as build_manifest
+from sandbox.build import worldbuild
 
 COUNTER = "/examples/counter"
 
@@ -75,7 +76,7 @@ def bench_commands(realm: Realm, seconds: float = 3.0) -> dict[str, float]:
     for name in ("ann", "bob"):
         session = NullSession()
         pid = ids.player_id(name)
-        from driver.players import Link
+        from driver.players.gateway import Link
 
         players.links[pid] = Link(pid, name.capitalize(), False, session, players.clock())
         body = tenant.add_player(pid, {})

@@ -206,7 +206,7 @@ def build_dir_for(world: Path) -> Path:
 
 
 def build_world(world: Path) -> None:
-    from sandbox import worldbuild
+    from sandbox.build import worldbuild
 
     result = worldbuild.build_world(world, build_dir_for(world), wit_dir=ROOT / "wit", progress=None, quiet=True)
     if not result.ok:
@@ -221,7 +221,7 @@ def place_players(realm: Any, sessions: int, per_room: int) -> int:
     blueprints (each clone runs its own on-load: the notice board, Marta, the
     cat... come too). ``per_room`` 0 leaves everyone to arrive in the start
     room. Returns the number of rooms players were placed in."""
-    from driver import ids
+    from driver.world import ids
 
     if per_room <= 0:
         return 1
@@ -262,9 +262,9 @@ def serve_main(ns: argparse.Namespace) -> None:
 
     import trio
 
-    from driver.accounts import MemoryAccountStore, ScryptParams, hash_password, new_account
+    from driver.app import Realm, RealmConfig
+    from driver.auth.accounts import MemoryAccountStore, ScryptParams, hash_password, new_account
     from driver.cli import serve
-    from driver.realm import Realm, RealmConfig
 
     pin({ns.cpu})
     raise_fd_limit(ns.sessions * 2 + 256)

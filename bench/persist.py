@@ -31,14 +31,14 @@ from pathlib import Path
 import trio
 from common import ROOT
 
-from driver import ids
-from driver.accounts import MemoryAccountStore
+from driver.app import Realm, RealmConfig
+from driver.auth.accounts import MemoryAccountStore
 from driver.cli import open_realm
 from driver.net.session import ClientInfo, Session
-from driver.players import Link
-from driver.realm import Realm, RealmConfig
+from driver.players.gateway import Link
 from driver.store.records import Batch, ObjectRow
 from driver.store.sqlite import SqliteStore
+from driver.world import ids
 
 WORLD = ROOT / "tests" / "worlds" / "basic"
 
@@ -184,7 +184,7 @@ def bench_restore(build: Path, objects: int = 100_000) -> dict[str, float]:
         store = SqliteStore(data)
         snapshot = store.load()
         loaded = time.perf_counter()
-        from driver.persist import restore
+        from driver.persistence.commit import restore
 
         again = Realm(config(data, build), accounts=store)
         problems = restore(again, snapshot)

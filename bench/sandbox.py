@@ -19,11 +19,11 @@ from pathlib import Path
 
 from common import ROOT, build_guests, per_call_us
 
-from sandbox.api import Limits
-from sandbox.engine import SharedEngine
-from sandbox.host import Sandbox
-from sandbox.hostcalls import Call
-from sandbox.offline import OfflineWorld
+from sandbox.protocol import Limits
+from sandbox.runtime.engine import SharedEngine
+from sandbox.runtime.host import Sandbox
+from sandbox.runtime.hostcalls import Call
+from sandbox.runtime.offline import OfflineWorld
 
 GUESTS = ROOT / "bench" / "guests"
 

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import trio
 
-from .net.telnet_server import TelnetConfig, serve_telnet
-from .persist import Persistence, restore
-from .realm import PROJECT_ROOT, Realm, RealmConfig, watch_sources
-from .store import snapshot
-from .store.errors import StoreError
-from .store.sqlite import SqliteStore
+from driver.app import PROJECT_ROOT, Realm, RealmConfig, watch_sources
+from driver.net.telnet_server import TelnetConfig, serve_telnet
+from driver.persistence.commit import Persistence, restore
+from driver.store import snapshot
+from driver.store.errors import StoreError
+from driver.store.sqlite import SqliteStore
 
 log = logging.getLogger("jitrealm")
 
@@ -74,7 +74,7 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
 
     Reports the bound (telnet, http) ports, so tests can pass port 0.
     """
-    from .net.web import serve_web
+    from driver.net.web import serve_web
 
     _tune_gc()
     async with trio.open_nursery() as nursery:
@@ -134,7 +134,7 @@ def open_realm(config: RealmConfig) -> tuple[Realm, Persistence]:
 def cmd_run(argv: Sequence[str]) -> int:
     ns = _run_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    from .accounts import ensure_admin
+    from driver.auth.accounts import ensure_admin
 
     config = RealmConfig(world_dir=ns.world, build_dir=ns.build, data_dir=ns.data, telnet_port=ns.telnet[1])
     try:
@@ -238,11 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "restore":
         return cmd_restore(rest)
     if command == "build":
-        from sandbox import worldbuild
+        from sandbox.build import worldbuild
 
         return worldbuild.main(rest)
     if command == "invoke":
-        from sandbox import offline
+        from sandbox.runtime import offline
 
         return offline.main(rest)
     print(f"jitrealm: unknown command {command!r}\n{usage}", file=sys.stderr)

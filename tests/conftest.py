@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.host import Sandbox
+from sandbox.runtime.host import Sandbox
 
 from .driver_support import BASIC_WORLD, build
 from .guests import guest_components  # noqa: F401  (a session fixture, shared by every module)

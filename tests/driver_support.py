@@ -12,7 +12,8 @@ from typing import Any
 
 import trio
 
-from driver.accounts import (
+from driver.app import Realm, RealmConfig
+from driver.auth.accounts import (
     AccountStore,
     Backoff,
     LoginThrottle,
@@ -23,10 +24,10 @@ from driver.accounts import (
 )
 from driver.net import ansi
 from driver.net.session import ClientInfo, Session
-from driver.realm import Realm, RealmConfig
-from driver.tenant import Quotas, Tenant
-from sandbox import build_manifest, worldbuild
-from sandbox.host import Sandbox
+from driver.tenancy.tenant import Quotas, Tenant
+from sandbox.build import manifest as build_manifest
+from sandbox.build import worldbuild
+from sandbox.runtime.host import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"

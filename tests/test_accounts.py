@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from driver.accounts import (
+from driver.auth.accounts import (
     ADMIN_PASSWORD_ENV,
     DEFAULT_PARAMS,
     PASSWORD_MAX_BYTES,

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wasmtime import component as wc
 
-from sandbox import toolchain
-from sandbox.api import HOOKS
+from sandbox.build import toolchain
+from sandbox.protocol import HOOKS
 
 from .guests import INCLUDE, WIT, build_guest
 
@@ -770,10 +770,10 @@ def test_describe_runs_first_in_on_load_and_on_reload(tmp_path):
     """realm_describe (optional) runs before realm_on_load, and alone in
     on-reload when the file has no realm_on_reload."""
 
-    from sandbox import toolchain
-    from sandbox.api import Limits
-    from sandbox.host import Sandbox
-    from sandbox.offline import OfflineWorld
+    from sandbox.build import toolchain
+    from sandbox.protocol import Limits
+    from sandbox.runtime.host import Sandbox
+    from sandbox.runtime.offline import OfflineWorld
 
     source = tmp_path / "described.c"
     source.write_text(

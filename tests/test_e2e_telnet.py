@@ -28,10 +28,10 @@ from typing import Any
 
 import trio
 
+from driver.app import Realm
 from driver.cli import serve
 from driver.net.session import ClientInfo
-from driver.players import room_number
-from driver.realm import Realm
+from driver.players.gateway import room_number
 
 from .driver_support import BASIC_WORLD, make_realm
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from driver.accounts import (
+from driver.auth.accounts import (
     MemoryAccountStore,
     PasswordCheck,
     ScryptParams,
@@ -16,7 +16,7 @@ from driver.accounts import (
     new_account,
     verify_password,
 )
-from driver.login import (
+from driver.auth.login import (
     MAX_LINE_CHARS,
     MAX_PENDING_LINES,
     Action,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import trio
 
+from driver.app import Realm, RealmConfig
 from driver.cli import open_realm, serve
-from driver.realm import Realm, RealmConfig
 from driver.store import snapshot
 from driver.store.errors import (
     SchemaTooNewError,

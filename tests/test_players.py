@@ -133,7 +133,7 @@ async def test_gmcp_from_the_world_and_at_login(sandbox, basic_build):
 
 
 def test_nouns_ignore_case_and_filler_words():
-    from driver.commands import noun_of
+    from driver.players.commands import noun_of
 
     assert noun_of("at the Old Well") == "old well"
     assert noun_of("INTO my BAG") == "bag"

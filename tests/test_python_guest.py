@@ -29,14 +29,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from wasmtime import component as wc
 
-from sandbox.api import CompileError
-from sandbox.compile_python import compile_python
+from sandbox.build.compile_python import compile_python
+from sandbox.protocol import CompileError
 
 ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"
 LIB = ROOT / "world-src" / "lib"
 GREETER = ROOT / "world-src" / "examples" / "greeter.py"
-COMPILER = ROOT / "sandbox" / "compile_python.py"
+COMPILER = ROOT / "sandbox" / "build" / "compile_python.py"
 HOST = "jitrealm:realm/host@0.1.0"
 OBJECT = "jitrealm:realm/object@0.1.0"
 
@@ -518,8 +518,8 @@ def test_guest_codec_rejects_malformed_cbor(data):
 def test_sandbox_reports_the_python_exception(built, sandbox):
     """Through the real sandbox: the trap carries the exception's own words,
     nothing is applied, and the same version keeps working."""
-    from sandbox.api import Limits
-    from sandbox.offline import OfflineWorld
+    from sandbox.protocol import Limits
+    from sandbox.runtime.offline import OfflineWorld
 
     version = sandbox.admit(built["probe"].read_bytes())
     outcome = sandbox.invoke(version, "/obj/probe", "on-command", ("/player/bob", "fail", ""), {}, Limits(), OfflineWorld("/obj/probe"))

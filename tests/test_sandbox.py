@@ -11,9 +11,9 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from sandbox.api import HOOKS, AdmissionError, Limits
-from sandbox.host import Sandbox
-from sandbox.offline import OfflineWorld
+from sandbox.protocol import HOOKS, AdmissionError, Limits
+from sandbox.runtime.host import Sandbox
+from sandbox.runtime.offline import OfflineWorld
 
 from .guests import GUESTS
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import trio
 
+from driver.app import Realm
 from driver.cli import serve
 from driver.net.telnet_server import TelnetConfig
-from driver.realm import Realm
 
 from .driver_support import BASIC_WORLD, FakeClock, TelnetClient, build, copy_world, make_realm
 

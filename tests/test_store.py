@@ -15,7 +15,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from driver.accounts import (
+from driver.auth.accounts import (
     Account,
     AccountExists,
     AccountNotFound,

@@ -7,9 +7,9 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from driver import ids
-from driver.txn import Txn
-from sandbox.api import WorldRefusal
+from driver.tenancy.txn import Txn
+from driver.world import ids
+from sandbox.protocol import WorldRefusal
 
 from .driver_support import BASIC_WORLD, build, copy_world, drain, make_tenant
 
@@ -283,7 +283,7 @@ def test_reload_keeps_state_callouts_and_heartbeats(sandbox, tmp_path: Path):
     source = world / "obj" / "ticker.c"
     source.write_text(source.read_text().replace("a ticking gadget", "a newer gadget"))
     build(world, build_dir)
-    from sandbox import build_manifest
+    from sandbox.build import manifest as build_manifest
 
     entry = build_manifest.load(build_dir)["/obj/ticker"]
     new_version, old = tenant.blueprints.publish("/obj/ticker", (build_dir / entry.component).read_bytes())

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import build_manifest, toolchain, worldbuild
-from sandbox.api import CompileError
-from sandbox.worldbuild import build_world, compile_one
+from sandbox.build import manifest as build_manifest
+from sandbox.build import toolchain, worldbuild
+from sandbox.build.worldbuild import build_world, compile_one
+from sandbox.protocol import CompileError
 
 ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"
@@ -133,7 +134,7 @@ def test_builds_every_blueprint_and_writes_the_manifest(world: Path, out: Path) 
 
 
 def test_version_is_the_sandbox_content_hash(world: Path, out: Path) -> None:
-    from sandbox.engine import content_hash
+    from sandbox.runtime.engine import content_hash
 
     result = build(world, out)
     for artifact in result.built:

@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from driver.accounts import Account, AccountStore
-
-from .errors import (
+from driver.auth.accounts import Account, AccountStore
+from driver.store.errors import (
     DumpError,
     RestoreTargetError,
     SchemaTooNewError,
@@ -30,7 +29,7 @@ from .errors import (
     StoreIOError,
     StoreLockedError,
 )
-from .records import (
+from driver.store.records import (
     Batch,
     BlueprintRow,
     CalloutRow,

@@ -16,7 +16,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from .errors import StoreError, StoreLockedError
+from driver.store.errors import StoreError, StoreLockedError
 
 LOCK_NAME = "jitrealm.lock"
 

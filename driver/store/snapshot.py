@@ -89,13 +89,19 @@ from typing import Any, BinaryIO
 import cbor2
 import jsonschema
 
-from driver.accounts import Account, name_key
-
-from . import Store, schema
-from .errors import DumpError, RestoreTargetError, StoreError
-from .lockfile import LOCK_NAME, DirLock
-from .records import BlueprintRow, CalloutRow, ObjectRow, ResetRow, TenantRow, VersionRow
-from .sqlite import (
+from driver.auth.accounts import Account, name_key
+from driver.store import Store, schema
+from driver.store.errors import DumpError, RestoreTargetError, StoreError
+from driver.store.lockfile import LOCK_NAME, DirLock
+from driver.store.records import (
+    BlueprintRow,
+    CalloutRow,
+    ObjectRow,
+    ResetRow,
+    TenantRow,
+    VersionRow,
+)
+from driver.store.sqlite import (
     ACCOUNT_COLUMNS,
     BLUEPRINT_COLUMNS,
     CALLOUT_COLUMNS,

@@ -39,10 +39,9 @@ from typing import Any, Literal
 
 import cbor2
 
-from driver.accounts import Account, AccountExists, AccountNotFound, name_key
-
-from . import schema
-from .errors import (
+from driver.auth.accounts import Account, AccountExists, AccountNotFound, name_key
+from driver.store import schema
+from driver.store.errors import (
     SchemaTooNewError,
     SchemaTooOldError,
     StoreClosedError,
@@ -52,8 +51,8 @@ from .errors import (
     StoreIOError,
     StoreLockedError,
 )
-from .lockfile import DirLock
-from .records import (
+from driver.store.lockfile import DirLock
+from driver.store.records import (
     Batch,
     BlueprintRow,
     CalloutRow,

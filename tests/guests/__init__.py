@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import toolchain
+from sandbox.build import toolchain
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -17,7 +17,7 @@ import wasmtime
 from wasmtime import component as wc
 from wasmtime.component import _types as wct
 
-from .api import HOOKS, AdmissionError
+from sandbox.protocol import HOOKS, AdmissionError
 
 HOST_IMPORT = "jitrealm:realm/host@0.1.0"
 OBJECT_EXPORT = "jitrealm:realm/object@0.1.0"

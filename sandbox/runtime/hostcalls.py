@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import cbor2
 
-from .api import Effect, ErrorKind, HostWorld, Limits, WorldRefusal
+from sandbox.protocol import Effect, ErrorKind, HostWorld, Limits, WorldRefusal
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 _GMCP_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*){1,3}$")

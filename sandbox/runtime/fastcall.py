@@ -34,7 +34,7 @@ import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
-from .hostcalls import LOG_LEVELS, Call
+from sandbox.runtime.hostcalls import LOG_LEVELS, Call
 
 VAL = 32  # sizeof(wasmtime_component_val_t)
 K_BOOL, K_U8, K_U32, K_U64, K_STRING, K_LIST, K_ENUM, K_OPTION, K_RESULT = (

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .api import CompileError
+from sandbox.protocol import CompileError
 
 #: The world a blueprint targets.
 WORLD = "blueprint"

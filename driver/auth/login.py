@@ -57,7 +57,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from driver.accounts import (
+from driver.auth.accounts import (
     DEFAULT_PARAMS,
     Account,
     AccountExists,

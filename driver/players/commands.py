@@ -15,14 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from sandbox.api import AdmissionError, CompileError
-
-from . import ids
-from .net.ansi import escape
-from .objects import MudObject
+from driver.net.ansi import escape
+from driver.world import ids
+from driver.world.objects import MudObject
+from sandbox.protocol import AdmissionError, CompileError
 
 if TYPE_CHECKING:
-    from .tenant import Tenant
+    from driver.tenancy.tenant import Tenant
 
 DIRECTIONS = {
     "n": "north", "s": "south", "e": "east", "w": "west",

@@ -28,8 +28,7 @@ from typing import Any, Literal
 import wasmtime
 from wasmtime import component as wc
 
-from . import admission
-from .api import (
+from sandbox.protocol import (
     HOOKS,
     AdmissionError,
     ErrorKind,
@@ -39,8 +38,9 @@ from .api import (
     Limits,
     Outcome,
 )
-from .engine import SharedEngine, content_hash
-from .fastcall import (
+from sandbox.runtime import admission
+from sandbox.runtime.engine import SharedEngine, content_hash
+from sandbox.runtime.fastcall import (
     Arena,
     CallFailed,
     FastExport,
@@ -49,7 +49,7 @@ from .fastcall import (
     define_fast_imports,
     define_stock_imports,
 )
-from .hostcalls import Call, GuestFault
+from sandbox.runtime.hostcalls import Call, GuestFault
 
 CallPath = Literal["fast", "stock"]
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sandbox.api import HostLimit, WorldRefusal
-
-from . import ids
+from driver.world import ids
+from sandbox.protocol import HostLimit, WorldRefusal
 
 if TYPE_CHECKING:
-    from .tenant import Tenant
+    from driver.tenancy.tenant import Tenant
 
 _GONE = "\0gone"  # staged location of a destructed object
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import cbor2
 
-from .api import HOOKS, AdmissionError, Limits, Outcome, WorldRefusal
-from .host import Sandbox
+from sandbox.protocol import HOOKS, AdmissionError, Limits, Outcome, WorldRefusal
+from sandbox.runtime.host import Sandbox
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_GUEST_FAILED = 0, 2, 3
 

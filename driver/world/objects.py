@@ -17,7 +17,7 @@ from typing import Any
 
 import cbor2
 
-from . import ids
+from driver.world import ids
 
 
 class MudObject:

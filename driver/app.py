@@ -23,14 +23,13 @@ from typing import TextIO
 
 import trio
 
-from sandbox import build_manifest
-from sandbox.api import AdmissionError, CompileError
-from sandbox.host import Sandbox
-
-from . import ids
-from .accounts import AccountStore, MemoryAccountStore, ScryptParams
-from .players import Players
-from .tenant import Quotas, Tenant
+from driver.auth.accounts import AccountStore, MemoryAccountStore, ScryptParams
+from driver.players.gateway import Players
+from driver.tenancy.tenant import Quotas, Tenant
+from driver.world import ids
+from sandbox.build import manifest as build_manifest
+from sandbox.protocol import AdmissionError, CompileError
+from sandbox.runtime.host import Sandbox
 
 log = logging.getLogger("jitrealm")
 
@@ -94,7 +93,7 @@ class Realm:
 
     def build(self, paths: list[Path] | None = None, progress: TextIO | None = sys.stderr) -> list[CompileError]:
         """Compile world sources into the build dir. Returns the errors."""
-        from sandbox import worldbuild
+        from sandbox.build import worldbuild
 
         result = worldbuild.build_world(
             self.config.world_dir, self.config.build_dir, paths,

@@ -44,9 +44,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from . import build_manifest, toolchain
-from .api import CompileError
-from .build_manifest import Entry
+from sandbox.build import manifest as build_manifest
+from sandbox.build import toolchain
+from sandbox.protocol import CompileError
+from sandbox.build.manifest import Entry
 
 #: Source suffix -> language.
 LANGUAGES: dict[str, str] = {".c": "c", ".py": "python", ".json": "json"}
@@ -266,7 +267,7 @@ def _load_compile_python() -> Callable[..., None]:
     """compile_python, imported on first use: it is optional (a world of C
     and JSON needs no componentize-py)."""
     try:
-        from .compile_python import compile_python
+        from sandbox.build.compile_python import compile_python
     except ImportError as exc:
         raise Skipped(
             f"Python blueprints need sandbox.compile_python, which cannot be imported ({exc})"
@@ -656,7 +657,7 @@ def project_root(start: Path | None = None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "wit" / "realm.wit").is_file():
             return candidate
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def _parser() -> argparse.ArgumentParser:

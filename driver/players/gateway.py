@@ -21,10 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from . import ids
-from .accounts import AccountStore, LoginThrottle, ScryptParams
-from .commands import Commands, describe_room
-from .login import (
+from driver.auth.accounts import AccountStore, LoginThrottle, ScryptParams
+from driver.auth.login import (
     Disconnect,
     EchoOff,
     EchoOn,
@@ -36,11 +34,13 @@ from .login import (
     ShowWho,
     VerifyPassword,
 )
-from .net.session import Session
+from driver.net.session import Session
+from driver.players.commands import Commands, describe_room
+from driver.world import ids
 
 if TYPE_CHECKING:
-    from .realm import Realm
-    from .tenant import Outbox
+    from driver.app import Realm
+    from driver.tenancy.tenant import Outbox
 
 PROMPT = "> "
 

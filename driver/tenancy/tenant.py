@@ -26,15 +26,14 @@ from typing import Any, Protocol
 
 import cbor2
 
-from sandbox.api import Effect, Limits, Outcome
-from sandbox.host import Sandbox
-
-from . import ids
-from .blueprints import Blueprints
-from .changes import Changes
-from .objects import Graph, MudObject
-from .scheduler import Callout, Callouts, Periodic
-from .txn import Txn
+from driver.tenancy.blueprints import Blueprints
+from driver.tenancy.txn import Txn
+from driver.world import ids
+from driver.world.changes import Changes
+from driver.world.objects import Graph, MudObject
+from driver.world.timers import Callout, Callouts, Periodic
+from sandbox.protocol import Effect, Limits, Outcome
+from sandbox.runtime.host import Sandbox
 
 Event = Callable[[], None]
 #: What an event said to players, held until it may be sent: (player id, item).

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.host import Sandbox
+from sandbox.runtime.host import Sandbox
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .api import CompileError
+from sandbox.protocol import CompileError
 
 #: The world every blueprint targets (see wit/realm.wit).
 WORLD = "blueprint"

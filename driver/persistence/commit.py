@@ -26,11 +26,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .changes import Changes
-from .objects import MudObject
-from .scheduler import Callout
-from .store.errors import StoreError, StoreFullError
-from .store.records import (
+from driver.store.errors import StoreError, StoreFullError
+from driver.store.records import (
     Batch,
     BlueprintRow,
     CalloutRow,
@@ -40,11 +37,14 @@ from .store.records import (
     TenantRow,
     VersionRow,
 )
+from driver.world.changes import Changes
+from driver.world.objects import MudObject
+from driver.world.timers import Callout
 
 if TYPE_CHECKING:
-    from .realm import Realm
-    from .store import Store
-    from .tenant import Outbox, Tenant
+    from driver.app import Realm
+    from driver.store import Store
+    from driver.tenancy.tenant import Outbox, Tenant
 
 log = logging.getLogger("jitrealm.persist")
 
