@@ -1,4 +1,12 @@
-"""Fixtures shared across the suite."""
+"""Fixtures shared across the suite, and the layer markers.
+
+Tests live in one folder per layer, and each test is marked with its folder's
+name so that ``pytest -m unit`` runs the fast layer in seconds:
+
+* ``unit``: pure logic, no sockets, no subprocesses, no toolchains;
+* ``integration``: real sandboxes, compilers, SQLite files and loopback sockets;
+* ``e2e``: the whole server driven by real clients (raw telnet, TinTin++, Chromium).
+"""
 
 from __future__ import annotations
 
@@ -24,3 +32,13 @@ def basic_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("basic-build")
     build(BASIC_WORLD, out)
     return out
+
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for layer in LAYERS:
+            if f"/tests/{layer}/" in item.path.as_posix():
+                item.add_marker(getattr(pytest.mark, layer))

@@ -23,7 +23,7 @@ import trio
 
 from driver.net.telnet import Mtts, Opt
 
-from .terminal_support import find_tintin, run_in_pty
+from ..terminal_support import find_tintin, run_in_pty
 from .test_e2e_telnet import MudClient, log_in, running_server
 
 TINTIN_BUDGET = 30.0  # seconds TinTin++ may run before it is killed

@@ -11,7 +11,7 @@ from driver.tenancy.txn import Txn
 from driver.world import ids
 from sandbox.protocol import WorldRefusal
 
-from .driver_support import BASIC_WORLD, build, copy_world, drain, make_tenant
+from ..driver_support import BASIC_WORLD, build, copy_world, drain, make_tenant
 
 
 @pytest.fixture

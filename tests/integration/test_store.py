@@ -45,7 +45,7 @@ from driver.store import (
 )
 from driver.store.sqlite import DB_NAME, SqliteStore
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from driver.store.errors import (
 )
 from driver.store.sqlite import SqliteStore
 
-from .driver_support import BASIC_WORLD, CHEAP, TelnetClient, add_wizard
+from ..driver_support import BASIC_WORLD, CHEAP, TelnetClient, add_wizard
 
 
 def config(data: Path, build_dir: Path) -> RealmConfig:
@@ -265,7 +265,7 @@ def test_bad_data_directories_are_refused_clearly(basic_build, tmp_path):
 
 
 async def test_source_changed_while_down_the_build_decides_and_state_is_kept(sandbox, tmp_path):
-    from .driver_support import build, copy_world
+    from ..driver_support import build, copy_world
 
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build_dir = tmp_path / "build"

@@ -22,7 +22,7 @@ import trio
 
 from driver.net.web import serve_web
 
-from .browser_support import chromium_page, import_playwright, needs_chromium
+from ..browser_support import chromium_page, import_playwright, needs_chromium
 
 sync_api = import_playwright()
 pytestmark = needs_chromium

@@ -6,7 +6,7 @@ import trio
 
 from driver.app import watch_sources
 
-from .driver_support import BASIC_WORLD, build, copy_world, login, make_realm, running, send
+from ..driver_support import BASIC_WORLD, build, copy_world, login, make_realm, running, send
 
 RELOAD_TIMEOUT = 30  # seconds a command that compiles may take
 

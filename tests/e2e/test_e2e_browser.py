@@ -26,7 +26,7 @@ from typing import Any
 
 import trio
 
-from .browser_support import STEP_TIMEOUT_MS, chromium_page, import_playwright, needs_chromium
+from ..browser_support import STEP_TIMEOUT_MS, chromium_page, import_playwright, needs_chromium
 from .test_e2e_telnet import MudClient, log_in, running_server
 
 SHOTS = Path(os.environ.get("JITREALM_E2E_SCREENSHOTS", "/tmp"))

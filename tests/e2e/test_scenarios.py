@@ -8,7 +8,7 @@ from driver.app import Realm
 from driver.cli import serve
 from driver.net.telnet_server import TelnetConfig
 
-from .driver_support import BASIC_WORLD, FakeClock, TelnetClient, build, copy_world, make_realm
+from ..driver_support import BASIC_WORLD, FakeClock, TelnetClient, build, copy_world, make_realm
 
 
 async def start(nursery: trio.Nursery, realm: Realm, **kw) -> int:

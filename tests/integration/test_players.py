@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from .driver_support import BASIC_WORLD, login, make_realm, running, send, wait_for
+from ..driver_support import BASIC_WORLD, login, make_realm, running, send, wait_for
 
 LINKDEAD_SECONDS = 0.2  # link-dead bodies are stowed this soon
 

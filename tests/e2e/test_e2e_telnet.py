@@ -33,7 +33,7 @@ from driver.cli import serve
 from driver.net.session import ClientInfo
 from driver.players.gateway import room_number
 
-from .driver_support import BASIC_WORLD, make_realm
+from ..driver_support import BASIC_WORLD, make_realm
 
 TIMEOUT = 10.0  # seconds any single wait may take
 TEST_BUDGET = 60.0  # seconds a whole test may take

@@ -25,7 +25,7 @@ from driver.net.session import Session
 from driver.net.telnet import Mtts, Opt, TelnetLimits
 from driver.net.telnet_server import TelnetConfig, TelnetSession, serve_telnet
 
-from .terminal_support import find_tintin, run_in_pty
+from ..terminal_support import find_tintin, run_in_pty
 
 IAC, DONT, DO, WONT, WILL, SB, GA, SE, EOR = 255, 254, 253, 252, 251, 250, 249, 240, 239
 TIMEOUT = 10  # seconds any single wait may take before the test fails

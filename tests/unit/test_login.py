@@ -35,7 +35,7 @@ from driver.auth.login import (
     peer_host,
 )
 
-from .driver_support import FakeClock, make_throttle
+from ..driver_support import FakeClock, make_throttle
 
 FAST = ScryptParams(n=16, r=1, p=1)
 OTHER = ScryptParams(n=32, r=1, p=1)

@@ -24,7 +24,7 @@ from sandbox.build import toolchain, worldbuild
 from sandbox.build.worldbuild import build_world, compile_one
 from sandbox.protocol import CompileError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WIT = ROOT / "wit"
 SDK = ROOT / "world-src" / "include"
 COUNTER = ROOT / "world-src" / "examples" / "counter.c"

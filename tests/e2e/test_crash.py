@@ -19,7 +19,7 @@ from pathlib import Path
 
 import trio
 
-from .driver_support import BASIC_WORLD, ROOT, TelnetClient
+from ..driver_support import BASIC_WORLD, ROOT, TelnetClient
 
 KILLS = 20
 PLAYERS = ("ann", "bob", "cyd")

@@ -30,7 +30,7 @@ from wasmtime import component as wc
 from sandbox.build import toolchain
 from sandbox.protocol import HOOKS
 
-from .guests import INCLUDE, WIT, build_guest
+from ..guests import INCLUDE, WIT, build_guest
 
 HOST = "jitrealm:realm/host@0.1.0"
 OBJECT = "jitrealm:realm/object@0.1.0"

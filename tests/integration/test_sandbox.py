@@ -15,9 +15,9 @@ from sandbox.protocol import HOOKS, AdmissionError, Limits
 from sandbox.runtime.host import Sandbox
 from sandbox.runtime.offline import OfflineWorld
 
-from .guests import GUESTS
+from ..guests import GUESTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = sorted(n for n, g in GUESTS.items() if g.hook not in (None, "admission"))
 REFUSED = sorted(n for n, g in GUESTS.items() if g.hook == "admission")
 

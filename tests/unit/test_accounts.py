@@ -31,7 +31,7 @@ from driver.auth.accounts import (
     verify_password,
 )
 
-from .driver_support import FakeClock, make_throttle
+from ..driver_support import FakeClock, make_throttle
 
 # Cheap parameters: tests check behaviour, not cost.
 FAST = ScryptParams(n=16, r=1, p=1)

@@ -32,7 +32,7 @@ from wasmtime import component as wc
 from sandbox.build.compile_python import compile_python
 from sandbox.protocol import CompileError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WIT = ROOT / "wit"
 LIB = ROOT / "world-src" / "lib"
 GREETER = ROOT / "world-src" / "examples" / "greeter.py"
