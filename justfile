@@ -39,6 +39,7 @@ bench: setup build-world
     {{bin}}/python bench/driver.py
     {{bin}}/python bench/persist.py
     {{bin}}/python bench/net.py
+    {{bin}}/python bench/e2e.py
 
 # Lint the Python code.
 lint: setup
