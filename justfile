@@ -41,6 +41,8 @@ bench: setup build-world
     {{bin}}/python bench/net.py
     {{bin}}/python bench/e2e.py
 
-# Lint the Python code.
+# Static checks: ruff, mypy (strict on driver/ and sandbox/), and the import contracts.
 lint: setup
     {{bin}}/ruff check .
+    {{bin}}/mypy
+    {{bin}}/lint-imports

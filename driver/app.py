@@ -1,35 +1,44 @@
-"""The running realm: sandbox, tenants, players, and the event loop.
+"""The composition root: one realm, wired from its parts, and its server.
 
-:class:`Realm` ties the driver together. It builds the world from source and
-publishes every blueprint into its tenant, runs the tenants' events on one
-trio task (round-robin, a time budget per turn, sleeping until the next
-timer or the next input), and answers the wizard's ``reload``.
+:class:`Realm` builds the pieces and connects them: the runtime that runs
+blueprint code, the tenant (the world), the players layer (presence,
+delivery, the gateway), and the loop that runs events. It also builds the
+world from source and answers the wizard's ``reload``. :func:`serve` runs
+the loop, persistence and the listeners; :func:`open_realm` restores a world
+from its data directory.
 
 Only the default tenant is served to players for now; the loop already
-serves any number of tenants fairly, so adding tenants needs no rewrite.
+serves any number of tenants fairly.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import trio
-
-from driver.auth.accounts import AccountStore, MemoryAccountStore, ScryptParams
-from driver.players.gateway import Players
-from driver.tenancy.tenant import Quotas, Tenant
+from driver.auth.accounts import ScryptParams
+from driver.persistence.commit import Persistence
+from driver.persistence.restore import restore
+from driver.players.delivery import Delivery
+from driver.players.gateway import Gateway
+from driver.players.presence import Presence
+from driver.runtimes import Runtime
+from driver.store.accounts import AccountStore, MemoryAccountStore
+from driver.store.sqlite import SqliteStore
+from driver.tenancy.errors import NoSuchBlueprint, NotBuilt
+from driver.tenancy.loop import Loop
+from driver.tenancy.output import Text
+from driver.tenancy.quotas import Quotas
+from driver.tenancy.tenant import Tenant
 from driver.world import ids
+from driver.world.settings import WorldSettings
 from sandbox.build import manifest as build_manifest
 from sandbox.protocol import AdmissionError, CompileError
-from sandbox.runtime.host import Sandbox
 
 log = logging.getLogger("jitrealm")
 
@@ -56,40 +65,42 @@ class Realm:
         self,
         config: RealmConfig,
         *,
-        sandbox: Sandbox | None = None,
+        runtime: Runtime | None = None,
         accounts: AccountStore | None = None,
     ) -> None:
         self.config = config
-        self.sandbox = sandbox or Sandbox(cache_dir=config.build_dir / "cache")
+        if runtime is None:
+            from driver.runtimes.wasm import wasm_runtime
+
+            runtime = wasm_runtime(cache_dir=config.build_dir / "cache")
+        self.runtime = runtime
         self.accounts = accounts if accounts is not None else MemoryAccountStore()
-        self.players = Players(
-            self, self.accounts, kdf_params=config.kdf_params, linkdead_seconds=config.linkdead_seconds
-        )
-        self.tenant = Tenant(config.tenant, self.sandbox, self.players, quotas=config.quotas)
-        self.tenants: list[Tenant] = [self.tenant]
-        self.title = "JitRealm"
-        self.start_room = "/rooms/start"
+        self.settings = read_world_settings(config.world_dir)
+        self.presence = Presence()
+        self.delivery = Delivery(self.presence, self.settings)
+        self.tenant = Tenant(config.tenant, runtime, self.delivery, quotas=config.quotas)
+        self.delivery.tenant = self.tenant
+        self.loop = Loop([self.tenant], announce=self._announce)
+        self.players = Gateway(
+            self.tenant, self.presence, self.delivery, self.accounts, self.settings,
+            wake=self.loop.wake, reload=self.reload,
+            kdf_params=config.kdf_params, linkdead_seconds=config.linkdead_seconds,
+        )  # fmt: skip
         self.started_at = time.time()
-        self._wake = trio.Event()
-        self.paused: str | None = None  # why the world is stopped (the store cannot write)
-        self._read_world_config()
+
+    @property
+    def title(self) -> str:
+        return self.settings.title
+
+    @property
+    def start_room(self) -> str:
+        return self.settings.start_room
+
+    def _announce(self, text: str) -> None:
+        for pid in list(self.presence.links):
+            self.delivery.send_now(pid, Text(text))
 
     # -- the world ---------------------------------------------------------------------------
-
-    def _read_world_config(self) -> None:
-        path = self.config.world_dir / "world.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return
-        except (OSError, json.JSONDecodeError) as exc:
-            log.warning("%s: ignored: %s", path, exc)
-            return
-        if isinstance(data, dict):
-            self.title = str(data.get("title", self.title))
-            start = data.get("start")
-            if isinstance(start, str):
-                self.start_room = ids.normalize_blueprint(start)
 
     def build(self, paths: list[Path] | None = None, progress: TextIO | None = sys.stderr) -> list[CompileError]:
         """Compile world sources into the build dir. Returns the errors."""
@@ -124,19 +135,20 @@ class Realm:
     def reload(self, path: str) -> str:
         """Recompile ``path`` and make the new version current.
 
-        Raises CompileError (the old version keeps running) or AdmissionError.
-        Objects keep their state and run ``on-reload(old)`` before their next hook.
+        Raises CompileError (the old version keeps running), AdmissionError,
+        or a WorldError. Objects keep their state and run ``on-reload(old)``
+        before their next hook.
         """
         bp = self.tenant.blueprints.get(path)
         if bp is None:
-            raise KeyError(f"no such blueprint: {path}")
+            raise NoSuchBlueprint(path)
         if bp.source is not None and bp.source.exists():
             errors = self.build([bp.source], progress=None)
             if errors:
                 raise errors[0]
         entry = build_manifest.load(self.config.build_dir).get(path)
         if entry is None or entry.component is None:
-            raise KeyError(f"no built component for {path}")
+            raise NotBuilt(path)
         started = time.perf_counter()
         version, old = self._publish(path, entry)
         took = (time.perf_counter() - started) * 1000
@@ -148,71 +160,10 @@ class Realm:
             f"{users} object{'s' if users != 1 else ''} keep their state and run on-reload before their next hook."
         )
 
-    # -- the event loop -------------------------------------------------------------------
-
-    def wake(self) -> None:
-        """Input arrived: let the loop run it now."""
-        self._wake.set()
-
-    def pause(self, why: str) -> None:
-        """Stop running events (the store cannot save them) and say why."""
-        if self.paused is None:
-            for pid in list(self.players.links):
-                self.players.send_now(pid, ("text", f"{{red}}{why}{{/}}\n"))
-        self.paused = why
-
-    def resume(self) -> None:
-        if self.paused is not None:
-            self.paused = None
-            for pid in list(self.players.links):
-                self.players.send_now(pid, ("text", "{green}The world can save again. Carry on!{/}\n"))
-            self.wake()
-
-    def step(self) -> bool:
-        """Run one round: collect due timers, give each busy tenant a turn.
-        Returns True if any tenant still has work queued."""
-        now_by_tenant = [(t, t.clock()) for t in self.tenants]
-        for tenant, now in now_by_tenant:
-            tenant.collect_due(now)
-        for tenant in list(self.tenants):
-            if tenant.busy:
-                tenant.run_turn()
-        # Rotate so that the same tenant does not always go first.
-        if len(self.tenants) > 1:
-            self.tenants.append(self.tenants.pop(0))
-        return any(t.busy for t in self.tenants)
-
-    def _sleep_seconds(self) -> float:
-        soonest = math.inf
-        for tenant in self.tenants:
-            due = tenant.next_due()
-            if due is not None:
-                soonest = min(soonest, (due - tenant.clock()) / 1000)
-        return max(0.0, soonest)
-
-    async def run_loop(self) -> None:
-        while True:
-            if self.paused is not None:
-                self._wake = trio.Event()
-                with trio.move_on_after(0.5):
-                    await self._wake.wait()
-                continue
-            if self.step():
-                await trio.sleep(0)  # let I/O in between turns
-                continue
-            self._wake = trio.Event()
-            with trio.move_on_after(self._sleep_seconds()):
-                await self._wake.wait()
-
-    async def reap_loop(self, every: float = 10.0) -> None:
-        while True:
-            await trio.sleep(every)
-            self.players.reap_linkdead()
-
     def mssp(self) -> dict[str, str]:
         return {
             "NAME": self.title,
-            "PLAYERS": str(len(self.players.online())),
+            "PLAYERS": str(len(self.presence.online())),
             "UPTIME": str(int(self.started_at)),
             "CODEBASE": "JitRealm 0.1",
             "PORT": str(self.config.telnet_port),
@@ -224,50 +175,48 @@ class Realm:
         }
 
 
-def watch_sources(realm: Realm, notify: Callable[[str], None]) -> Callable[[], object]:
-    """A coroutine factory for `--watch`: rebuild and reload changed sources.
+def read_world_settings(world_dir: Path) -> WorldSettings:
+    """The world's ``world.json`` (title, start room); defaults when absent or bad."""
+    settings = WorldSettings()
+    path = world_dir / "world.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return settings
+    except (OSError, json.JSONDecodeError) as exc:
+        log.warning("%s: ignored: %s", path, exc)
+        return settings
+    if isinstance(data, dict):
+        settings.title = str(data.get("title", settings.title))
+        start = data.get("start")
+        if isinstance(start, str):
+            settings.start_room = ids.normalize_blueprint(start)
+    return settings
 
-    Polls modification times twice a second; a well-kept file-watching
-    library (watchfiles) would add a compiled dependency for what is a
-    dozen lines here, and polling works the same on every platform.
+
+def open_realm(config: RealmConfig) -> tuple[Realm, Persistence]:
+    """Open the store under ``config.data_dir``, restore the world it holds,
+    then build and publish the world's sources on top (the build decides
+    which version each blueprint runs; objects keep their state).
+
+    Raises :class:`driver.store.StoreError` with a clear message for a data
+    directory that cannot be used (newer schema, locked, corrupt).
     """
-    world = realm.config.world_dir
-
-    def scan() -> dict[Path, float]:
-        found: dict[Path, float] = {}
-        for pattern in ("*.c", "*.py", "*.h"):
-            for path in world.rglob(pattern):
-                try:
-                    found[path] = path.stat().st_mtime
-                except OSError:
-                    pass
-        return found
-
-    async def run() -> None:
-        seen = scan()
-        while True:
-            await trio.sleep(0.5)
-            now = scan()
-            changed = [p for p, m in now.items() if seen.get(p) != m]
-            seen = now
-            for source in changed:
-                rel = source.relative_to(world)
-                if rel.parts[0] in ("include", "lib"):
-                    continue
-                try:
-                    path = ids.normalize_blueprint(rel.as_posix())
-                except ids.BadId:
-                    continue
-                try:
-                    if realm.tenant.blueprints.get(path) is None:
-                        errors = realm.build([source], progress=None)
-                        if errors:
-                            raise errors[0]
-                        realm.publish_all()
-                        notify(f"[watch] new blueprint {path} published.")
-                    else:
-                        notify("[watch] " + realm.reload(path))
-                except (CompileError, AdmissionError, KeyError, OSError) as exc:
-                    notify(f"[watch] {path}: {exc}")
-
-    return run
+    store = SqliteStore(config.data_dir)
+    try:
+        snapshot = store.load()
+        realm = Realm(config, accounts=store)
+        persistence = Persistence(store, realm.loop)
+        for problem in restore(realm.tenant, snapshot):
+            log.warning("restore: %s", problem)
+        realm.tenant.committer = persistence
+        for err in realm.build():
+            print(f"build error: {err}", file=sys.stderr)
+        for problem in realm.publish_all():
+            print(f"refused: {problem}", file=sys.stderr)
+        if not snapshot.tenants:
+            persistence.save_all(realm.tenant)  # a new world: write it all once
+    except BaseException:
+        store.close()
+        raise
+    return realm, persistence

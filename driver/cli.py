@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 import logging
 import os
 import sys
@@ -21,9 +20,8 @@ from pathlib import Path
 
 import trio
 
-from driver.app import PROJECT_ROOT, Realm, RealmConfig, watch_sources
-from driver.net.telnet_server import TelnetConfig, serve_telnet
-from driver.persistence.commit import Persistence, restore
+from driver.app import PROJECT_ROOT, RealmConfig, open_realm
+from driver.server import serve
 from driver.store import snapshot
 from driver.store.errors import StoreError
 from driver.store.sqlite import SqliteStore
@@ -67,70 +65,6 @@ def _run_parser() -> argparse.ArgumentParser:
     return p
 
 
-async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *, watch: bool = False,
-                telnet_config: TelnetConfig | None = None, persistence: Persistence | None = None,
-                task_status: trio.TaskStatus[tuple[int, int]] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run the realm's loop and its listeners until cancelled.
-
-    Reports the bound (telnet, http) ports, so tests can pass port 0.
-    """
-    from driver.net.web import serve_web
-
-    _tune_gc()
-    async with trio.open_nursery() as nursery:
-        realm.players.nursery = nursery
-        if persistence is not None:
-            nursery.start_soon(persistence.run)
-            nursery.start_soon(persistence.keep_alive)
-        nursery.start_soon(realm.run_loop)
-        nursery.start_soon(realm.reap_loop)
-        telnet_port = await nursery.start(
-            lambda task_status: serve_telnet(
-                realm.players, telnet[0], telnet[1], mssp_info=realm.mssp, config=telnet_config, task_status=task_status
-            )
-        )
-        http_port = await nursery.start(
-            lambda task_status: serve_web(realm.players, http[0], http[1], task_status=task_status)
-        )
-        realm.config.telnet_port = telnet_port
-        if watch:
-            def notify(message: str) -> None:
-                print(message, file=sys.stderr, flush=True)
-                for pid in list(realm.players.links):
-                    if realm.players.is_wizard(pid):
-                        realm.players.text(pid, message + "\n")
-            nursery.start_soon(watch_sources(realm, notify))
-        task_status.started((telnet_port, http_port))
-
-
-def open_realm(config: RealmConfig) -> tuple[Realm, Persistence]:
-    """Open the store under ``config.data_dir``, restore the world it holds,
-    then build and publish the world's sources on top (the build decides
-    which version each blueprint runs; objects keep their state).
-
-    Raises :class:`driver.store.StoreError` with a clear message for a data
-    directory that cannot be used (newer schema, locked, corrupt).
-    """
-    store = SqliteStore(config.data_dir)
-    try:
-        snapshot = store.load()
-        realm = Realm(config, accounts=store)
-        persistence = Persistence(store, realm)
-        for problem in restore(realm, snapshot):
-            log.warning("restore: %s", problem)
-        realm.tenant.committer = persistence
-        for err in realm.build():
-            print(f"build error: {err}", file=sys.stderr)
-        for problem in realm.publish_all():
-            print(f"refused: {problem}", file=sys.stderr)
-        if not snapshot.tenants:
-            persistence.save_all(realm.tenant)  # a new world: write it all once
-    except BaseException:
-        store.close()
-        raise
-    return realm, persistence
-
-
 def cmd_run(argv: Sequence[str]) -> int:
     ns = _run_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -168,23 +102,6 @@ def cmd_run(argv: Sequence[str]) -> int:
     finally:
         persistence.store.close()
     return 0
-
-
-def _tune_gc() -> None:
-    """Keep the cyclic garbage collector from stalling the game.
-
-    Every session's in-flight read lives about as long as a player's pause
-    between commands, long enough to reach the old generation; with
-    thousands of sessions Python's default thresholds then run a full
-    collection every couple of seconds, each walking hundreds of thousands
-    of objects (~300 ms measured by bench/net.py). The world loaded at
-    start-up is frozen out of collections, and the thresholds are raised:
-    the server makes almost no cyclic garbage (36 objects in a 20 s run),
-    so this costs no memory, and p99 latency drops from ~500 ms to ~9 ms.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 1000)
 
 
 def _show_host(host: str) -> str:

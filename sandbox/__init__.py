@@ -1,7 +1,12 @@
 """JitRealm's sandbox: the only part of JitRealm that touches wasmtime.
 
-The driver talks to it through :mod:`sandbox.api` (plain data: limits,
-outcomes, effects) and the :class:`sandbox.host.Sandbox` object. Nothing in
-here knows about rooms, players or sessions; the world is reached through the
-:class:`sandbox.api.HostWorld` protocol the caller passes to each invocation.
+* :mod:`sandbox.protocol` is the vocabulary the driver speaks: hooks, limits,
+  outcomes, typed effects, and the :class:`~sandbox.protocol.HostWorld` the
+  caller passes to each invocation. Plain data; importing it loads nothing.
+* :mod:`sandbox.runtime` runs components: engine, admission, invoke, the
+  fast calling convention, `jitrealm invoke`.
+* :mod:`sandbox.build` turns sources into components: toolchains and the
+  world build.
+
+Nothing in here knows about rooms, players or sessions.
 """

@@ -11,20 +11,73 @@ Y contain, may I move Z).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, Protocol
 
-#: The hooks a blueprint exports, in WIT order, with their parameter names.
-HOOKS: dict[str, tuple[str, ...]] = {
-    "on-load": ("self-id",),
-    "on-reload": ("self-id", "old-version"),
-    "on-enter": ("self-id", "who", "from"),
-    "on-leave": ("self-id", "who", "to"),
-    "heartbeat": ("self-id",),
-    "reset": ("self-id",),
-    "on-command": ("self-id", "actor", "verb", "args"),
-    "on-callout": ("self-id", "method", "args"),
-    "on-message": ("self-id", "sender", "kind", "payload"),
+
+class Hook(enum.StrEnum):
+    """The hooks a blueprint exports, in WIT order."""
+
+    ON_LOAD = "on-load"
+    ON_RELOAD = "on-reload"
+    ON_ENTER = "on-enter"
+    ON_LEAVE = "on-leave"
+    HEARTBEAT = "heartbeat"
+    RESET = "reset"
+    ON_COMMAND = "on-command"
+    ON_CALLOUT = "on-callout"
+    ON_MESSAGE = "on-message"
+
+
+class Param(enum.Enum):
+    """The WIT type of a hook parameter; the value is its WIT spelling."""
+
+    STRING = "string"
+    OPTION_STRING = "option<string>"
+    BYTES = "list<u8>"
+
+
+@dataclass(frozen=True, slots=True)
+class HookSpec:
+    """One hook's signature: the single table that admission (type checks),
+    the calling conventions (marshalling) and the tools (argument parsing)
+    all read."""
+
+    hook: Hook
+    params: tuple[tuple[str, Param], ...]  # (WIT name, type), self-id first
+    returns_bool: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.params)
+
+    @property
+    def wit_type(self) -> str:
+        """The signature as :func:`sandbox.runtime.admission.describe` spells it."""
+        args = ", ".join(kind.value for _, kind in self.params)
+        return f"({args})" + (" -> bool" if self.returns_bool else "")
+
+
+_S, _OS, _B = Param.STRING, Param.OPTION_STRING, Param.BYTES
+
+#: Every hook's signature, in WIT order (``wit/realm.wit``).
+HOOKS: dict[Hook, HookSpec] = {
+    spec.hook: spec
+    for spec in (
+        HookSpec(Hook.ON_LOAD, (("self-id", _S),)),
+        HookSpec(Hook.ON_RELOAD, (("self-id", _S), ("old-version", _S))),
+        HookSpec(Hook.ON_ENTER, (("self-id", _S), ("who", _S), ("from", _OS))),
+        HookSpec(Hook.ON_LEAVE, (("self-id", _S), ("who", _S), ("to", _OS))),
+        HookSpec(Hook.HEARTBEAT, (("self-id", _S),)),
+        HookSpec(Hook.RESET, (("self-id", _S),)),
+        HookSpec(
+            Hook.ON_COMMAND,
+            (("self-id", _S), ("actor", _S), ("verb", _S), ("args", _S)),
+            returns_bool=True,
+        ),
+        HookSpec(Hook.ON_CALLOUT, (("self-id", _S), ("method", _S), ("args", _B))),
+        HookSpec(Hook.ON_MESSAGE, (("self-id", _S), ("sender", _S), ("kind", _S), ("payload", _B))),
+    )
 }
 
 
@@ -60,7 +113,7 @@ class CompileError(Exception):
         where = ""
         if self.file:
             where = f"{self.file}:{self.line}: " if self.line else f"{self.file}: "
-        return where + self.args[0]
+        return where + str(self.args[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,40 +131,91 @@ class Limits:
     max_world_ops: int = 256  # clone + destruct + move
 
 
-@dataclass(frozen=True, slots=True)
-class Effect:
-    """One thing a hook asked for, in the order it asked.
+class _EffectRecord:
+    """What every effect record has: its WIT-ish name and a JSON form."""
 
-    ``op`` is one of: tell(target, text), say(text), emote(text),
-    gmcp(target, package, data: decoded JSON),
-    callout(handle, method, delay_ms, args), cancel-callout(handle),
-    set-heartbeat(interval_ms), clone(blueprint, new_id), destruct(target),
-    move(target, destination), log(level, text).
-    """
-
-    op: str
-    args: tuple[Any, ...]
+    __slots__ = ()
+    op: ClassVar[str]
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"op": self.op}
-        for name, value in zip(EFFECT_FIELDS[self.op], self.args, strict=True):
-            out[name] = value.hex() if isinstance(value, bytes) else value
+        for f in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
+            value = getattr(self, f.name)
+            out[f.name] = value.hex() if isinstance(value, bytes) else value
         return out
 
 
-EFFECT_FIELDS: dict[str, tuple[str, ...]] = {
-    "tell": ("target", "text"),
-    "say": ("text",),
-    "emote": ("text",),
-    "gmcp": ("target", "package", "data"),
-    "callout": ("handle", "method", "delay_ms", "args"),
-    "cancel-callout": ("handle",),
-    "set-heartbeat": ("interval_ms",),
-    "clone": ("blueprint", "id"),
-    "destruct": ("target",),
-    "move": ("target", "destination"),
-    "log": ("level", "text"),
-}
+@dataclass(frozen=True, slots=True)
+class Tell(_EffectRecord):
+    op: ClassVar[str] = "tell"
+    target: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Say(_EffectRecord):
+    op: ClassVar[str] = "say"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Emote(_EffectRecord):
+    op: ClassVar[str] = "emote"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gmcp(_EffectRecord):
+    op: ClassVar[str] = "gmcp"
+    target: str
+    package: str
+    data: Any  # decoded JSON
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleCallout(_EffectRecord):
+    op: ClassVar[str] = "callout"
+    handle: int
+    method: str
+    delay_ms: int
+    args: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCallout(_EffectRecord):
+    op: ClassVar[str] = "cancel-callout"
+    handle: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetHeartbeat(_EffectRecord):
+    op: ClassVar[str] = "set-heartbeat"
+    interval_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Clone(_EffectRecord):
+    op: ClassVar[str] = "clone"
+    blueprint: str
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Destruct(_EffectRecord):
+    op: ClassVar[str] = "destruct"
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class Move(_EffectRecord):
+    op: ClassVar[str] = "move"
+    target: str
+    destination: str
+
+
+#: One thing a hook asked for, in the order it asked. The caller dispatches on
+#: the record's type (``match``), never on a string.
+Effect = Tell | Say | Emote | Gmcp | ScheduleCallout | CancelCallout | SetHeartbeat | Clone | Destruct | Move
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ name so that ``pytest -m unit`` runs the fast layer in seconds:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for layer in LAYERS:
             if f"/tests/{layer}/" in item.path.as_posix():
                 item.add_marker(getattr(pytest.mark, layer))
+
+
+#: Real clients whose tests may skip on a developer's machine but must run in
+#: CI (``CI=true``): there a skip for want of one of them is a failure.
+REQUIRED_IN_CI = ("chromium", "tintin", "tt++", "playwright")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield  # type: ignore[misc]
+    if os.environ.get("CI") == "true" and report.skipped:
+        why = str(report.longrepr).lower()
+        if any(client in why for client in REQUIRED_IN_CI):
+            report.outcome = "failed"
+            report.longrepr = f"CI requires this test to run, but it would skip: {report.longrepr}"
+    return report  # type: ignore[return-value]

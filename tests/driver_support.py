@@ -13,17 +13,10 @@ from typing import Any
 import trio
 
 from driver.app import Realm, RealmConfig
-from driver.auth.accounts import (
-    AccountStore,
-    Backoff,
-    LoginThrottle,
-    MemoryAccountStore,
-    ScryptParams,
-    hash_password,
-    new_account,
-)
+from driver.auth.accounts import Backoff, LoginThrottle, ScryptParams, hash_password, new_account
 from driver.net import ansi
 from driver.net.session import ClientInfo, Session
+from driver.store.accounts import AccountStore, MemoryAccountStore
 from driver.tenancy.tenant import Quotas, Tenant
 from sandbox.build import manifest as build_manifest
 from sandbox.build import worldbuild
@@ -242,7 +235,7 @@ def make_realm(sandbox: Any, world: Path, build_dir: Path, **config: Any) -> Rea
     add_wizard(accounts)
     realm = Realm(
         RealmConfig(world_dir=world, build_dir=build_dir, kdf_params=CHEAP, **config),
-        sandbox=sandbox,
+        runtime=sandbox,
         accounts=accounts,
     )
     assert realm.publish_all() == []
@@ -254,7 +247,7 @@ async def running(realm: Realm) -> AsyncIterator[trio.Nursery]:
     """The realm's event loop runs (no network) until the block ends."""
     async with trio.open_nursery() as nursery:
         realm.players.nursery = nursery
-        nursery.start_soon(realm.run_loop)
+        nursery.start_soon(realm.loop.run)
         yield nursery
         nursery.cancel_scope.cancel()
 

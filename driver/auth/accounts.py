@@ -8,7 +8,7 @@ server and reused by any front end. Two things deserve a note:
   :func:`verify_and_upgrade` on the event loop: run them with
   ``trio.to_thread.run_sync`` behind a small ``trio.CapacityLimiter`` (each
   call holds 32 MiB, so a flood of logins must not fan out to dozens of
-  threads). :mod:`driver.login` asks for this through an effect instead of
+  threads). :mod:`driver.auth.login` asks for this through an effect instead of
   hashing inline.
 * **Secrets never reach a log.** :class:`Account` leaves its hash out of
   ``repr``; nothing in this module prints or logs a password or a hash.
@@ -30,7 +30,8 @@ import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+
+from driver.store.accounts import Account, AccountStore, name_key
 
 # --------------------------------------------------------------------------
 # Password hashing
@@ -243,11 +244,6 @@ RESERVED_NAMES: frozenset[str] = frozenset(
 _ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
-def name_key(name: str) -> str:
-    """The case-insensitive identity of a name: what stores index by."""
-    return name.lower()
-
-
 def display_name(name: str) -> str:
     """How a (valid) name is shown: ``aLiCe`` -> ``Alice``, the lpMUD way."""
     return name.capitalize()
@@ -290,82 +286,6 @@ def password_error(password: str, name: str) -> str | None:
     if password.casefold() == name.casefold():
         return "Your password may not be your name."
     return None
-
-
-# --------------------------------------------------------------------------
-# Records and the store
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """One account, as plain data. Change it with :func:`dataclasses.replace`.
-
-    ``name`` is the display form (``Alice``); :attr:`key` is its identity.
-    Times are Unix seconds (wall clock: they are shown to people and stored).
-    """
-
-    name: str
-    password_hash: str = field(repr=False)
-    is_wizard: bool = False
-    created_at: float = 0.0
-    last_login: float | None = None
-
-    @property
-    def key(self) -> str:
-        return name_key(self.name)
-
-
-class AccountExists(Exception):
-    """Raised by :meth:`AccountStore.create` when the name is taken."""
-
-
-class AccountNotFound(KeyError):
-    """Raised by :meth:`AccountStore.update` for an account that does not exist."""
-
-
-class AccountStore(Protocol):
-    """Where accounts live. Names are looked up case-insensitively.
-
-    Small and synchronous on purpose: the SQLite store answers these in
-    microseconds, and the slow part of a login (the KDF) happens elsewhere.
-    """
-
-    def get(self, name: str) -> Account | None: ...
-
-    def create(self, account: Account) -> None:
-        """Add ``account``; raise :class:`AccountExists` if its name is taken."""
-        ...
-
-    def update(self, account: Account) -> None:
-        """Replace the stored record with the same key; raise
-        :class:`AccountNotFound` if there is none."""
-        ...
-
-    def count(self) -> int: ...
-
-
-class MemoryAccountStore:
-    """An :class:`AccountStore` in a dict, for tests and ephemeral servers."""
-
-    def __init__(self) -> None:
-        self._accounts: dict[str, Account] = {}
-
-    def get(self, name: str) -> Account | None:
-        return self._accounts.get(name_key(name))
-
-    def create(self, account: Account) -> None:
-        if account.key in self._accounts:
-            raise AccountExists(account.name)
-        self._accounts[account.key] = account
-
-    def update(self, account: Account) -> None:
-        if account.key not in self._accounts:
-            raise AccountNotFound(account.name)
-        self._accounts[account.key] = account
-
-    def count(self) -> int:
-        return len(self._accounts)
 
 
 def new_account(

@@ -14,7 +14,7 @@ Two ways in, both always available at the name prompt:
 
 Plus ``who``, ``help`` and ``quit``.
 
-Password hashing is slow on purpose (see :mod:`driver.accounts`), so the
+Password hashing is slow on purpose (see :mod:`driver.auth.accounts`), so the
 machine never does it: it returns :class:`HashPassword` or
 :class:`VerifyPassword`, and the driver runs ``action.compute`` in a worker
 thread and feeds the answer back with :meth:`Login.password_hashed` or
@@ -59,10 +59,6 @@ from dataclasses import dataclass, field
 
 from driver.auth.accounts import (
     DEFAULT_PARAMS,
-    Account,
-    AccountExists,
-    AccountNotFound,
-    AccountStore,
     LoginThrottle,
     PasswordCheck,
     ScryptParams,
@@ -75,6 +71,7 @@ from driver.auth.accounts import (
     record_login,
     verify_and_upgrade,
 )
+from driver.store.accounts import Account, AccountExists, AccountNotFound, AccountStore
 
 # --------------------------------------------------------------------------
 # Actions

@@ -388,7 +388,8 @@ class TelnetProtocol:
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Parse bytes from the client; return what they meant, in order."""
-        self._events = events = []
+        events: list[Event] = []
+        self._events = events
         i, end = 0, len(data)
         while i < end:
             if self._in is _In.DATA:

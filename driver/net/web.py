@@ -111,8 +111,8 @@ class _ReplayStream(trio.abc.Stream):
         if self._head:
             size = len(self._head) if max_bytes is None else max_bytes
             data, self._head = self._head[:size], self._head[size:]
-            return data
-        return await self._stream.receive_some(max_bytes)
+            return bytes(data)
+        return bytes(await self._stream.receive_some(max_bytes))
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await self._stream.send_all(data)
@@ -225,7 +225,7 @@ class _WebServer:
             event = conn.next_event()
             if event is not h11.NEED_DATA:
                 return event
-            conn.receive_data(await stream.receive_some(_RECEIVE_SIZE))
+            conn.receive_data(bytes(await stream.receive_some(_RECEIVE_SIZE)))
 
     async def _serve_http(self, stream: trio.abc.Stream, peer: str) -> None:
         limits = self.http_limits
@@ -278,7 +278,7 @@ class _WebServer:
                 else:
                     raise _HttpError(400, "bad request")
 
-    async def _send(self, conn: h11.Connection, stream: trio.abc.Stream, *events: object) -> None:
+    async def _send(self, conn: h11.Connection, stream: trio.abc.Stream, *events: h11.Event) -> None:
         for event in events:
             data = conn.send(event)
             if data:
@@ -340,7 +340,7 @@ class _WebServer:
             return
         body = b"" if request.method == b"HEAD" else await trio.Path(path).read_bytes()
         headers.append((b"Content-Length", str(stat.st_size if not body else len(body)).encode()))
-        events: list[object] = [h11.Response(status_code=200, headers=headers)]
+        events: list[h11.Event] = [h11.Response(status_code=200, headers=headers)]
         if body:
             events.append(h11.Data(data=body))
         events.append(h11.EndOfMessage())
@@ -371,7 +371,7 @@ class _WebServer:
         # Read up to the end of the (empty) request body; h11 then pauses and
         # holds whatever the client sent after the head.
         await self._drain_body(conn, stream)
-        if conn.their_state is not h11.MIGHT_SWITCH_PROTOCOL:
+        if conn.their_state is not h11.MIGHT_SWITCH_PROTOCOL:  # type: ignore[attr-defined]  # exported, but not in __all__
             raise _HttpError(400, "bad WebSocket handshake")
         trailing, _closed = conn.trailing_data
         replay = _ReplayStream(stream, _request_bytes(request), trailing)
@@ -407,8 +407,9 @@ async def _open_listeners(host: str | Sequence[str] | None, port: int) -> list[t
             name, port, type=trio.socket.SOCK_STREAM, flags=trio.socket.AI_PASSIVE
         )
         for *_, sockaddr in infos:
-            if sockaddr[0] not in addresses:
-                addresses.append(sockaddr[0])
+            address = str(sockaddr[0])
+            if address not in addresses:
+                addresses.append(address)
     listeners: list[trio.SocketListener] = []
     try:
         for address in addresses:

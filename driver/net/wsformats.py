@@ -100,7 +100,7 @@ Input = Line | Gmcp | Event
 Frame = str | bytes  # str -> TEXT frame, bytes -> BINARY frame
 
 
-def split_lines(text: str) -> list[Line]:
+def split_lines(text: str) -> list[Input]:
     """One message of input as lines: CRLF, LF or lone CR end a line, a final
     line end is optional, and an empty message is one empty line."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -1,1 +1,2 @@
-"""TODO"""
+"""Persistence: group commit with output commit, and restoring a world from
+the store."""

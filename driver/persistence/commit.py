@@ -1,6 +1,6 @@
 """Persistence: group commit with output commit, and restoring a world.
 
-Every tenant event marks what it changed (:mod:`driver.changes`) and leaves
+Every tenant event marks what it changed (:mod:`driver.world.changes`) and leaves
 what it said to players in an outbox. :class:`Persistence` is the tenants'
 committer: it turns the marks into rows *on the event loop's thread* (so the
 rows are a consistent picture), writes them to the store in one transaction
@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -33,35 +33,49 @@ from driver.store.records import (
     CalloutRow,
     ObjectRow,
     ResetRow,
-    Snapshot,
     TenantRow,
     VersionRow,
 )
+from driver.tenancy.output import Outbox
+from driver.tenancy.tenant import Tenant
 from driver.world.changes import Changes
 from driver.world.objects import MudObject
-from driver.world.timers import Callout
 
 if TYPE_CHECKING:
-    from driver.app import Realm
     from driver.store import Store
-    from driver.tenancy.tenant import Outbox, Tenant
 
 log = logging.getLogger("jitrealm.persist")
 
 RETRY_SECONDS = 1.0
 
 
-def _wall_ms() -> int:
+class World(Protocol):
+    """What persistence needs of the running world: its tenants, and a way
+    to stop events while the store cannot save them (the loop)."""
+
+    @property
+    def tenants(self) -> list[Tenant]: ...
+    def pause(self, why: str) -> None: ...
+    def resume(self) -> None: ...
+
+
+def _release(outboxes: list[tuple[Tenant, Outbox]]) -> None:
+    """Hand durable events' output to each tenant's output layer, in order."""
+    for tenant, outbox in outboxes:
+        tenant.output.release(outbox)
+
+
+def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
 class Persistence:
     """The tenants' committer (see module docstring)."""
 
-    def __init__(self, store: Store, realm: Realm) -> None:
+    def __init__(self, store: Store, world: World) -> None:
         self.store = store
-        self.realm = realm
-        self.held: list[Outbox] = []  # outboxes of events not yet durable
+        self.world = world
+        self.held: list[tuple[Tenant, Outbox]] = []  # outboxes of events not yet durable
         self.failed: Batch | None = None  # a batch the store refused (disk full)
         self._kick = trio.Event()
         self._alive_due = True  # write the wall clock at the next commit
@@ -78,7 +92,7 @@ class Persistence:
 
     def event_done(self, tenant: Tenant, outbox: Outbox) -> None:
         if outbox:
-            self.held.append(outbox)
+            self.held.append((tenant, outbox))
         self._kick.set()
 
     # -- building rows ----------------------------------------------------------------
@@ -89,7 +103,7 @@ class Persistence:
         batch = Batch()
         # Every tenant, not only those that ran events: changes made outside
         # any event (restore, start-up publishing, tools) are saved too.
-        for tenant in self.realm.tenants:
+        for tenant in self.world.tenants:
             if tenant.changes:
                 self._add_tenant(batch, tenant, tenant.changes.take())
         return batch
@@ -153,21 +167,20 @@ class Persistence:
                 # These events changed nothing, and everything before them
                 # is durable (commits run one at a time, in order): what they
                 # said can go out without waiting for a disk write.
-                for outbox in outboxes:
-                    self.realm.players.release(outbox)
+                _release(outboxes)
                 continue
             self._alive_due = False
-            batch.alive_wall_ms = _wall_ms()
+            batch.alive_wall_ms = wall_ms()
             if self.failed is not None:
                 batch = self.failed.merge(batch)
             started = time.perf_counter()
             try:
                 await trio.to_thread.run_sync(self._commit, batch, limiter=limiter)
             except StoreFullError as exc:
-                self._pause(batch, outboxes, f"the disk is full ({exc})")
+                await self._pause(batch, outboxes, f"the disk is full ({exc})")
                 continue
             except StoreError as exc:
-                self._pause(batch, outboxes, f"the store failed ({exc})")
+                await self._pause(batch, outboxes, f"the store failed ({exc})")
                 continue
             self.commits += 1
             self.commit_ms.append((time.perf_counter() - started) * 1000)
@@ -175,9 +188,8 @@ class Persistence:
                 del self.commit_ms[:5_000]
             if self.failed is not None:
                 self.failed = None
-                self.realm.resume()
-            for outbox in outboxes:
-                self.realm.players.release(outbox)
+                self.world.resume()
+            _release(outboxes)
 
     async def keep_alive(self) -> None:
         """Commit the wall clock once a second even when nothing happens, so
@@ -195,19 +207,14 @@ class Persistence:
         finally:
             self.cpu_seconds += time.thread_time() - cpu
 
-    def _pause(self, batch: Batch, outboxes: list[Outbox], why: str) -> None:
-        """Keep the batch and its output; stop the world; retry soon."""
+    async def _pause(self, batch: Batch, outboxes: list[tuple[Tenant, Outbox]], why: str) -> None:
+        """Keep the batch and its output; stop the world; retry after a while."""
         log.error("cannot commit: %s; the world is paused until it can", why)
         self.failed = batch
         self.held = outboxes + self.held
-        self.realm.pause(f"The world cannot save changes right now: {why}. Nothing is lost; please wait.")
-
-        async def retry() -> None:
-            await trio.sleep(RETRY_SECONDS)
-            self._kick.set()
-
-        assert self.realm.players.nursery is not None
-        self.realm.players.nursery.start_soon(retry)
+        self.world.pause(f"The world cannot save changes right now: {why}. Nothing is lost; please wait.")
+        await trio.sleep(RETRY_SECONDS)
+        self._kick.set()
 
     def save_all(self, tenant: Tenant) -> None:
         """Mark everything in ``tenant`` changed (first start, after a restore)."""
@@ -236,78 +243,3 @@ def object_row(tenant: str, obj: MudObject) -> ObjectRow:
 
 
 # -- restoring ------------------------------------------------------------------------------
-
-
-def restore(realm: Realm, snapshot: Snapshot) -> list[str]:
-    """Rebuild the realm's tenant from a snapshot. Returns problems (not fatal).
-
-    Objects are not re-created: no ``on-load`` runs. Callouts and resets keep
-    the time they had left when the world was last known running.
-    """
-    tenant = realm.tenant
-    problems: list[str] = []
-    alive = snapshot.alive_wall_ms or _wall_ms()
-    now = tenant.clock()
-    for row in snapshot.tenants:
-        if row.name == tenant.name:
-            tenant.clone_counter = row.clone_counter
-            tenant.set_next_handle(row.next_handle)
-    needed = {row.version for row in snapshot.blueprints if row.tenant == tenant.name and row.version}
-    needed |= {row.version for row in snapshot.objects if row.tenant == tenant.name and row.version}
-    admitted: set[str] = set()
-    for version in sorted(needed):
-        data = snapshot.versions.get(version)
-        if data is None:
-            problems.append(f"version {version[:12]} is missing from the store")
-            continue
-        try:
-            tenant.blueprints.adopt(data)
-        except Exception as exc:  # AdmissionError, or a damaged component
-            problems.append(f"version {version[:12]} refused: {exc}")
-            continue
-        admitted.add(version)
-    for row in snapshot.blueprints:
-        if row.tenant != tenant.name:
-            continue
-        bp = tenant.blueprints.declare(row.path, None, row.language)
-        if row.source:
-            from pathlib import Path
-
-            bp.source = Path(row.source)
-        bp.history = list(row.history)
-        bp.version = row.version if row.version in admitted else None
-    graph = tenant.graph
-    rows = [r for r in snapshot.objects if r.tenant == tenant.name]
-    for row in rows:
-        obj = MudObject(row.id, row.blueprint, row.version if row.version in admitted else None)
-        obj.state = dict(row.state)
-        obj.heartbeat_ms = row.heartbeat_ms
-        obj.arrival = row.position
-        graph.objects[row.id] = obj
-        if obj.version is not None:
-            tenant.blueprints.pin(obj.version)
-    for row in rows:  # in position order: contents come back in arrival order
-        if row.env is None:
-            continue
-        obj, env = graph.objects[row.id], graph.objects.get(row.env)
-        if env is None:
-            problems.append(f"{row.id} was in {row.env}, which is gone; it is nowhere now")
-            continue
-        obj.env = env
-        if env.contents is None:
-            env.contents = []
-        env.contents.append(obj)
-        graph.arrivals = max(graph.arrivals, row.position)
-    for obj in graph.objects.values():
-        if obj.heartbeat_ms > 0:
-            tenant.heartbeats.set(obj.id, obj.heartbeat_ms, now)
-    for row in snapshot.callouts:
-        if row.tenant == tenant.name and row.object_id in graph.objects:
-            left = max(0, row.due_wall_ms - alive)
-            tenant.callouts.schedule(Callout(row.handle, row.object_id, row.method, row.args, now + left))
-    for row in snapshot.resets:
-        if row.tenant == tenant.name and row.object_id in graph.objects:
-            left = max(0, row.due_wall_ms - alive)
-            tenant.resets.restore(row.object_id, tenant.quotas.reset_interval_ms, now + left)
-    tenant.changes = Changes()  # what was just read is what the store holds
-    return problems

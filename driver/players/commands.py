@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from driver.net.ansi import escape
+from driver.tenancy.errors import WorldError
 from driver.world import ids
 from driver.world.objects import MudObject
-from sandbox.protocol import AdmissionError, CompileError
+from sandbox.protocol import AdmissionError, CompileError, Hook
 
 if TYPE_CHECKING:
     from driver.tenancy.tenant import Tenant
@@ -111,7 +112,7 @@ class Commands:
                 continue
             if obj.id not in tenant.graph:
                 continue  # destroyed by an earlier candidate's effects
-            outcome = tenant.run_hook(obj, "on-command", (player.id, verb, args))
+            outcome = tenant.run_hook(obj, Hook.ON_COMMAND, (player.id, verb, args))
             if outcome is None:
                 continue
             if outcome.error is not None:
@@ -466,7 +467,7 @@ def _clone(ctx: Context) -> None:
     try:
         path = ids.normalize_blueprint(ctx.args)
         obj = ctx.tenant.clone(path)
-    except (ids.BadId, KeyError, OverflowError) as exc:
+    except (ids.BadId, WorldError) as exc:
         ctx.say(f"Cannot clone: {escape(str(exc).strip(chr(39)))}")
         return
     dest = ctx.player if obj.flag("gettable", True) else ctx.player.env
@@ -555,7 +556,7 @@ def _reload(ctx: Context) -> None:
     except CompileError as exc:
         ctx.say(f"{{red}}Compile error, the old version keeps running:{{/}}\n{escape(str(exc))}")
         return
-    except (AdmissionError, KeyError, OSError) as exc:
+    except (AdmissionError, WorldError, OSError) as exc:
         ctx.say(f"{{red}}Cannot reload {path}: {escape(str(exc))}{{/}}")
         return
     ctx.say(report)

@@ -1,1 +1,56 @@
-"""TODO"""
+"""The runtimes that run blueprint code, behind one protocol.
+
+A tenant never knows *how* a blueprint's hooks run. It admits a blueprint's
+code with :meth:`Runtime.admit`, gets an :class:`~sandbox.protocol.Outcome`
+from :meth:`Runtime.invoke` (all or nothing), and gives a version back with
+:meth:`Runtime.release`. The WebAssembly sandbox is one runtime
+(:mod:`driver.runtimes.wasm`); declarative rooms are another kind, keyed by
+:class:`RuntimeKind`.
+
+The vocabulary (outcomes, effects, limits, the host world) is
+:mod:`sandbox.protocol`: plain data, no wasmtime, so importing the driver
+never loads the WebAssembly engine.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from sandbox.protocol import HostWorld, Limits, Outcome
+
+
+class RuntimeKind(enum.StrEnum):
+    """What runs a blueprint's code."""
+
+    WASM = "wasm"  # a WebAssembly component in the sandbox
+    DECLARATIVE = "declarative"  # a statechart bundle (declarative rooms)
+
+
+class Runtime(Protocol):
+    """Admits blueprint code and runs its hooks (see module docstring)."""
+
+    def admit(self, code: bytes) -> str:
+        """Check ``code`` and make it runnable; return its version (content
+        hash). Raises :class:`sandbox.protocol.AdmissionError` when refused."""
+        ...
+
+    def invoke(
+        self,
+        version: str,
+        self_id: str,
+        hook: str,
+        args: Sequence[Any],
+        state: Mapping[str, bytes],
+        limits: Limits,
+        world: HostWorld,
+        *,
+        tenant: str = ...,
+    ) -> Outcome:
+        """Run one hook for one object; nothing is applied unless it returns."""
+        ...
+
+    def release(self, version: str) -> None:
+        """Forget one admission of ``version``."""
+        ...

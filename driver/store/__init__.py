@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from driver.auth.accounts import Account, AccountStore
+from driver.store.accounts import Account, AccountStore
 from driver.store.errors import (
     DumpError,
     RestoreTargetError,
@@ -85,7 +85,7 @@ class Scan(Protocol):
 class Store(AccountStore, Protocol):
     """What the driver needs from a storage engine.
 
-    Also an :class:`~driver.accounts.AccountStore` (small immediate
+    Also an :class:`~driver.store.accounts.AccountStore` (small immediate
     transactions), so the login screen can use the store directly.
     """
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from driver.auth.accounts import Account, name_key
+from driver.store.accounts import Account, name_key
 
 __all__ = [
     "Account",

@@ -89,8 +89,8 @@ from typing import Any, BinaryIO
 import cbor2
 import jsonschema
 
-from driver.auth.accounts import Account, name_key
 from driver.store import Store, schema
+from driver.store.accounts import Account, name_key
 from driver.store.errors import DumpError, RestoreTargetError, StoreError
 from driver.store.lockfile import LOCK_NAME, DirLock
 from driver.store.records import (
@@ -452,7 +452,7 @@ def _check_record(item: Any, number: int, name: str) -> tuple[str, dict[str, Any
     for field_name, check in fields.items():
         if not check(item[field_name]):
             raise DumpError(f"{where} ({kind}): {field_name!r} must be {_CHECK_NAMES[check]}")
-    return kind, item
+    return str(kind), item
 
 
 def _check_header(item: Any, name: str) -> dict[str, Any]:

@@ -39,8 +39,8 @@ from typing import Any, Literal
 
 import cbor2
 
-from driver.auth.accounts import Account, AccountExists, AccountNotFound, name_key
 from driver.store import schema
+from driver.store.accounts import Account, AccountExists, AccountNotFound, name_key
 from driver.store.errors import (
     SchemaTooNewError,
     SchemaTooOldError,
@@ -303,7 +303,7 @@ def check_database(conn: sqlite3.Connection, path: Path, *, check: bool) -> int:
     """
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if app_id != schema.APPLICATION_ID or version < 1:
             raise StoreCorruptError(
                 f"{path} is empty or not a JitRealm database (application id {app_id:#x}, "
@@ -649,10 +649,10 @@ class SqliteStore:
         that would grow it further fail with :class:`StoreFullError`. Returns
         the effective cap in bytes (never below the current size)."""
         with self._writing() as conn:
-            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
             pages = self._default_max_pages if max_bytes is None else max(1, max_bytes // page_size)
             effective = conn.execute(f"PRAGMA max_page_count = {int(pages)}").fetchone()[0]
-            return effective * page_size
+            return int(effective) * page_size
 
     def prune_versions(self) -> int:
         """Delete component bytes that no object runs and no blueprint has as
@@ -737,4 +737,4 @@ class SqliteStore:
 
     def count(self) -> int:
         with self._reading() as conn:
-            return conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
+            return int(conn.execute("SELECT count(*) FROM accounts").fetchone()[0])

@@ -7,17 +7,19 @@ an object keeps the version it last ran (``MudObject.version``) until then,
 which is how hot reload costs O(1): swapping the pointer is the whole reload,
 and each object migrates lazily, running ``on-reload(old)`` once first.
 
-A version is released from the sandbox when no object is pinned to it and it
-is no longer current.
+A version is released from its runtime when no object is pinned to it and
+it is no longer current. Each blueprint says which runtime runs it
+(:class:`~driver.runtimes.RuntimeKind`); the rest of the tenant does not care.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.runtime.host import Sandbox
+from driver.runtimes import Runtime, RuntimeKind
 
 
 @dataclass(slots=True)
@@ -25,6 +27,7 @@ class Blueprint:
     path: str  # "/rooms/meadow"
     source: Path | None = None
     language: str = "c"
+    kind: RuntimeKind = RuntimeKind.WASM
     version: str | None = None  # current version
     history: list[str] = field(default_factory=list)  # every version published, oldest first
     clones_made: int = 0  # clones ever made (the id counter is per tenant)
@@ -37,9 +40,10 @@ class Blueprint:
 class Blueprints:
     """Every blueprint of one tenant (see module docstring)."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, runtimes: Mapping[RuntimeKind, Runtime]) -> None:
+        self.runtimes = dict(runtimes)
         self.by_path: dict[str, Blueprint] = {}
+        self.kind_of: dict[str, RuntimeKind] = {}  # version -> the runtime that admitted it
         self.pins: Counter[str] = Counter()  # version -> objects pinned to it
         self.held: set[str] = set()  # versions this tenant holds an admission of
         self.released: list[str] = []  # versions given back to the sandbox (for tests/stat)
@@ -50,28 +54,42 @@ class Blueprints:
     def get(self, path: str) -> Blueprint | None:
         return self.by_path.get(path)
 
-    def declare(self, path: str, source: Path | None = None, language: str = "c") -> Blueprint:
+    def declare(
+        self,
+        path: str,
+        source: Path | None = None,
+        language: str = "c",
+        kind: RuntimeKind = RuntimeKind.WASM,
+    ) -> Blueprint:
         bp = self.by_path.get(path)
         if bp is None:
-            bp = self.by_path[path] = Blueprint(path, source, language)
+            bp = self.by_path[path] = Blueprint(path, source, language, kind)
         else:
             bp.source = source or bp.source
             bp.language = language
+            bp.kind = kind
         return bp
 
-    def publish(self, path: str, component: bytes, *, source: Path | None = None, language: str = "c") -> tuple[str, str | None]:
+    def runtime_of(self, bp: Blueprint) -> Runtime:
+        return self.runtimes[bp.kind]
+
+    def publish(
+        self,
+        path: str,
+        component: bytes,
+        *,
+        source: Path | None = None,
+        language: str = "c",
+        kind: RuntimeKind = RuntimeKind.WASM,
+    ) -> tuple[str, str | None]:
         """Admit ``component`` as the new current version of ``path``.
 
         Returns (new version, previous version). Raises
-        :class:`sandbox.api.AdmissionError` and leaves the blueprint as it
-        was when the component is refused.
+        :class:`sandbox.protocol.AdmissionError` and leaves the blueprint as
+        it was when the component is refused.
         """
-        version = self.sandbox.admit(component)
-        if version in self.held:
-            self.sandbox.release(version)  # this tenant holds one admission already
-        else:
-            self.held.add(version)
-        bp = self.declare(path, source, language)
+        version = self.adopt(component, kind)
+        bp = self.declare(path, source, language, kind)
         old = bp.version
         if version != old:
             bp.version = version
@@ -80,13 +98,15 @@ class Blueprints:
                 self._maybe_release(old)
         return version, old
 
-    def adopt(self, component: bytes) -> str:
-        """Admit a stored version without making it current (restore)."""
-        version = self.sandbox.admit(component)
+    def adopt(self, component: bytes, kind: RuntimeKind = RuntimeKind.WASM) -> str:
+        """Admit a version without (yet) making it current: publishing, restore."""
+        runtime = self.runtimes[kind]
+        version = runtime.admit(component)
         if version in self.held:
-            self.sandbox.release(version)
+            runtime.release(version)  # this tenant holds one admission already
         else:
             self.held.add(version)
+            self.kind_of[version] = kind
         return version
 
     # -- pins -------------------------------------------------------------------
@@ -107,5 +127,5 @@ class Blueprints:
         if self.pins.get(version, 0) > 0 or version in self._current_versions():
             return
         self.held.discard(version)
-        self.sandbox.release(version)
+        self.runtimes[self.kind_of.pop(version, RuntimeKind.WASM)].release(version)
         self.released.append(version)

@@ -18,65 +18,41 @@ wait for the next one.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import cbor2
 
+from driver.runtimes import Runtime, RuntimeKind
 from driver.tenancy.blueprints import Blueprints
+from driver.tenancy.errors import GuestErrorRecord, NoSuchBlueprint, QuotaExceeded
+from driver.tenancy.output import Outbox, Output
+from driver.tenancy.quotas import Quotas
 from driver.tenancy.txn import Txn
 from driver.world import ids
 from driver.world.changes import Changes
 from driver.world.objects import Graph, MudObject
 from driver.world.timers import Callout, Callouts, Periodic
-from sandbox.protocol import Effect, Limits, Outcome
-from sandbox.runtime.host import Sandbox
+from sandbox.protocol import (
+    CancelCallout,
+    Clone,
+    Destruct,
+    Effect,
+    Emote,
+    Gmcp,
+    Hook,
+    Move,
+    Outcome,
+    Say,
+    ScheduleCallout,
+    SetHeartbeat,
+    Tell,
+)
 
 Event = Callable[[], None]
-#: What an event said to players, held until it may be sent: (player id, item).
-Outbox = list[tuple[str, tuple[Any, ...]]]
-
-
-@dataclass(slots=True)
-class Quotas:
-    """A tenant's limits. Admins set them per tenant."""
-
-    limits: Limits = field(default_factory=Limits)
-    max_objects: int = 200_000
-    max_pending_callouts: int = 100_000
-    max_followups_per_event: int = 1_000
-    max_zero_delay_per_turn: int = 2_000
-    turn_budget_ms: float = 20.0
-    reset_interval_ms: float = 15 * 60 * 1000
-    reset_jitter: float = 0.1
-    min_heartbeat_ms: int = 100
-    max_errors_kept: int = 200
-    max_queued_events: int = 100_000
-
-
-@dataclass(slots=True, frozen=True)
-class GuestErrorRecord:
-    at: float  # wall clock seconds
-    object_id: str
-    hook: str
-    kind: str
-    message: str
-
-
-class Output(Protocol):
-    """Where a tenant's messages to players go (the session layer).
-
-    While an event runs (``Tenant.in_event``) the output layer should put
-    what it renders into ``Tenant.outbox``; the tenant hands the outbox to
-    ``release`` when the event is over (see :meth:`Tenant.end_event`)."""
-
-    def text(self, player_id: str, text: str) -> None: ...
-    def room_changed(self, player_id: str) -> None: ...
-    def gmcp(self, player_id: str, package: str, data: Any) -> None: ...
-    def release(self, outbox: Outbox) -> None: ...
 
 
 class Committer(Protocol):
@@ -95,20 +71,21 @@ class Tenant:
     def __init__(
         self,
         name: str,
-        sandbox: Sandbox,
+        runtimes: Runtime | Mapping[RuntimeKind, Runtime],
         output: Output,
         *,
         quotas: Quotas | None = None,
         clock: Callable[[], float] = _monotonic_ms,
     ) -> None:
         self.name = name
-        self.sandbox = sandbox
+        if not isinstance(runtimes, Mapping):
+            runtimes = {RuntimeKind.WASM: runtimes}
         self.output = output
         self.quotas = quotas or Quotas()
         self.clock = clock
         self.changes = Changes()
         self.graph = Graph(on_change=self.touch)
-        self.blueprints = Blueprints(sandbox)
+        self.blueprints = Blueprints(runtimes)
         self.callouts = Callouts()
         self.heartbeats = Periodic()
         self.resets = Periodic(jitter=self.quotas.reset_jitter)
@@ -193,14 +170,14 @@ class Tenant:
             return existing
         bp = self.blueprints.get(path)
         if bp is None or bp.version is None:
-            raise KeyError(f"no such blueprint: {path}")
+            raise NoSuchBlueprint(path)
         obj = self._create(path, path)
         self.resets.set(obj.id, self.quotas.reset_interval_ms, self.clock())
         self.changes.resets.add(obj.id)
-        self._nested(lambda: self.run_hook(obj, "on-load", ()))
+        self._nested(functools.partial(self.run_hook, obj, Hook.ON_LOAD, ()))
         return obj
 
-    def _nested(self, work: Event) -> None:
+    def _nested(self, work: Callable[[], object]) -> None:
         """Run ``work`` and its follow-ups now, as an event inside the event.
 
         Loading a room is its own little event: what its ``on-load`` sets in
@@ -221,11 +198,11 @@ class Tenant:
         """Make a clone now and run its ``on-load`` (wizard `clone`)."""
         bp = self.blueprints.get(blueprint)
         if bp is None or bp.version is None:
-            raise KeyError(f"no such blueprint: {blueprint}")
+            raise NoSuchBlueprint(blueprint)
         if len(self.graph) >= self.quotas.max_objects:
-            raise OverflowError(f"object quota reached ({self.quotas.max_objects})")
+            raise QuotaExceeded(f"object quota reached ({self.quotas.max_objects})")
         obj = self._create(self.next_clone_id(blueprint), blueprint)
-        self.run_hook(obj, "on-load", ())
+        self.run_hook(obj, Hook.ON_LOAD, ())
         return obj
 
     def _create(self, object_id: str, blueprint: str) -> MudObject:
@@ -258,7 +235,7 @@ class Tenant:
         if obj.version is not None:
             self.blueprints.unpin(obj.version)
         if env is not None:
-            self.followup_hook(env, "on-leave", (obj.id, None))
+            self.followup_hook(env, Hook.ON_LEAVE, (obj.id, None))
             for item in fallen:
                 if item.is_player:
                     self.output.room_changed(item.id)
@@ -273,10 +250,10 @@ class Tenant:
         old_id = old.id if old is not None else None
         dest_id = dest.id if dest is not None else None
         if old is not None:
-            self.followup_hook(old, "on-leave", (obj.id, dest_id))
+            self.followup_hook(old, Hook.ON_LEAVE, (obj.id, dest_id))
             self._notify_watchers(old, obj, "leave", {"to": dest_id})
         if dest is not None:
-            self.followup_hook(dest, "on-enter", (obj.id, old_id))
+            self.followup_hook(dest, Hook.ON_ENTER, (obj.id, old_id))
             self._notify_watchers(dest, obj, "arrive", {"from": old_id})
         if obj.is_player:
             self.output.room_changed(obj.id)
@@ -289,11 +266,11 @@ class Tenant:
                 continue
             if payload is None:
                 payload = cbor2.dumps(info)
-            self.followup_hook(other, "on-message", (mover.id, kind, payload))
+            self.followup_hook(other, Hook.ON_MESSAGE, (mover.id, kind, payload))
 
     # -- hooks ------------------------------------------------------------------------
 
-    def followup_hook(self, obj: MudObject, hook: str, args: Sequence[Any]) -> None:
+    def followup_hook(self, obj: MudObject, hook: Hook, args: Sequence[Any]) -> None:
         if obj.is_player:
             return
         target = obj.id
@@ -305,7 +282,7 @@ class Tenant:
 
         self.followup(event)
 
-    def run_hook(self, obj: MudObject, hook: str, args: Sequence[Any]) -> Outcome | None:
+    def run_hook(self, obj: MudObject, hook: Hook, args: Sequence[Any]) -> Outcome | None:
         """Run one hook of ``obj`` and apply its outcome. None for players."""
         if obj.blueprint is None:
             return None
@@ -314,7 +291,7 @@ class Tenant:
         assert current is not None
         if obj.version != current:
             self._migrate(obj, current)
-        outcome = self.sandbox.invoke(
+        outcome = self.blueprints.runtime_of(bp).invoke(
             current, obj.id, hook, args, obj.state, self.quotas.limits, Txn(self), tenant=self.name
         )
         for level, text in outcome.logs:
@@ -333,9 +310,9 @@ class Tenant:
         self.touch(obj)
         if old is not None:
             self.blueprints.unpin(old)
-            self.run_hook(obj, "on-reload", (old,))
+            self.run_hook(obj, Hook.ON_RELOAD, (old,))
 
-    def _record_error(self, obj: MudObject, hook: str, outcome: Outcome) -> None:
+    def _record_error(self, obj: MudObject, hook: Hook, outcome: Outcome) -> None:
         error = outcome.error
         assert error is not None
         self.errors.append(GuestErrorRecord(time.time(), obj.id, hook, str(error.kind), error.message))
@@ -360,40 +337,36 @@ class Tenant:
             self._apply_effect(obj, effect)
 
     def _apply_effect(self, obj: MudObject, effect: Effect) -> None:
-        op, args = effect.op, effect.args
-        if op == "tell":
-            self.tell(obj, args[0], args[1])
-        elif op == "say":
-            self.say(obj, args[0])
-        elif op == "emote":
-            self.emote(obj, args[0])
-        elif op == "gmcp":
-            target = self.graph.get(args[0])
-            if target is not None and target.is_player:
-                self.output.gmcp(target.id, args[1], args[2])
-        elif op == "callout":
-            handle, method, delay_ms, payload = args
-            self.schedule_callout(handle, obj.id, method, delay_ms, payload)
-        elif op == "cancel-callout":
-            if self.callouts.cancel(args[0], owner=obj.id):
-                self.changes.callout_gone(args[0])
-        elif op == "set-heartbeat":
-            self.set_heartbeat(obj, args[0])
-        elif op == "clone":
-            blueprint, new_id = args
-            clone = self._create(new_id, blueprint)
-            self.followup_hook(clone, "on-load", ())
-        elif op == "destruct":
-            target = self.graph.get(args[0])
-            if target is not None and not target.is_player:
-                self.destruct(target)
-        elif op == "move":
-            target = self.graph.get(args[0])
-            dest = self.find(args[1])
-            if target is not None and dest is not None and not self.graph.inside(dest, target):
-                self.move(target, dest)
-        elif op == "log":
-            self.log.append((time.time(), obj.id, args[0], args[1]))
+        match effect:
+            case Tell(target, text):
+                self.tell(obj, target, text)
+            case Say(text):
+                self.say(obj, text)
+            case Emote(text):
+                self.emote(obj, text)
+            case Gmcp(target_id, package, data):
+                player = self.graph.get(target_id)
+                if player is not None and player.is_player:
+                    self.output.gmcp(player.id, package, data)
+            case ScheduleCallout(handle, method, delay_ms, payload):
+                self.schedule_callout(handle, obj.id, method, delay_ms, payload)
+            case CancelCallout(handle):
+                if self.callouts.cancel(handle, owner=obj.id):
+                    self.changes.callout_gone(handle)
+            case SetHeartbeat(interval_ms):
+                self.set_heartbeat(obj, interval_ms)
+            case Clone(blueprint, new_id):
+                clone = self._create(new_id, blueprint)
+                self.followup_hook(clone, Hook.ON_LOAD, ())
+            case Destruct(target_id):
+                doomed = self.graph.get(target_id)
+                if doomed is not None and not doomed.is_player:
+                    self.destruct(doomed)
+            case Move(target_id, dest_id):
+                mover = self.graph.get(target_id)
+                dest = self.find(dest_id)
+                if mover is not None and dest is not None and not self.graph.inside(dest, mover):
+                    self.move(mover, dest)
 
     # -- messaging ----------------------------------------------------------------------
 
@@ -404,7 +377,7 @@ class Tenant:
         if target.is_player:
             self.output.text(target.id, text if text.endswith("\n") else text + "\n")
         else:
-            self.followup_hook(target, "on-message", (sender.id, "tell", cbor2.dumps(text)))
+            self.followup_hook(target, Hook.ON_MESSAGE, (sender.id, "tell", cbor2.dumps(text)))
 
     def _broadcast(self, speaker: MudObject, kind: str, line: str, text: str) -> None:
         room = speaker.env
@@ -420,7 +393,7 @@ class Tenant:
             elif other.flag("hears"):
                 if payload is None:
                     payload = cbor2.dumps(text)
-                self.followup_hook(other, "on-message", (speaker.id, kind, payload))
+                self.followup_hook(other, Hook.ON_MESSAGE, (speaker.id, kind, payload))
 
     def say(self, speaker: MudObject, text: str) -> None:
         self._broadcast(speaker, "say", f"{speaker.name} says: {text}\n", text)
@@ -453,7 +426,7 @@ class Tenant:
     def _run_callout(self, callout: Callout) -> None:
         obj = self.graph.get(callout.object_id)
         if obj is not None:
-            self.run_hook(obj, "on-callout", (callout.method, callout.args))
+            self.run_hook(obj, Hook.ON_CALLOUT, (callout.method, callout.args))
 
     def set_heartbeat(self, obj: MudObject, interval_ms: int) -> None:
         if interval_ms > 0:
@@ -470,14 +443,14 @@ class Tenant:
         """Queue every callout, heartbeat and reset that is due."""
         for callout in self.callouts.pop_due(now):
             self.changes.callout_gone(callout.handle)
-            self.enqueue(lambda c=callout: self._run_callout(c))
+            self.enqueue(functools.partial(self._run_callout, callout))
         for object_id in self.heartbeats.pop_due(now):
-            self.enqueue(lambda o=object_id: self._periodic(o, "heartbeat"))
+            self.enqueue(functools.partial(self._periodic, object_id, Hook.HEARTBEAT))
         for object_id in self.resets.pop_due(now):
             self.changes.resets.add(object_id)
-            self.enqueue(lambda o=object_id: self._periodic(o, "reset"))
+            self.enqueue(functools.partial(self._periodic, object_id, Hook.RESET))
 
-    def _periodic(self, object_id: str, hook: str) -> None:
+    def _periodic(self, object_id: str, hook: Hook) -> None:
         obj = self.graph.get(object_id)
         if obj is not None:
             self.run_hook(obj, hook, ())

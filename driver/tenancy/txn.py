@@ -11,23 +11,38 @@ graph changes until the tenant applies the outcome.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from driver.tenancy.blueprints import Blueprints
+from driver.tenancy.quotas import Quotas
 from driver.world import ids
+from driver.world.objects import Graph
+from driver.world.timers import Callouts
 from sandbox.protocol import HostLimit, WorldRefusal
 
-if TYPE_CHECKING:
-    from driver.tenancy.tenant import Tenant
+
+class World(Protocol):
+    """What a transaction reads of its tenant (the tenant implements it)."""
+
+    graph: Graph
+    blueprints: Blueprints
+    quotas: Quotas
+    callouts: Callouts
+
+    def can_load(self, object_id: str) -> bool: ...
+    def wall_ms(self) -> int: ...
+    def next_clone_id(self, blueprint: str) -> str: ...
+    def next_handle(self) -> int: ...
 
 _GONE = "\0gone"  # staged location of a destructed object
 
 
 class Txn:
-    """A :class:`sandbox.api.HostWorld` for one invocation (see module doc)."""
+    """A :class:`sandbox.protocol.HostWorld` for one invocation (see module doc)."""
 
     __slots__ = ("tenant", "moved", "created", "callouts_reserved")
 
-    def __init__(self, tenant: Tenant) -> None:
+    def __init__(self, tenant: World) -> None:
         self.tenant = tenant
         self.moved: dict[str, str | None] = {}  # object id -> staged environment id (or _GONE)
         self.created: dict[str, str] = {}  # staged clone id -> blueprint

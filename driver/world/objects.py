@@ -12,6 +12,7 @@ need a wasm call.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,7 +84,7 @@ class MudObject:
             return {}
         return {str(k): str(v) for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
-    def verbs(self) -> set[str] | None:
+    def verbs(self) -> builtins.set[str] | None:
         """Verbs the object asked to be offered (`verbs` key); None means all."""
         found = self.get("verbs")
         if not isinstance(found, list):
@@ -94,7 +95,7 @@ class MudObject:
         value = self.get(key)
         return value if isinstance(value, bool) else default
 
-    def public_keys(self) -> set[str]:
+    def public_keys(self) -> builtins.set[str]:
         found = self.get("public")
         keys = {k for k in found if isinstance(k, str)} if isinstance(found, list) else set()
         return keys | ALWAYS_PUBLIC

@@ -7,7 +7,7 @@ instead of searching the heap; dead entries are skipped when they surface.
 
 Times are milliseconds on the tenant's monotonic clock. Zero-delay callouts
 do not come through here: the tenant runs them as follow-ups of the current
-event (see :mod:`driver.tenant`).
+event (see :mod:`driver.tenancy.tenant`).
 """
 
 from __future__ import annotations
@@ -17,29 +17,33 @@ import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+#: A heap entry: [due, sequence, item, alive] (a list, so cancelling can mark it).
+Entry = list[Any]
 
 
 class TimerQueue(Generic[T]):
     """A heap of (due, seq, item) with lazy cancellation."""
 
     def __init__(self) -> None:
-        self._heap: list[list] = []
+        self._heap: list[Entry] = []
         self._seq = itertools.count()
         self._live = 0
 
     def __len__(self) -> int:
         return self._live
 
-    def push(self, due: float, item: T) -> list:
+    def push(self, due: float, item: T) -> Entry:
         entry = [due, next(self._seq), item, True]
         heapq.heappush(self._heap, entry)
         self._live += 1
         return entry
 
-    def cancel(self, entry: list) -> bool:
+    def cancel(self, entry: Entry) -> bool:
         if not entry[3]:
             return False
         entry[3] = False
@@ -70,7 +74,7 @@ class Callout:
     method: str
     args: bytes
     due: float
-    entry: list | None = field(default=None, repr=False)
+    entry: Entry | None = field(default=None, repr=False)
 
 
 class Callouts:
@@ -127,7 +131,7 @@ class Periodic:
 
     def __init__(self, jitter: float = 0.0, rng: random.Random | None = None) -> None:
         self.queue: TimerQueue[str] = TimerQueue()
-        self.entries: dict[str, tuple[float, list]] = {}  # object id -> (interval, entry)
+        self.entries: dict[str, tuple[float, Entry]] = {}  # object id -> (interval, entry)
         self.jitter = jitter
         self.rng = rng or random.Random()
 

@@ -31,6 +31,8 @@ whose key matches and whose output file exists is skipped.
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import os
 from collections.abc import Mapping
@@ -46,7 +48,7 @@ _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 #: A relative '/'-separated path with no ".." segment.
 _RELATIVE = {"type": "string", "minLength": 1, "pattern": r"^(?!/)(?!(.*/)?\.\.(/|$))"}
 
-SCHEMA: dict = {
+SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "JitRealm build manifest",
     "type": "object",

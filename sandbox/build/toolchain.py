@@ -13,7 +13,7 @@ component in three steps:
    WIT directory;
 3. ``wasm-tools component new`` wraps the module into a component.
 
-Compiler diagnostics become :class:`~sandbox.api.CompileError` with the file
+Compiler diagnostics become :class:`~sandbox.protocol.CompileError` with the file
 and line of the first error; the full output rides along as the exception's
 note (``err.__notes__``), for people who want every error.
 """

@@ -5,7 +5,7 @@ blueprint (``rooms/meadow.c`` is ``/rooms/meadow``). Three kinds of source
 are built:
 
 * ``*.c``: compiled with zig against ``include/realm.h`` (see
-  :mod:`sandbox.toolchain`);
+  :mod:`sandbox.build.toolchain`);
 * ``*.py``: compiled with componentize-py against ``lib/`` (see
   :mod:`sandbox.compile_python`);
 * ``*.json``: declarative room bundles; for now they are only checked to be
@@ -20,8 +20,8 @@ the hash of everything its output depends on (its source, the SDK it
 compiles against, the WIT, the toolchain's versions and flags); a blueprint
 whose key is in the manifest with its output present is not rebuilt. Each
 output is stored under its *version*, the SHA-256 of its bytes (the same id
-:func:`sandbox.engine.content_hash` gives), and ``manifest.json`` maps
-blueprint paths to versions (see :mod:`sandbox.build_manifest`).
+:func:`sandbox.runtime.engine.content_hash` gives), and ``manifest.json`` maps
+blueprint paths to versions (see :mod:`sandbox.build.manifest`).
 
 One broken file does not stop the build: everything else is still built,
 the broken blueprint keeps its last good version in the manifest (so a
@@ -565,8 +565,8 @@ def build_world(
             todo.append((source, key))
 
     display = _Progress(progress, len(todo), quiet=quiet)
-    for blueprint, err in result.failed.items():
-        display.say(f"error: {blueprint}: {err}")
+    for blueprint, failure in result.failed.items():
+        display.say(f"error: {blueprint}: {failure}")
     with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
         started = {pool.submit(_timed, builder.compile, s, k): s for s, k in todo}
         for future in as_completed(started):

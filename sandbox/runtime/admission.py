@@ -29,19 +29,6 @@ _WASI_IMPORT = re.compile(
     r"^wasi:(cli|clocks|filesystem|io|random|sockets)/[a-z0-9-]+@0\.2\.\d+$"
 )
 
-#: The type of each hook, as :func:`describe` spells it.
-EXPECTED_HOOK_TYPES: dict[str, str] = {
-    "on-load": "(string)",
-    "on-reload": "(string, string)",
-    "on-enter": "(string, string, option<string>)",
-    "on-leave": "(string, string, option<string>)",
-    "heartbeat": "(string)",
-    "reset": "(string)",
-    "on-command": "(string, string, string, string) -> bool",
-    "on-callout": "(string, string, list<u8>)",
-    "on-message": "(string, string, string, list<u8>)",
-}
-assert EXPECTED_HOOK_TYPES.keys() == HOOKS.keys()
 
 
 def describe(ty: wct.ValType) -> str:
@@ -103,7 +90,8 @@ def check_world(engine: wasmtime.Engine, component: wc.Component) -> bool:
     if not isinstance(target, wct.ComponentInstanceType):
         raise AdmissionError(f"export {OBJECT_EXPORT!r} is not an instance")
     hooks = target.exports(engine)
-    for hook, expected in EXPECTED_HOOK_TYPES.items():
+    for hook, spec in HOOKS.items():
+        expected = spec.wit_type
         item = hooks.get(hook)
         if item is None:
             raise AdmissionError(f"missing hook {hook!r} in {OBJECT_EXPORT}")

@@ -34,6 +34,7 @@ import wasmtime
 from wasmtime import _ffi as ffi
 from wasmtime import component as wc
 
+from sandbox.protocol import HOOKS, Hook, Param
 from sandbox.runtime.hostcalls import LOG_LEVELS, Call
 
 VAL = 32  # sizeof(wasmtime_component_val_t)
@@ -108,19 +109,6 @@ def error_message(err_addr: int) -> str:
 # Exports: Python -> guest
 # --------------------------------------------------------------------------
 
-#: Parameter kinds per hook: "s" string, "os" option<string>, "b" list<u8>.
-HOOK_PARAMS: dict[str, tuple[str, ...]] = {
-    "on-load": ("s",),
-    "on-reload": ("s", "s"),
-    "on-enter": ("s", "s", "os"),
-    "on-leave": ("s", "s", "os"),
-    "heartbeat": ("s",),
-    "reset": ("s",),
-    "on-command": ("s", "s", "s", "s"),
-    "on-callout": ("s", "s", "b"),
-    "on-message": ("s", "s", "s", "b"),
-}
-HOOK_RETURNS_BOOL = frozenset({"on-command"})
 
 
 class Arena:
@@ -148,13 +136,14 @@ class FastExport:
         self.func = func  # keeps the wasmtime_component_func_t alive
         self.func_addr = ctypes.addressof(func._func)
         self.ctx_addr = ctypes.cast(store._context(), ctypes.c_void_p).value
-        self.kinds = HOOK_PARAMS[hook]
+        spec = HOOKS[Hook(hook)]
+        self.kinds = tuple(kind for _, kind in spec.params)
         self.nparams = len(self.kinds)
-        self.nresults = 1 if hook in HOOK_RETURNS_BOOL else 0
+        self.nresults = 1 if spec.returns_bool else 0
         self.arena = arena
         self.result = ctypes.create_string_buffer(VAL)
         self.result_addr = ctypes.addressof(self.result)
-        self.strings_only = all(k == "s" for k in self.kinds)
+        self.strings_only = all(k is Param.STRING for k in self.kinds)
         self.head = struct.Struct("<" + "B7xQQ8x" * self.nparams)
 
     def __call__(self, args: Sequence[Any]) -> Any:
@@ -191,7 +180,7 @@ class FastExport:
         n = self.nparams
         # Slots 0..n-1 are the parameters; option payloads get slots after
         # them; string bytes and list element records follow the slots.
-        slots = n + sum(1 for k in kinds if k == "os")
+        slots = n + sum(1 for k in kinds if k is Param.OPTION_STRING)
         head = bytearray(slots * VAL)
         data = bytearray()
         data_base = base + slots * VAL
@@ -199,11 +188,11 @@ class FastExport:
         for i in range(n):
             kind = kinds[i]
             value = args[i]
-            if kind == "s":
+            if kind is Param.STRING:
                 raw = value.encode("utf-8")
                 _pack_into("<B7xQQ", head, i * VAL, K_STRING, len(raw), data_base + len(data))
                 data += raw
-            elif kind == "os":
+            elif kind is Param.OPTION_STRING:
                 if value is None:
                     _pack_into("<B7xQ", head, i * VAL, K_OPTION, 0)
                 else:
@@ -212,7 +201,7 @@ class FastExport:
                     _pack_into("<B7xQQ", head, extra * VAL, K_STRING, len(raw), data_base + len(data))
                     data += raw
                     extra += 1
-            else:  # "b": list<u8> as one record per byte
+            else:  # Param.BYTES: list<u8> as one record per byte
                 data += bytes(-len(data) % 8)
                 m = len(value)
                 elems = bytearray(_U8_KIND_TEMPLATE * m)
@@ -261,7 +250,7 @@ class _Results:
     def _boxed_string(cls, text: str) -> int:
         size, data = cls._alloc_bytes(text.encode("utf-8"))
         rec = ctypes.create_string_buffer(_HEAD.pack(K_STRING, size, data), VAL)
-        return _val_new(rec)
+        return int(_val_new(rec))
 
     @staticmethod
     def _u8_list(value: bytes) -> tuple[int, int]:
@@ -332,11 +321,11 @@ def _arg_u8_list(raw: bytes, i: int) -> bytes:
 
 
 def _arg_u64(raw: bytes, i: int) -> int:
-    return _unpack_from("<Q", raw, i * VAL + 8)[0]
+    return int(_unpack_from("<Q", raw, i * VAL + 8)[0])
 
 
 def _arg_u32(raw: bytes, i: int) -> int:
-    return _unpack_from("<I", raw, i * VAL + 8)[0]
+    return int(_unpack_from("<I", raw, i * VAL + 8)[0])
 
 
 Current = Callable[[], Call]

@@ -5,7 +5,7 @@
 * :meth:`Sandbox.admit` checks and compiles a component and returns its
   version id (the content hash);
 * :meth:`Sandbox.invoke` runs one hook of one version for one object and
-  returns an :class:`~sandbox.api.Outcome` — all or nothing;
+  returns an :class:`~sandbox.protocol.Outcome` — all or nothing;
 * :meth:`Sandbox.release` forgets a version nothing uses any more.
 
 One live instance per (tenant, version) serves every object of that

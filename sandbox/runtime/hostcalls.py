@@ -2,9 +2,9 @@
 
 A :class:`Call` is created for every hook invocation. The host imports the
 guest makes during that invocation land here (through either calling
-convention in :mod:`sandbox.fastcall`), are checked against the call's
+convention in :mod:`sandbox.runtime.fastcall`), are checked against the call's
 limits, and are *recorded*: messages, callouts, world operations and state
-writes become :class:`~sandbox.api.Effect` records and a state overlay. None
+writes become :class:`~sandbox.protocol.Effect` records and a state overlay. None
 of it reaches the world unless the guest returns normally, which is what
 makes every invocation all-or-nothing.
 
@@ -21,7 +21,23 @@ from collections.abc import Mapping
 
 import cbor2
 
-from sandbox.protocol import Effect, ErrorKind, HostWorld, Limits, WorldRefusal
+from sandbox.protocol import (
+    CancelCallout,
+    Clone,
+    Destruct,
+    Effect,
+    Emote,
+    ErrorKind,
+    Gmcp,
+    HostWorld,
+    Limits,
+    Move,
+    Say,
+    ScheduleCallout,
+    SetHeartbeat,
+    Tell,
+    WorldRefusal,
+)
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 _GMCP_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*){1,3}$")
@@ -106,15 +122,15 @@ class Call:
 
     def tell(self, target: str, text: str) -> None:
         self._message(text)
-        self.effects.append(Effect("tell", (target, text)))
+        self.effects.append(Tell(target, text))
 
     def say(self, text: str) -> None:
         self._message(text)
-        self.effects.append(Effect("say", (text,)))
+        self.effects.append(Say(text))
 
     def emote(self, text: str) -> None:
         self._message(text)
-        self.effects.append(Effect("emote", (text,)))
+        self.effects.append(Emote(text))
 
     def gmcp(self, target: str, package: str, payload: str) -> None:
         if not _GMCP_PACKAGE.match(package) or package.lower().startswith("core."):
@@ -124,7 +140,7 @@ class Call:
             data = json.loads(payload) if payload else None
         except ValueError as exc:
             raise _bad(f"GMCP {package} payload is not JSON: {exc}") from None
-        self.effects.append(Effect("gmcp", (target, package, data)))
+        self.effects.append(Gmcp(target, package, data))
 
     # -- state ------------------------------------------------------------------
 
@@ -171,7 +187,7 @@ class Call:
             raise _bad("callout method name must be 1..256 bytes")
         handle = self.world.next_callout_handle()
         self.own_callouts.add(handle)
-        self.effects.append(Effect("callout", (handle, method, delay_ms, bytes(args))))
+        self.effects.append(ScheduleCallout(handle, method, delay_ms, bytes(args)))
         return handle
 
     def cancel_callout(self, handle: int) -> bool:
@@ -181,11 +197,11 @@ class Call:
         else:
             found = self.world.cancel_callout(self.self_id, handle)
         if found:
-            self.effects.append(Effect("cancel-callout", (handle,)))
+            self.effects.append(CancelCallout(handle))
         return found
 
     def set_heartbeat(self, interval_ms: int) -> None:
-        self.effects.append(Effect("set-heartbeat", (interval_ms,)))
+        self.effects.append(SetHeartbeat(interval_ms))
 
     # -- world ------------------------------------------------------------------
 
@@ -200,7 +216,7 @@ class Call:
             new_id = self.world.clone(self.self_id, blueprint)
         except WorldRefusal as exc:
             return False, str(exc)
-        self.effects.append(Effect("clone", (blueprint, new_id)))
+        self.effects.append(Clone(blueprint, new_id))
         return True, new_id
 
     def destruct(self, target: str) -> str | None:
@@ -209,7 +225,7 @@ class Call:
             self.world.destruct(self.self_id, target)
         except WorldRefusal as exc:
             return str(exc)
-        self.effects.append(Effect("destruct", (target,)))
+        self.effects.append(Destruct(target))
         return None
 
     def move(self, target: str, destination: str) -> str | None:
@@ -218,7 +234,7 @@ class Call:
             self.world.move(self.self_id, target, destination)
         except WorldRefusal as exc:
             return str(exc)
-        self.effects.append(Effect("move", (target, destination)))
+        self.effects.append(Move(target, destination))
         return None
 
     def environment(self, target: str) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import cbor2
 
-from sandbox.protocol import HOOKS, AdmissionError, Limits, Outcome, WorldRefusal
+from sandbox.protocol import HOOKS, AdmissionError, Hook, Limits, Outcome, WorldRefusal
 from sandbox.runtime.host import Sandbox
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_GUEST_FAILED = 0, 2, 3
@@ -114,7 +114,7 @@ def outcome_json(outcome: Outcome, state: dict[str, bytes]) -> dict[str, Any]:
 
 def _hook_args(hook: str, raw: Sequence[str]) -> list[Any]:
     """Turn command-line words into the hook's arguments after self-id."""
-    names = HOOKS[hook][1:]
+    names = HOOKS[Hook(hook)].names[1:]
     if len(raw) > len(names):
         raise ValueError(f"{hook} takes {len(names)} argument(s) ({', '.join(names) or 'none'}), got {len(raw)}")
     out: list[Any] = []

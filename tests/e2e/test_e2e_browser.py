@@ -1,8 +1,8 @@
 """The browser client against the REAL server, in real headless Chromium.
 
 The Players issue's "a newcomer can play from the browser page, and sees
-room info in the side panel": ``driver.cli.serve`` runs a
-:class:`~driver.realm.Realm` over ``tests/worlds/basic`` on 127.0.0.1 (port 0)
+room info in the side panel": ``driver.server.serve`` runs a
+:class:`~driver.app.Realm` over ``tests/worlds/basic`` on 127.0.0.1 (port 0)
 in the test's trio loop; Playwright's sync API drives Debian's Chromium from
 a worker thread. The page is loaded from the server's HTTP port, a character
 is created through the login form, ``look`` is typed, and the side panel is

@@ -1,6 +1,6 @@
 """The Players issue's raw telnet check, against the REAL server.
 
-``driver.cli.serve`` runs a :class:`~driver.realm.Realm` over
+``driver.server.serve`` runs a :class:`~driver.app.Realm` over
 ``tests/worlds/basic`` (The Start, east to The Hall) on 127.0.0.1, port 0.
 :class:`MudClient` is a real socket acting as a capable MUD client: it
 answers the server's offers according to a policy (agree, refuse, or stay
@@ -29,9 +29,9 @@ from typing import Any
 import trio
 
 from driver.app import Realm
-from driver.cli import serve
 from driver.net.session import ClientInfo
-from driver.players.gateway import room_number
+from driver.players.delivery import room_number
+from driver.server import serve
 
 from ..driver_support import BASIC_WORLD, make_realm
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import trio
 
 from driver.app import Realm
-from driver.cli import serve
 from driver.net.telnet_server import TelnetConfig
+from driver.server import serve
 
 from ..driver_support import BASIC_WORLD, FakeClock, TelnetClient, build, copy_world, make_realm
 
@@ -90,7 +90,7 @@ async def test_wizard_clones_a_thousand_reloads_and_everything_survives(sandbox,
         # The callouts were scheduled for 4 s after arming: they fire after the reload.
         assert all(t.get("ticks") is None for t in tickers)
         clock.advance(4000)
-        realm.wake()
+        realm.loop.wake()
         with trio.fail_after(20):
             while any(t.get("ticks") != 1 for t in tickers):
                 await trio.sleep(0.1)

@@ -3,7 +3,7 @@ well-behaved ones they are compared with.
 
 Sources live next to this file (C against ``world-src/include/realm.h``,
 WAT for shapes C cannot produce); they are built on demand with
-:mod:`sandbox.toolchain` into a cache directory, keyed by a hash of every
+:mod:`sandbox.build.toolchain` into a cache directory, keyed by a hash of every
 input, so a session builds each guest at most once. Tests get them through
 the session fixture :func:`guest_components` (import it into a test module
 or a conftest)::

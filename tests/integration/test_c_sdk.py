@@ -4,7 +4,7 @@
 each result as a tell (``name=value``) to the actor. The host here is the
 smallest thing that can run a blueprint: wasmtime-py's component API with a
 Python function for each of the 17 imports, recording what the guest did.
-It is deliberately independent of ``sandbox.host``: this tests the header's
+It is deliberately independent of ``sandbox.runtime.host``: this tests the header's
 canonical-ABI bindings, not the sandbox.
 
 The everyday helpers (``realm_noun_of``, ``realm_announce``, ``realm_stock``

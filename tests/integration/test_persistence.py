@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from driver.app import Realm, RealmConfig
-from driver.cli import open_realm, serve
+from driver.app import Realm, RealmConfig, open_realm
+from driver.server import serve
 from driver.store import snapshot
 from driver.store.errors import (
     SchemaTooNewError,
@@ -199,14 +199,14 @@ async def test_full_disk_pauses_the_world_and_loses_nothing(basic_build, tmp_pat
         await ann.send("count 2")
         seen = await ann.expect("cannot save changes right now")
         assert "counted 2" not in seen
-        assert realm.paused is not None
+        assert realm.loop.paused is not None
         await ann.send("count 3")  # queued while paused: not run yet
         await trio.sleep(0.3)
         assert realm.tenant.graph.get("/rooms/start").get("/player/ann") == 2
         disk_full = False
         await ann.expect("counted 2", timeout=10)
         await ann.expect("counted 3", timeout=10)
-        assert realm.paused is None
+        assert realm.loop.paused is None
         await settle(realm, persistence)
         await ann.close()
 

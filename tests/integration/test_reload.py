@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from driver.app import watch_sources
+from driver.watch import watch_sources
 
 from ..driver_support import BASIC_WORLD, build, copy_world, login, make_realm, running, send
 

@@ -15,15 +15,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from driver.auth.accounts import (
-    Account,
-    AccountExists,
-    AccountNotFound,
-    AccountStore,
-    ScryptParams,
-    ensure_admin,
-    verify_password,
-)
+from driver.auth.accounts import ScryptParams, ensure_admin, verify_password
 from driver.store import (
     Batch,
     BlueprintRow,
@@ -43,6 +35,7 @@ from driver.store import (
     VersionRow,
     schema,
 )
+from driver.store.accounts import Account, AccountExists, AccountNotFound, AccountStore
 from driver.store.sqlite import DB_NAME, SqliteStore
 
 REPO = Path(__file__).resolve().parents[2]

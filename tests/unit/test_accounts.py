@@ -10,12 +10,7 @@ from driver.auth.accounts import (
     ADMIN_PASSWORD_ENV,
     DEFAULT_PARAMS,
     PASSWORD_MAX_BYTES,
-    Account,
-    AccountExists,
-    AccountNotFound,
-    AccountStore,
     Backoff,
-    MemoryAccountStore,
     ScryptParams,
     display_name,
     ensure_admin,
@@ -29,6 +24,13 @@ from driver.auth.accounts import (
     record_login,
     verify_and_upgrade,
     verify_password,
+)
+from driver.store.accounts import (
+    Account,
+    AccountExists,
+    AccountNotFound,
+    AccountStore,
+    MemoryAccountStore,
 )
 
 from ..driver_support import FakeClock, make_throttle

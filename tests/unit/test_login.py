@@ -8,7 +8,6 @@ import re
 import pytest
 
 from driver.auth.accounts import (
-    MemoryAccountStore,
     PasswordCheck,
     ScryptParams,
     hash_params,
@@ -34,6 +33,7 @@ from driver.auth.login import (
     VerifyPassword,
     peer_host,
 )
+from driver.store.accounts import MemoryAccountStore
 
 from ..driver_support import FakeClock, make_throttle
 

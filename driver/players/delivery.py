@@ -1,0 +1,98 @@
+"""Delivery: what a tenant says to a player id reaches that player's session.
+
+:class:`Delivery` is the tenant's :class:`~driver.tenancy.output.Output`.
+Everything an event says is held in the tenant's outbox until the event is
+over (and, with persistence, durable): a player never sees a message whose
+cause a crash could take back. Outside events it goes out at once.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from driver.players.commands import describe_room
+from driver.players.presence import Presence
+from driver.tenancy.output import Close, GmcpMessage, Outbox, OutItem, Prompt, Text
+from driver.world.objects import MudObject
+from driver.world.settings import WorldSettings
+
+if TYPE_CHECKING:
+    from driver.tenancy.tenant import Tenant
+
+
+def room_number(room_id: str) -> int:
+    """A stable number for a room id (GMCP Room.Info `num`, mapper-friendly)."""
+    return zlib.crc32(room_id.encode())
+
+
+class Delivery:
+    """The tenant's output, rendered to sessions (see module docstring)."""
+
+    def __init__(self, presence: Presence, settings: WorldSettings) -> None:
+        self.presence = presence
+        self.settings = settings
+        self.tenant: Tenant | None = None  # bound once the tenant exists
+
+    def _deliver(self, player_id: str, item: OutItem) -> None:
+        tenant = self.tenant
+        if tenant is not None and tenant.in_event:
+            tenant.outbox.append((player_id, item))
+        else:
+            self.send_now(player_id, item)
+
+    def send_now(self, player_id: str, item: OutItem) -> None:
+        session = self.presence.session_of(player_id)
+        if session is None:
+            return
+        match item:
+            case Text(text):
+                session.send_text(text)
+            case Prompt(text):
+                session.send_prompt(text)
+            case GmcpMessage(package, data):
+                session.send_gmcp(package, data)
+            case Close(reason):
+                # Quitting: the link goes with the session.
+                self.presence.links.pop(player_id, None)
+                session.close(reason)
+
+    def release(self, outbox: Outbox) -> None:
+        """Send an event's held output (the tenant calls this when it may)."""
+        for player_id, item in outbox:
+            self.send_now(player_id, item)
+
+    def text(self, player_id: str, text: str) -> None:
+        self._deliver(player_id, Text(text))
+
+    def prompt(self, player_id: str, text: str) -> None:
+        self._deliver(player_id, Prompt(text))
+
+    def close(self, player_id: str, reason: str) -> None:
+        self._deliver(player_id, Close(reason))
+
+    def gmcp(self, player_id: str, package: str, data: Any) -> None:
+        session = self.presence.session_of(player_id)
+        if session is not None and session.wants_gmcp(package):
+            self._deliver(player_id, GmcpMessage(package, data))
+
+    def room_changed(self, player_id: str) -> None:
+        session = self.presence.session_of(player_id)
+        if session is None or self.tenant is None:
+            return
+        player = self.tenant.graph.get(player_id)
+        if player is None:
+            return
+        self._deliver(player_id, Text(describe_room(player.env, player)))
+        room = player.env
+        if room is not None and session.wants_gmcp("Room.Info"):
+            self._deliver(player_id, GmcpMessage("Room.Info", self.room_info(room)))
+
+    def room_info(self, room: MudObject) -> dict[str, Any]:
+        return {
+            "num": room_number(room.id),
+            "id": room.id,
+            "name": room.short,
+            "area": room.text("area") or self.settings.title,
+            "exits": {d: room_number(dest) for d, dest in room.exits().items()},
+        }

@@ -1,0 +1,62 @@
+"""Who is in the world: logged-in characters, their sessions, link-death.
+
+A character stays in :class:`Presence` from login until they quit or have
+been link-dead (connection lost) for too long; a reconnect takes the same
+:class:`Link` over with a new session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from driver.net.session import Session
+
+
+@dataclass(slots=True)
+class Link:
+    """A logged-in character and (while connected) its session."""
+
+    player_id: str
+    name: str
+    is_wizard: bool
+    session: Session | None
+    last_input: float
+    linkdead_since: float | None = None
+
+
+class Presence:
+    """Every logged-in character by player id (see module docstring)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.links: dict[str, Link] = {}
+
+    def session_of(self, player_id: str) -> Session | None:
+        link = self.links.get(player_id)
+        return link.session if link is not None else None
+
+    def is_wizard(self, player_id: str) -> bool:
+        link = self.links.get(player_id)
+        return link is not None and link.is_wizard
+
+    def online(self) -> list[tuple[str, float]]:
+        """(player id, idle seconds) of every connected character."""
+        now = self.clock()
+        return [
+            (pid, now - link.last_input)
+            for pid, link in self.links.items()
+            if link.linkdead_since is None
+        ]
+
+    def names_online(self) -> list[str]:
+        return sorted(link.name for link in self.links.values() if link.linkdead_since is None)
+
+    def linkdead_longer_than(self, seconds: float) -> list[str]:
+        now = self.clock()
+        return [
+            pid
+            for pid, link in self.links.items()
+            if link.linkdead_since is not None and now - link.linkdead_since >= seconds
+        ]

@@ -1,0 +1,41 @@
+"""What goes wrong in a tenant's world: refusals the caller shows, and the
+record of a guest's failure that the tenant keeps for its wizards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class WorldError(Exception):
+    """A request the world cannot carry out; the message is for the asker."""
+
+
+class NoSuchBlueprint(WorldError):
+    """No blueprint by that path, or it has no version that can run."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no such blueprint: {path}")
+        self.path = path
+
+
+class NotBuilt(WorldError):
+    """The blueprint's source exists, but the build produced nothing to run."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no built component for {path}")
+        self.path = path
+
+
+class QuotaExceeded(WorldError):
+    """Carrying the request out would break one of the tenant's quotas."""
+
+
+@dataclass(slots=True, frozen=True)
+class GuestErrorRecord:
+    """One hook call that failed: kept (bounded) for the tenant's wizards."""
+
+    at: float  # wall clock seconds
+    object_id: str
+    hook: str
+    kind: str
+    message: str
