@@ -19,8 +19,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
+import trio
+
+from driver import compiles
 from driver.auth.accounts import ScryptParams
 from driver.persistence.commit import Persistence
 from driver.persistence.restore import restore
@@ -56,6 +58,7 @@ class RealmConfig:
     kdf_params: ScryptParams | None = None  # None: the accounts module's default
     linkdead_seconds: float = 600.0
     telnet_port: int = 4000
+    build_limits: compiles.BuildLimits = field(default_factory=compiles.BuildLimits)
 
 
 class Realm:
@@ -70,9 +73,9 @@ class Realm:
     ) -> None:
         self.config = config
         if runtime is None:
-            from driver.runtimes.wasm import wasm_runtime
+            from driver.runtimes.inproc import InprocRuntime
 
-            runtime = wasm_runtime(cache_dir=config.build_dir / "cache")
+            runtime = InprocRuntime(cache_dir=config.build_dir / "cache")
         self.runtime = runtime
         self.accounts = accounts if accounts is not None else MemoryAccountStore()
         self.settings = read_world_settings(config.world_dir)
@@ -83,7 +86,7 @@ class Realm:
         self.loop = Loop([self.tenant], announce=self._announce)
         self.players = Gateway(
             self.tenant, self.presence, self.delivery, self.accounts, self.settings,
-            wake=self.loop.wake, reload=self.reload,
+            reload=self.reload,
             kdf_params=config.kdf_params, linkdead_seconds=config.linkdead_seconds,
         )  # fmt: skip
         self.started_at = time.time()
@@ -102,61 +105,63 @@ class Realm:
 
     # -- the world ---------------------------------------------------------------------------
 
-    def build(self, paths: list[Path] | None = None, progress: TextIO | None = sys.stderr) -> list[CompileError]:
-        """Compile world sources into the build dir. Returns the errors."""
-        from sandbox.build import worldbuild
+    @property
+    def dirs(self) -> compiles.BuildDirs:
+        return compiles.BuildDirs(self.config.world_dir, self.config.build_dir, self.config.wit_dir)
 
-        result = worldbuild.build_world(
-            self.config.world_dir, self.config.build_dir, paths,
-            wit_dir=self.config.wit_dir, progress=progress,
-        )
-        return list(result.failed.values())
+    async def build(self, paths: list[Path] | None = None) -> list[CompileError]:
+        """Compile world sources into the build dir, in a child process
+        (:mod:`driver.compiles`). Returns the errors."""
+        return await compiles.build(self.dirs, paths, self.config.build_limits)
 
-    def publish_all(self) -> list[str]:
+    async def publish_all(self) -> list[str]:
         """Publish every built blueprint into the tenant. Returns problems."""
         problems: list[str] = []
         for path, entry in sorted(build_manifest.load(self.config.build_dir).items()):
             if entry.component is None:
                 continue  # declarative bundles run in the room runtime (a later issue)
             try:
-                self._publish(path, entry)
+                await self._publish(path, entry)
             except (AdmissionError, OSError) as exc:
                 problems.append(f"{path}: {exc}")
                 log.error("blueprint %s refused: %s", path, exc)
         return problems
 
-    def _publish(self, path: str, entry: build_manifest.Entry) -> tuple[str, str | None]:
+    async def _publish(self, path: str, entry: build_manifest.Entry) -> tuple[str, str | None]:
         assert entry.component is not None
-        data = (self.config.build_dir / entry.component).read_bytes()
-        return self.tenant.publish(
+        data = await trio.Path(self.config.build_dir / entry.component).read_bytes()
+        return await self.tenant.publish(
             path, data, source=self.config.world_dir / entry.source, language=entry.language
         )
 
-    def reload(self, path: str) -> str:
+    async def reload(self, path: str) -> str:
         """Recompile ``path`` and make the new version current.
 
-        Raises CompileError (the old version keeps running), AdmissionError,
-        or a WorldError. Objects keep their state and run ``on-reload(old)``
+        Nothing here blocks the loop: the compile runs in a child process,
+        admission in a thread or a worker; the old version serves players
+        until the new one is admitted, and the swap itself is O(1). Raises
+        CompileError (the old version keeps running), AdmissionError, or a
+        WorldError. Objects keep their state and run ``on-reload(old)``
         before their next hook.
         """
         bp = self.tenant.blueprints.get(path)
         if bp is None:
             raise NoSuchBlueprint(path)
         if bp.source is not None and bp.source.exists():
-            errors = self.build([bp.source], progress=None)
+            errors = await self.build([bp.source])
             if errors:
                 raise errors[0]
         entry = build_manifest.load(self.config.build_dir).get(path)
         if entry is None or entry.component is None:
             raise NotBuilt(path)
         started = time.perf_counter()
-        version, old = self._publish(path, entry)
+        version, old = await self._publish(path, entry)
         took = (time.perf_counter() - started) * 1000
         if version == old:
             return f"{path} is unchanged (version {version[:12]})."
         users = sum(1 for o in self.tenant.graph.by_blueprint(path))
         return (
-            f"Reloaded {path}: {(old or '-')[:12]} -> {version[:12]} in {took:.1f} ms; "
+            f"Reloaded {path}: {(old or '-')[:12]} -> {version[:12]} (admitted in {took:.1f} ms); "
             f"{users} object{'s' if users != 1 else ''} keep their state and run on-reload before their next hook."
         )
 
@@ -194,7 +199,7 @@ def read_world_settings(world_dir: Path) -> WorldSettings:
     return settings
 
 
-def open_realm(config: RealmConfig) -> tuple[Realm, Persistence]:
+async def open_realm(config: RealmConfig, runtime: Runtime | None = None) -> tuple[Realm, Persistence]:
     """Open the store under ``config.data_dir``, restore the world it holds,
     then build and publish the world's sources on top (the build decides
     which version each blueprint runs; objects keep their state).
@@ -205,14 +210,14 @@ def open_realm(config: RealmConfig) -> tuple[Realm, Persistence]:
     store = SqliteStore(config.data_dir)
     try:
         snapshot = store.load()
-        realm = Realm(config, accounts=store)
+        realm = Realm(config, runtime=runtime, accounts=store)
         persistence = Persistence(store, realm.loop)
-        for problem in restore(realm.tenant, snapshot):
+        for problem in await restore(realm.tenant, snapshot):
             log.warning("restore: %s", problem)
         realm.tenant.committer = persistence
-        for err in realm.build():
+        for err in await realm.build():
             print(f"build error: {err}", file=sys.stderr)
-        for problem in realm.publish_all():
+        for problem in await realm.publish_all():
             print(f"refused: {problem}", file=sys.stderr)
         if not snapshot.tenants:
             persistence.save_all(realm.tenant)  # a new world: write it all once

@@ -21,6 +21,7 @@ from pathlib import Path
 import trio
 
 from driver.app import PROJECT_ROOT, RealmConfig, open_realm
+from driver.runtimes.wasm import start_wasm_runtime
 from driver.server import serve
 from driver.store import snapshot
 from driver.store.errors import StoreError
@@ -59,49 +60,68 @@ def _run_parser() -> argparse.ArgumentParser:
                    metavar="HOST:PORT", help="telnet listener (default 127.0.0.1:4000)")
     p.add_argument("--http", type=lambda s: parse_hostport(s, 4080), default=("127.0.0.1", 4080),
                    metavar="HOST:PORT", help="HTTP + WebSocket listener (default 127.0.0.1:4080)")
-    p.add_argument("--sandbox", choices=["inproc"], default="inproc",
-                   help="where guest code runs (inproc: in this process)")
+    p.add_argument("--sandbox", choices=["workers", "inproc"], default="workers",
+                   help="where guest code runs: a pool of worker processes (default), or in this process")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                   help="worker processes with --sandbox workers (default: the number of cores)")
     p.add_argument("--watch", action="store_true", help="rebuild and reload blueprints when their source changes")
     return p
 
 
 def cmd_run(argv: Sequence[str]) -> int:
     ns = _run_parser().parse_args(argv)
+    if ns.workers < 1:
+        print("jitrealm: --workers must be at least 1", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from driver.auth.accounts import ensure_admin
 
     config = RealmConfig(world_dir=ns.world, build_dir=ns.build, data_dir=ns.data, telnet_port=ns.telnet[1])
-    try:
-        realm, persistence = open_realm(config)
-    except StoreError as exc:
-        print(f"jitrealm: cannot open the world in {ns.data}: {exc}", file=sys.stderr)
-        return 2
-    try:
-        password = ensure_admin(realm.accounts, os.environ)
-    except (ValueError, StoreError) as exc:
-        print(f"jitrealm: {exc}", file=sys.stderr)
-        return 2
-    if password:
-        print(f"Created wizard account 'admin' with password: {password}  (shown once)", flush=True)
+    status = 0
+
     async def main() -> None:
+        nonlocal status
         async with trio.open_nursery() as nursery:
-            telnet_port, http_port = await nursery.start(
-                functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch, persistence=persistence)
+            runtime = await start_wasm_runtime(
+                nursery, ns.sandbox, workers=ns.workers, cache_dir=config.build_dir / "cache"
             )
-            print(
-                f"{realm.title} is up: telnet {_show_host(ns.telnet[0])}:{telnet_port}, "
-                f"browser http://{_show_host(ns.http[0])}:{http_port}/  "
-                f"({len(realm.tenant.blueprints.by_path)} blueprints, start room {realm.start_room})",
-                flush=True,
-            )
+            try:
+                realm, persistence = await open_realm(config, runtime)
+            except StoreError as exc:
+                print(f"jitrealm: cannot open the world in {ns.data}: {exc}", file=sys.stderr)
+                status = 2
+                nursery.cancel_scope.cancel()
+                return
+            try:
+                password = ensure_admin(realm.accounts, os.environ)
+            except (ValueError, StoreError) as exc:
+                print(f"jitrealm: {exc}", file=sys.stderr)
+                status = 2
+                persistence.store.close()
+                nursery.cancel_scope.cancel()
+                return
+            if password:
+                print(f"Created wizard account 'admin' with password: {password}  (shown once)", flush=True)
+            try:
+                telnet_port, http_port = await nursery.start(
+                    functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch, persistence=persistence)
+                )
+                print(
+                    f"{realm.title} is up: telnet {_show_host(ns.telnet[0])}:{telnet_port}, "
+                    f"browser http://{_show_host(ns.http[0])}:{http_port}/  "
+                    f"({len(realm.tenant.blueprints.by_path)} blueprints, start room {realm.start_room}, "
+                    f"sandbox {ns.sandbox})",
+                    flush=True,
+                )
+                await trio.sleep_forever()
+            finally:
+                persistence.store.close()
 
     try:
         trio.run(main)
     except KeyboardInterrupt:
         print("\nShutting down.", file=sys.stderr)
-    finally:
-        persistence.store.close()
-    return 0
+    return status
 
 
 def _show_host(host: str) -> str:

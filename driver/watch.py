@@ -49,13 +49,13 @@ def watch_sources(realm: Realm, notify: Callable[[str], None]) -> Callable[[], A
                     continue
                 try:
                     if realm.tenant.blueprints.get(path) is None:
-                        errors = realm.build([source], progress=None)
+                        errors = await realm.build([source])
                         if errors:
                             raise errors[0]
-                        realm.publish_all()
+                        await realm.publish_all()
                         notify(f"[watch] new blueprint {path} published.")
                     else:
-                        notify("[watch] " + realm.reload(path))
+                        notify("[watch] " + await realm.reload(path))
                 except (CompileError, AdmissionError, WorldError, OSError) as exc:
                     notify(f"[watch] {path}: {exc}")
 

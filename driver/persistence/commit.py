@@ -104,7 +104,9 @@ class Persistence:
         # Every tenant, not only those that ran events: changes made outside
         # any event (restore, start-up publishing, tools) are saved too.
         for tenant in self.world.tenants:
-            if tenant.changes:
+            # A tenant in the middle of an event (awaiting a sandbox worker)
+            # is saved after it: a commit holds whole events only.
+            if tenant.changes and not tenant.in_event:
                 self._add_tenant(batch, tenant, tenant.changes.take())
         return batch
 

@@ -13,7 +13,7 @@ from driver.world.timers import Callout
 from sandbox.protocol import AdmissionError
 
 
-def restore(tenant: Tenant, snapshot: Snapshot) -> list[str]:
+async def restore(tenant: Tenant, snapshot: Snapshot) -> list[str]:
     """Rebuild the realm's tenant from a snapshot. Returns problems (not fatal).
 
     Objects are not re-created: no ``on-load`` runs. Callouts and resets keep
@@ -37,7 +37,7 @@ def restore(tenant: Tenant, snapshot: Snapshot) -> list[str]:
             problems.append(f"version {version[:12]} is missing from the store")
             continue
         try:
-            tenant.blueprints.adopt(data)
+            await tenant.blueprints.adopt(data)
         except AdmissionError as exc:  # refused, or a damaged component
             problems.append(f"version {version[:12]} refused: {exc}")
             continue

@@ -11,7 +11,7 @@ get the line; unknown input gets "What?" and nothing else happens.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,7 +39,8 @@ class Console(Protocol):
     def is_wizard(self, player_id: str) -> bool: ...
     def online(self) -> list[tuple[str, float]]: ...  # (player id, idle seconds)
     def quit(self, player_id: str) -> None: ...
-    def reload(self, blueprint: str) -> str: ...  # recompile + publish; returns a report
+    async def reload(self, blueprint: str) -> str: ...  # recompile + publish; returns a report
+    def spawn(self, job: Callable[[], Awaitable[None]]) -> None: ...  # work outside any event
 
 
 @dataclass(slots=True)
@@ -54,7 +55,7 @@ class Context:
         self.console.text(self.player.id, text if text.endswith("\n") else text + "\n")
 
 
-Builtin = Callable[[Context], None]
+Builtin = Callable[[Context], Awaitable[None]]
 
 
 class Commands:
@@ -71,7 +72,7 @@ class Commands:
 
     # -- dispatch -----------------------------------------------------------------------
 
-    def handle(self, tenant: Tenant, player: MudObject, line: str) -> None:
+    async def handle(self, tenant: Tenant, player: MudObject, line: str) -> None:
         line = line.strip()
         if not line:
             return
@@ -83,7 +84,7 @@ class Commands:
         verb, _, args = line.partition(" ")
         verb = verb.lower()
         args = args.strip()
-        if self._offer(tenant, player, verb, args):
+        if await self._offer(tenant, player, verb, args):
             return
         ctx = Context(tenant, self.console, player, verb, args)
         fn = self.builtins.get(verb)
@@ -95,9 +96,9 @@ class Commands:
         if fn is None:
             ctx.say("What?")
             return
-        fn(ctx)
+        await fn(ctx)
 
-    def _offer(self, tenant: Tenant, player: MudObject, verb: str, args: str) -> bool:
+    async def _offer(self, tenant: Tenant, player: MudObject, verb: str, args: str) -> bool:
         """Offer the line to nearby objects; True if one handled it."""
         candidates: list[MudObject] = list(player.contents or ())
         room = player.env
@@ -112,7 +113,7 @@ class Commands:
                 continue
             if obj.id not in tenant.graph:
                 continue  # destroyed by an earlier candidate's effects
-            outcome = tenant.run_hook(obj, Hook.ON_COMMAND, (player.id, verb, args))
+            outcome = await tenant.run_hook(obj, Hook.ON_COMMAND, (player.id, verb, args))
             if outcome is None:
                 continue
             if outcome.error is not None:
@@ -185,7 +186,7 @@ def describe_room(room: MudObject | None, viewer: MudObject) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _look(ctx: Context) -> None:
+async def _look(ctx: Context) -> None:
     args = ctx.args
     if not args:
         ctx.say(describe_room(ctx.player.env, ctx.player))
@@ -218,14 +219,14 @@ def _detail(room: MudObject | None, noun: str) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _examine(ctx: Context) -> None:
+async def _examine(ctx: Context) -> None:
     if not ctx.args:
         ctx.say("Examine what?")
         return
-    _look(ctx)
+    await _look(ctx)
 
 
-def _go(ctx: Context) -> None:
+async def _go(ctx: Context) -> None:
     direction = DIRECTIONS.get(ctx.args.lower(), ctx.args.lower())
     room = ctx.player.env
     if not direction:
@@ -236,7 +237,7 @@ def _go(ctx: Context) -> None:
         ctx.say("You can't go that way.")
         return
     tenant = ctx.tenant
-    dest = tenant.find(dest_id)
+    dest = await tenant.find(dest_id)
     if dest is None:
         ctx.say("That way is blocked (the room beyond does not exist).")
         tenant.log.append((time.time(), room.id if room else "-", "warn", f"exit {direction} -> missing {dest_id}"))
@@ -252,7 +253,7 @@ def _go(ctx: Context) -> None:
             ctx.console.text(other.id, f"{name} arrives.\n")
 
 
-def _say(ctx: Context) -> None:
+async def _say(ctx: Context) -> None:
     if not ctx.args:
         ctx.say("Say what?")
         return
@@ -261,7 +262,7 @@ def _say(ctx: Context) -> None:
     ctx.tenant.say(ctx.player, text)
 
 
-def _emote(ctx: Context) -> None:
+async def _emote(ctx: Context) -> None:
     if not ctx.args:
         ctx.say("Emote what?")
         return
@@ -270,7 +271,7 @@ def _emote(ctx: Context) -> None:
     ctx.tenant.emote(ctx.player, text)
 
 
-def _tell(ctx: Context) -> None:
+async def _tell(ctx: Context) -> None:
     who, _, text = ctx.args.partition(" ")
     if not who or not text.strip():
         ctx.say("Tell whom what? (tell <player> <message>)")
@@ -284,7 +285,7 @@ def _tell(ctx: Context) -> None:
     ctx.say(f"{{magenta}}You tell {target.name}: {escape(text.strip())}{{/}}")
 
 
-def _who(ctx: Context) -> None:
+async def _who(ctx: Context) -> None:
     rows = ctx.console.online()
     lines = [f"{{bold}}{len(rows)} player{'s' if len(rows) != 1 else ''} online:{{/}}"]
     for pid, idle in sorted(rows):
@@ -296,7 +297,7 @@ def _who(ctx: Context) -> None:
     ctx.say("\n".join(lines))
 
 
-def _inventory(ctx: Context) -> None:
+async def _inventory(ctx: Context) -> None:
     items = ctx.player.contents or []
     if not items:
         ctx.say("You are empty-handed.")
@@ -304,7 +305,7 @@ def _inventory(ctx: Context) -> None:
         ctx.say("You are carrying:\n" + "\n".join(f"  {o.short}" for o in items))
 
 
-def _get(ctx: Context) -> None:
+async def _get(ctx: Context) -> None:
     args = ctx.args
     if not args:
         ctx.say("Get what?")
@@ -329,7 +330,7 @@ def _get(ctx: Context) -> None:
     _tell_room(ctx, f"{ctx.player.name} takes {target.short}.")
 
 
-def _drop(ctx: Context) -> None:
+async def _drop(ctx: Context) -> None:
     args = ctx.args
     if not args:
         ctx.say("Drop what?")
@@ -347,7 +348,7 @@ def _drop(ctx: Context) -> None:
     _tell_room(ctx, f"{ctx.player.name} drops {target.short}.")
 
 
-def _put(ctx: Context) -> None:
+async def _put(ctx: Context) -> None:
     what, sep, where = ctx.args.partition(" in ")
     if not sep:
         what, sep, where = ctx.args.partition(" into ")
@@ -366,7 +367,7 @@ def _put(ctx: Context) -> None:
     ctx.say(f"You put {item.short} in {container.short}.")
 
 
-def _give(ctx: Context) -> None:
+async def _give(ctx: Context) -> None:
     what, sep, whom = ctx.args.partition(" to ")
     if not sep:
         ctx.say("Give what to whom? (give <thing> to <player>)")
@@ -420,11 +421,11 @@ WIZHELP = """{bold}Wizard commands{/}
   errors                   recent guest errors"""
 
 
-def _help(ctx: Context) -> None:
+async def _help(ctx: Context) -> None:
     ctx.say(HELP + ("\n" + WIZHELP if ctx.console.is_wizard(ctx.player.id) else ""))
 
 
-def _quit(ctx: Context) -> None:
+async def _quit(ctx: Context) -> None:
     ctx.say("Farewell. Your belongings are kept safe until you return.")
     ctx.console.quit(ctx.player.id)
 
@@ -439,7 +440,7 @@ _PLAYER_COMMANDS: dict[str, Builtin] = {
 
 # -- wizard commands ---------------------------------------------------------------------
 
-def _resolve(ctx: Context, ref: str) -> MudObject | None:
+async def _resolve(ctx: Context, ref: str) -> MudObject | None:
     """An object by id, by blueprint path (loading it), `here`, `me`, or by noun."""
     ref = ref.strip()
     if ref in ("here", "room"):
@@ -454,19 +455,19 @@ def _resolve(ctx: Context, ref: str) -> MudObject | None:
     obj = tenant.graph.get(object_id)
     if obj is None and object_id.startswith("/") and not ids.is_clone(object_id):
         try:
-            obj = tenant.find(ids.normalize_blueprint(object_id))
+            obj = await tenant.find(ids.normalize_blueprint(object_id))
         except ids.BadId:
             obj = None
     return obj or _match(ref, _visible(ctx))
 
 
-def _clone(ctx: Context) -> None:
+async def _clone(ctx: Context) -> None:
     if not ctx.args:
         ctx.say("Clone what? (clone /obj/sword)")
         return
     try:
         path = ids.normalize_blueprint(ctx.args)
-        obj = ctx.tenant.clone(path)
+        obj = await ctx.tenant.clone(path)
     except (ids.BadId, WorldError) as exc:
         ctx.say(f"Cannot clone: {escape(str(exc).strip(chr(39)))}")
         return
@@ -476,8 +477,8 @@ def _clone(ctx: Context) -> None:
     ctx.say(f"Cloned {obj.id} ({obj.short}) into {'your inventory' if dest is ctx.player else 'the room'}.")
 
 
-def _destruct(ctx: Context) -> None:
-    obj = _resolve(ctx, ctx.args) if ctx.args else None
+async def _destruct(ctx: Context) -> None:
+    obj = await _resolve(ctx, ctx.args) if ctx.args else None
     if obj is None:
         ctx.say(f"No such object: {escape(ctx.args)}")
         return
@@ -488,8 +489,8 @@ def _destruct(ctx: Context) -> None:
     ctx.say(f"Destructed {obj.id}.")
 
 
-def _stat(ctx: Context) -> None:
-    obj = _resolve(ctx, ctx.args or "here")
+async def _stat(ctx: Context) -> None:
+    obj = await _resolve(ctx, ctx.args or "here")
     if obj is None:
         ctx.say(f"No such object: {escape(ctx.args)}")
         return
@@ -521,7 +522,7 @@ def _stat(ctx: Context) -> None:
     ctx.say("\n".join(lines))
 
 
-def _blueprints(ctx: Context) -> None:
+async def _blueprints(ctx: Context) -> None:
     tenant = ctx.tenant
     counts: dict[str, int] = {}
     masters: set[str] = set()
@@ -542,7 +543,7 @@ def _blueprints(ctx: Context) -> None:
     ctx.say("\n".join(lines))
 
 
-def _reload(ctx: Context) -> None:
+async def _reload(ctx: Context) -> None:
     if not ctx.args:
         ctx.say("Reload what? (reload /rooms/meadow)")
         return
@@ -551,19 +552,26 @@ def _reload(ctx: Context) -> None:
     except ids.BadId as exc:
         ctx.say(f"Cannot reload: {escape(str(exc))}")
         return
-    try:
-        report = ctx.console.reload(path)
-    except CompileError as exc:
-        ctx.say(f"{{red}}Compile error, the old version keeps running:{{/}}\n{escape(str(exc))}")
-        return
-    except (AdmissionError, WorldError, OSError) as exc:
-        ctx.say(f"{{red}}Cannot reload {path}: {escape(str(exc))}{{/}}")
-        return
-    ctx.say(report)
+    # Compiling can take seconds (a Python blueprint, tens of them): it runs
+    # outside the event, so the world goes on meanwhile, and the old version
+    # keeps serving until the new one is admitted.
+    console, player_id = ctx.console, ctx.player.id
+    ctx.say(f"Reloading {path}...")
+
+    async def job() -> None:
+        try:
+            report = await console.reload(path)
+        except CompileError as exc:
+            report = f"{{red}}Compile error, the old version keeps running:{{/}}\n{escape(str(exc))}"
+        except (AdmissionError, WorldError, OSError) as exc:
+            report = f"{{red}}Cannot reload {path}: {escape(str(exc))}{{/}}"
+        console.text(player_id, report + "\n")
+
+    console.spawn(job)
 
 
-def _goto(ctx: Context) -> None:
-    dest = _resolve(ctx, ctx.args) if ctx.args else None
+async def _goto(ctx: Context) -> None:
+    dest = await _resolve(ctx, ctx.args) if ctx.args else None
     if dest is None:
         ctx.say(f"No such place: {escape(ctx.args)}")
         return
@@ -576,7 +584,7 @@ def _goto(ctx: Context) -> None:
     ctx.tenant.move(ctx.player, dest)
 
 
-def _callouts(ctx: Context) -> None:
+async def _callouts(ctx: Context) -> None:
     tenant = ctx.tenant
     now = tenant.clock()
     pending = sorted(tenant.callouts.by_handle.values(), key=lambda c: (c.due, c.handle))
@@ -588,7 +596,7 @@ def _callouts(ctx: Context) -> None:
     ctx.say("\n".join(lines))
 
 
-def _errors(ctx: Context) -> None:
+async def _errors(ctx: Context) -> None:
     tenant = ctx.tenant
     errors = list(tenant.errors)[-20:]
     warnings = [entry for entry in tenant.log if entry[2] in ("warn", "error")][-10:]

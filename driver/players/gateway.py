@@ -12,7 +12,7 @@ leaves the character in the world, link-dead, for a while
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -54,8 +54,7 @@ class Gateway:
         accounts: AccountStore,
         settings: WorldSettings,
         *,
-        wake: Callable[[], None],
-        reload: Callable[[str], str],
+        reload: Callable[[str], Awaitable[str]],
         kdf_params: ScryptParams | None = None,
         linkdead_seconds: float = 600.0,
     ) -> None:
@@ -64,7 +63,6 @@ class Gateway:
         self.delivery = delivery
         self.accounts = accounts
         self.settings = settings
-        self.wake = wake
         self._reload = reload
         self.throttle = LoginThrottle()
         self.kdf_params = kdf_params
@@ -103,8 +101,13 @@ class Gateway:
         self.delivery.close(player_id, "quit")
         self._stow(player_id)
 
-    def reload(self, blueprint: str) -> str:
-        return self._reload(blueprint)
+    async def reload(self, blueprint: str) -> str:
+        return await self._reload(blueprint)
+
+    def spawn(self, job: Callable[[], Awaitable[None]]) -> None:
+        if self.nursery is None:
+            raise RuntimeError("Gateway.nursery must be set before commands run")
+        self.nursery.start_soon(job)
 
     # -- entering and leaving the world -----------------------------------------------------
 
@@ -125,7 +128,7 @@ class Gateway:
             old.is_wizard = event.is_wizard
             conn.player_id = player_id
 
-            def resume() -> None:
+            async def resume() -> None:
                 tenant.actor = player_id
                 self.text(player_id, "{green}You take over your body again.{/}\n")
                 self.delivery.gmcp(player_id, "Char.Name", {"name": event.name, "fullname": event.name})
@@ -133,12 +136,11 @@ class Gateway:
                 self._prompt(player_id)
 
             tenant.enqueue(resume)
-            self.wake()
         else:
             self.links[player_id] = Link(player_id, event.name, event.is_wizard, conn.session, now)
             conn.player_id = player_id
 
-            def arrive() -> None:
+            async def arrive() -> None:
                 tenant.actor = player_id
                 self.delivery.gmcp(player_id, "Char.Name", {"name": event.name, "fullname": event.name})
                 player = tenant.add_player(player_id, {})
@@ -148,7 +150,7 @@ class Gateway:
                     player.set("long", f"{event.name}, an adventurer.")
                 tenant.touch(player)
                 start = player.text("last_room") or self.settings.start_room
-                room = tenant.find(start) or tenant.find(self.settings.start_room)
+                room = await tenant.find(start) or await tenant.find(self.settings.start_room)
                 if event.created:  # the login screen has said welcome
                     self.text(player_id, "Type {bold}help{/} for commands.\n")
                 if player.env is not None:
@@ -164,7 +166,6 @@ class Gateway:
                 self._prompt(player_id)
 
             tenant.enqueue(arrive)
-            self.wake()
         for line in event.pending:
             self.command(player_id, line)
 
@@ -172,7 +173,7 @@ class Gateway:
         """Take a leaving character's body out of the world, remembering where it was."""
         tenant = self.tenant
 
-        def leave() -> None:
+        async def leave() -> None:
             player = tenant.graph.get(player_id)
             if player is None:
                 return
@@ -186,7 +187,6 @@ class Gateway:
             tenant.move(player, None)
 
         tenant.enqueue(leave)
-        self.wake()
 
     def disconnected(self, conn: _Connection) -> None:
         link = self.links.get(conn.player_id or "")
@@ -223,18 +223,17 @@ class Gateway:
         link.last_input = self.clock()
         tenant = self.tenant
 
-        def run() -> None:
+        async def run() -> None:
             player = tenant.graph.get(player_id)
             if player is None:
                 return
             tenant.actor = player_id
-            self.commands.handle(tenant, player, line)
+            await self.commands.handle(tenant, player, line)
             self._prompt(player_id)
 
         if not tenant.enqueue(run):
             self.text(player_id, "{red}The world is too busy; try again in a moment.{/}\n")
             return
-        self.wake()
 
     def _prompt(self, player_id: str) -> None:
         self.delivery.prompt(player_id, PROMPT)

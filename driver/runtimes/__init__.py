@@ -18,7 +18,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sandbox.protocol import HostWorld, Limits, Outcome
+from sandbox.protocol import Hook, HostWorld, Limits, Outcome
 
 
 class RuntimeKind(enum.StrEnum):
@@ -31,24 +31,27 @@ class RuntimeKind(enum.StrEnum):
 class Runtime(Protocol):
     """Admits blueprint code and runs its hooks (see module docstring)."""
 
-    def admit(self, code: bytes) -> str:
+    async def admit(self, code: bytes) -> str:
         """Check ``code`` and make it runnable; return its version (content
-        hash). Raises :class:`sandbox.protocol.AdmissionError` when refused."""
+        hash). Raises :class:`sandbox.protocol.AdmissionError` when refused.
+        Never blocks the event loop: the work happens in a thread or a worker."""
         ...
 
-    def invoke(
+    async def invoke(
         self,
         version: str,
         self_id: str,
-        hook: str,
+        hook: Hook,
         args: Sequence[Any],
         state: Mapping[str, bytes],
         limits: Limits,
         world: HostWorld,
         *,
-        tenant: str = ...,
+        tenant: str,
     ) -> Outcome:
-        """Run one hook for one object; nothing is applied unless it returns."""
+        """Run one hook for one object and return what it asked for; the
+        caller applies nothing unless it returned. A tenant never has two
+        invocations in flight; different tenants may."""
         ...
 
     def release(self, version: str) -> None:

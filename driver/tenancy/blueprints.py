@@ -73,7 +73,7 @@ class Blueprints:
     def runtime_of(self, bp: Blueprint) -> Runtime:
         return self.runtimes[bp.kind]
 
-    def publish(
+    async def publish(
         self,
         path: str,
         component: bytes,
@@ -88,7 +88,7 @@ class Blueprints:
         :class:`sandbox.protocol.AdmissionError` and leaves the blueprint as
         it was when the component is refused.
         """
-        version = self.adopt(component, kind)
+        version = await self.adopt(component, kind)
         bp = self.declare(path, source, language, kind)
         old = bp.version
         if version != old:
@@ -98,10 +98,11 @@ class Blueprints:
                 self._maybe_release(old)
         return version, old
 
-    def adopt(self, component: bytes, kind: RuntimeKind = RuntimeKind.WASM) -> str:
-        """Admit a version without (yet) making it current: publishing, restore."""
+    async def adopt(self, component: bytes, kind: RuntimeKind = RuntimeKind.WASM) -> str:
+        """Admit a version without (yet) making it current: publishing, restore.
+        Admission (checks, compile, a trial instance) happens off the loop."""
         runtime = self.runtimes[kind]
-        version = runtime.admit(component)
+        version = await runtime.admit(component)
         if version in self.held:
             runtime.release(version)  # this tenant holds one admission already
         else:

@@ -1,10 +1,11 @@
-"""The loop that runs tenants' events on one trio task.
+"""The loop: every tenant's events, each tenant on a trio task of its own.
 
-Each round collects every tenant's due timers, then gives each tenant with
-work a turn (bounded in time, see :meth:`Tenant.run_turn`), rotating who
-goes first. Between rounds the loop yields to trio, so sockets are served;
-when no tenant has work it sleeps until the next timer or until
-:meth:`Loop.wake` (input arrived).
+A tenant's task collects its due timers, runs a turn (bounded in time, see
+:meth:`Tenant.run_turn`), yields to trio so sockets and other tenants are
+served, and when it has nothing to do sleeps until its next timer or until
+an event is queued (:attr:`Tenant.has_work`). One tenant's events therefore
+stay strictly in order, one at a time, while different tenants run side by
+side: while one awaits a sandbox worker, another runs.
 
 When the store cannot save (a full disk), persistence calls :meth:`pause`:
 no event runs until :meth:`resume`.
@@ -27,56 +28,59 @@ class Loop:
         self.tenants = tenants
         self.announce = announce
         self.paused: str | None = None  # why the world is stopped (the store cannot write)
-        self._wake = trio.Event()
+        self._resumed = trio.Event()
 
     def wake(self) -> None:
-        """Input arrived: let the loop run it now."""
-        self._wake.set()
+        """Let every tenant look at its queue and timers now."""
+        for tenant in self.tenants:
+            tenant.has_work.set()
 
     def pause(self, why: str) -> None:
         """Stop running events (the store cannot save them) and say why."""
         if self.paused is None:
             self.announce(f"{{red}}{why}{{/}}\n")
+            self._resumed = trio.Event()
         self.paused = why
 
     def resume(self) -> None:
         if self.paused is not None:
             self.paused = None
             self.announce("{green}The world can save again. Carry on!{/}\n")
-            self.wake()
+            self._resumed.set()
 
-    def step(self) -> bool:
-        """Run one round: collect due timers, give each busy tenant a turn.
-        Returns True if any tenant still has work queued."""
-        tenants = self.tenants
-        for tenant in tenants:
-            tenant.collect_due(tenant.clock())
-        for tenant in list(tenants):
-            if tenant.busy:
-                tenant.run_turn()
-        # Rotate so that the same tenant does not always go first.
-        if len(tenants) > 1:
-            tenants.append(tenants.pop(0))
-        return any(t.busy for t in tenants)
-
-    def _sleep_seconds(self) -> float:
-        soonest = math.inf
+    async def step(self) -> bool:
+        """One round over every tenant, one after another: collect due
+        timers, give each busy tenant a turn. Returns True if any tenant
+        still has work queued. (For tools and tests that drive the world
+        without running the loop.)"""
         for tenant in self.tenants:
-            due = tenant.next_due()
-            if due is not None:
-                soonest = min(soonest, (due - tenant.clock()) / 1000)
-        return max(0.0, soonest)
+            tenant.collect_due(tenant.clock())
+        for tenant in list(self.tenants):
+            if tenant.busy:
+                await tenant.run_turn()
+        return any(t.busy for t in self.tenants)
 
     async def run(self) -> None:
+        """Serve every tenant until cancelled."""
+        async with trio.open_nursery() as nursery:
+            for tenant in self.tenants:
+                nursery.start_soon(self.serve, tenant)
+
+    async def serve(self, tenant: Tenant) -> None:
+        """Run one tenant's events and timers until cancelled."""
         while True:
             if self.paused is not None:
-                self._wake = trio.Event()
-                with trio.move_on_after(0.5):
-                    await self._wake.wait()
+                await self._resumed.wait()
                 continue
-            if self.step():
-                await trio.sleep(0)  # let I/O in between turns
+            tenant.collect_due(tenant.clock())
+            if tenant.busy:
+                await tenant.run_turn()
+                await trio.sleep(0)  # let I/O and other tenants in between turns
                 continue
-            self._wake = trio.Event()
-            with trio.move_on_after(self._sleep_seconds()):
-                await self._wake.wait()
+            tenant.has_work = trio.Event()
+            if tenant.busy:
+                continue  # queued just before the event was replaced
+            due = tenant.next_due()
+            seconds = math.inf if due is None else max(0.0, (due - tenant.clock()) / 1000)
+            with trio.move_on_after(seconds):
+                await tenant.has_work.wait()

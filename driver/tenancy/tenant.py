@@ -19,12 +19,14 @@ wait for the next one.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import cbor2
+import trio
 
 from driver.runtimes import Runtime, RuntimeKind
 from driver.tenancy.blueprints import Blueprints
@@ -52,7 +54,8 @@ from sandbox.protocol import (
     Tell,
 )
 
-Event = Callable[[], None]
+#: An event: a piece of work run one at a time, in order, in its tenant.
+Event = Callable[[], Awaitable[None]]
 
 
 class Committer(Protocol):
@@ -101,6 +104,7 @@ class Tenant:
         self.events_run = 0
         self.in_event = False
         self.outbox: Outbox = []
+        self.has_work = trio.Event()  # set when an event is queued (the loop waits on it)
         self.committer: Committer | None = None
         self._wall_offset = time.time() * 1000 - clock()
 
@@ -133,9 +137,9 @@ class Tenant:
         """Mark ``obj`` changed (its record or its state) for persistence."""
         self.changes.object(obj.id)
 
-    def publish(self, path: str, component: bytes, **kwargs: Any) -> tuple[str, str | None]:
+    async def publish(self, path: str, component: bytes, **kwargs: Any) -> tuple[str, str | None]:
         """Publish a new version of a blueprint (see Blueprints.publish)."""
-        version, old = self.blueprints.publish(path, component, **kwargs)
+        version, old = await self.blueprints.publish(path, component, **kwargs)
         if version != old:
             self.changes.blueprints.add(path)
             if self.committer is not None:
@@ -151,14 +155,14 @@ class Tenant:
         bp = self.blueprints.get(object_id)
         return bp is not None and bp.version is not None
 
-    def find(self, object_id: str) -> MudObject | None:
+    async def find(self, object_id: str) -> MudObject | None:
         """The live object, loading a blueprint's master object on first use."""
         obj = self.graph.get(object_id)
         if obj is None and self.can_load(object_id):
-            obj = self.load(object_id)
+            obj = await self.load(object_id)
         return obj
 
-    def load(self, path: str) -> MudObject:
+    async def load(self, path: str) -> MudObject:
         """Create ``path``'s master object and run its ``on-load`` now.
 
         Masters load synchronously (not as a follow-up) because whoever asked
@@ -174,10 +178,10 @@ class Tenant:
         obj = self._create(path, path)
         self.resets.set(obj.id, self.quotas.reset_interval_ms, self.clock())
         self.changes.resets.add(obj.id)
-        self._nested(functools.partial(self.run_hook, obj, Hook.ON_LOAD, ()))
+        await self._nested(functools.partial(self.run_hook, obj, Hook.ON_LOAD, ()))
         return obj
 
-    def _nested(self, work: Callable[[], object]) -> None:
+    async def _nested(self, work: Callable[[], Awaitable[object]]) -> None:
         """Run ``work`` and its follow-ups now, as an event inside the event.
 
         Loading a room is its own little event: what its ``on-load`` sets in
@@ -185,16 +189,16 @@ class Tenant:
         done before whoever asked for the room looks at it."""
         outer, self.followups = self.followups, deque()
         try:
-            work()
+            await work()
             budget = self.quotas.max_followups_per_event
             while self.followups and budget > 0:
                 budget -= 1
-                self.followups.popleft()()
+                await self.followups.popleft()()
         finally:
             leftovers, self.followups = self.followups, outer
             self.followups.extend(leftovers)
 
-    def clone(self, blueprint: str) -> MudObject:
+    async def clone(self, blueprint: str) -> MudObject:
         """Make a clone now and run its ``on-load`` (wizard `clone`)."""
         bp = self.blueprints.get(blueprint)
         if bp is None or bp.version is None:
@@ -202,7 +206,7 @@ class Tenant:
         if len(self.graph) >= self.quotas.max_objects:
             raise QuotaExceeded(f"object quota reached ({self.quotas.max_objects})")
         obj = self._create(self.next_clone_id(blueprint), blueprint)
-        self.run_hook(obj, Hook.ON_LOAD, ())
+        await self.run_hook(obj, Hook.ON_LOAD, ())
         return obj
 
     def _create(self, object_id: str, blueprint: str) -> MudObject:
@@ -275,14 +279,14 @@ class Tenant:
             return
         target = obj.id
 
-        def event() -> None:
+        async def event() -> None:
             live = self.graph.get(target)
             if live is not None:
-                self.run_hook(live, hook, args)
+                await self.run_hook(live, hook, args)
 
         self.followup(event)
 
-    def run_hook(self, obj: MudObject, hook: Hook, args: Sequence[Any]) -> Outcome | None:
+    async def run_hook(self, obj: MudObject, hook: Hook, args: Sequence[Any]) -> Outcome | None:
         """Run one hook of ``obj`` and apply its outcome. None for players."""
         if obj.blueprint is None:
             return None
@@ -290,8 +294,8 @@ class Tenant:
         current = bp.version
         assert current is not None
         if obj.version != current:
-            self._migrate(obj, current)
-        outcome = self.blueprints.runtime_of(bp).invoke(
+            await self._migrate(obj, current)
+        outcome = await self.blueprints.runtime_of(bp).invoke(
             current, obj.id, hook, args, obj.state, self.quotas.limits, Txn(self), tenant=self.name
         )
         for level, text in outcome.logs:
@@ -299,10 +303,10 @@ class Tenant:
         if outcome.error is not None:
             self._record_error(obj, hook, outcome)
             return outcome
-        self.apply(obj, outcome)
+        await self.apply(obj, outcome)
         return outcome
 
-    def _migrate(self, obj: MudObject, current: str) -> None:
+    async def _migrate(self, obj: MudObject, current: str) -> None:
         """Move ``obj`` to its blueprint's current version; on-reload runs first."""
         old = obj.version
         self.blueprints.pin(current)
@@ -310,7 +314,7 @@ class Tenant:
         self.touch(obj)
         if old is not None:
             self.blueprints.unpin(old)
-            self.run_hook(obj, Hook.ON_RELOAD, (old,))
+            await self.run_hook(obj, Hook.ON_RELOAD, (old,))
 
     def _record_error(self, obj: MudObject, hook: Hook, outcome: Outcome) -> None:
         error = outcome.error
@@ -324,7 +328,7 @@ class Tenant:
 
     # -- applying outcomes -----------------------------------------------------------
 
-    def apply(self, obj: MudObject, outcome: Outcome) -> None:
+    async def apply(self, obj: MudObject, outcome: Outcome) -> None:
         """Apply a successful outcome of a hook ``obj`` ran."""
         if outcome.state_changes:
             for key, value in outcome.state_changes.items():
@@ -334,9 +338,9 @@ class Tenant:
                     obj.state[key] = value
             self.touch(obj)
         for effect in outcome.effects:
-            self._apply_effect(obj, effect)
+            await self._apply_effect(obj, effect)
 
-    def _apply_effect(self, obj: MudObject, effect: Effect) -> None:
+    async def _apply_effect(self, obj: MudObject, effect: Effect) -> None:
         match effect:
             case Tell(target, text):
                 self.tell(obj, target, text)
@@ -364,7 +368,7 @@ class Tenant:
                     self.destruct(doomed)
             case Move(target_id, dest_id):
                 mover = self.graph.get(target_id)
-                dest = self.find(dest_id)
+                dest = await self.find(dest_id)
                 if mover is not None and dest is not None and not self.graph.inside(dest, mover):
                     self.move(mover, dest)
 
@@ -414,19 +418,19 @@ class Tenant:
         # handle (so it can still be cancelled) but kept off the timer heap.
         self._zero_delay_this_turn += 1
         self.callouts.by_handle[handle] = callout
-        self.followup(lambda: self._fire(handle))
+        self.followup(functools.partial(self._fire, handle))
 
-    def _fire(self, handle: int) -> None:
+    async def _fire(self, handle: int) -> None:
         callout = self.callouts.by_handle.pop(handle, None)
         if callout is None:
             return  # cancelled
         self.changes.callout_gone(handle)
-        self._run_callout(callout)
+        await self._run_callout(callout)
 
-    def _run_callout(self, callout: Callout) -> None:
+    async def _run_callout(self, callout: Callout) -> None:
         obj = self.graph.get(callout.object_id)
         if obj is not None:
-            self.run_hook(obj, Hook.ON_CALLOUT, (callout.method, callout.args))
+            await self.run_hook(obj, Hook.ON_CALLOUT, (callout.method, callout.args))
 
     def set_heartbeat(self, obj: MudObject, interval_ms: int) -> None:
         if interval_ms > 0:
@@ -450,10 +454,10 @@ class Tenant:
             self.changes.resets.add(object_id)
             self.enqueue(functools.partial(self._periodic, object_id, Hook.RESET))
 
-    def _periodic(self, object_id: str, hook: Hook) -> None:
+    async def _periodic(self, object_id: str, hook: Hook) -> None:
         obj = self.graph.get(object_id)
         if obj is not None:
-            self.run_hook(obj, hook, ())
+            await self.run_hook(obj, hook, ())
 
     # -- the event loop ------------------------------------------------------------------
 
@@ -462,6 +466,7 @@ class Tenant:
         if len(self.queue) >= self.quotas.max_queued_events:
             return False
         self.queue.append(event)
+        self.has_work.set()
         return True
 
     def followup(self, event: Event) -> None:
@@ -471,26 +476,33 @@ class Tenant:
     def busy(self) -> bool:
         return bool(self.queue or self.followups)
 
-    def run_event(self, event: Event, actor: str | None = None) -> None:
-        """Run one event and then its follow-ups (bounded), then release output."""
-        self.actor = actor
+    async def run_event(self, event: Event, deadline: float = math.inf) -> None:
+        """Run one event and then its follow-ups, then release output.
+
+        Follow-ups stop at the cap per event (the rest wait in the main queue
+        like any event, so a ping-pong of messages cannot hold the tenant) or
+        when the turn's time is up (the rest stay first in line, in order, for
+        the next turn)."""
         self.in_event = True
         try:
-            event()
+            await event()
             self.events_run += 1
-            budget = self.quotas.max_followups_per_event
-            followups = self.followups
-            while followups and budget > 0:
-                budget -= 1
-                followups.popleft()()
-            # Past the cap, follow-ups wait in the main queue like any event,
-            # so a ping-pong of messages cannot hold the tenant.
-            while followups:
-                self.queue.append(followups.popleft())
+            await self._run_followups(deadline)
         finally:
             self.actor = None
             self.in_event = False
             self.end_event()
+
+    async def _run_followups(self, deadline: float) -> None:
+        budget = self.quotas.max_followups_per_event
+        followups = self.followups
+        while followups and budget > 0:
+            if time.perf_counter() >= deadline:
+                return  # the turn is over; the chain goes on next turn
+            budget -= 1
+            await followups.popleft()()
+        while followups:
+            self.queue.append(followups.popleft())
 
     def end_event(self) -> None:
         """The event and its follow-ups are complete: release what they said.
@@ -507,16 +519,22 @@ class Tenant:
         if outbox:
             self.output.release(outbox)
 
-    def run_turn(self, budget_ms: float | None = None) -> None:
-        """Run queued events until the queue is empty or the turn's time is up."""
+    async def run_turn(self, budget_ms: float | None = None) -> None:
+        """Run queued events until the queue is empty or the turn's time is up.
+
+        The time is checked between events and between follow-ups, so one
+        tenant's turn is over within one hook call of its budget."""
         budget = self.quotas.turn_budget_ms if budget_ms is None else budget_ms
         deadline = time.perf_counter() + budget / 1000
         self._zero_delay_this_turn = 0
         if self.followups:
-            # Follow-ups of work done outside any event (start-up, tests) go first.
-            self.run_event(lambda: None)
+            # A chain the last turn did not finish (or work done outside any
+            # event: start-up, tests) goes first, in order.
+            await self.run_event(_nothing, deadline)
         queue = self.queue
-        while queue:
-            self.run_event(queue.popleft())
-            if time.perf_counter() >= deadline:
-                break
+        while queue and time.perf_counter() < deadline:
+            await self.run_event(queue.popleft(), deadline)
+
+
+async def _nothing() -> None:
+    """The empty event: its follow-ups are the work."""

@@ -35,6 +35,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import sys
 import threading
 import time
@@ -679,6 +680,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="print errors and the summary only"
     )
+    parser.add_argument(
+        "--errors-json", type=Path, metavar="FILE",
+        help="also write the compile errors to FILE as JSON (for the server)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--memory-mb", type=int, metavar="MB",
+        help="cap the build's memory (RLIMIT_DATA, inherited by the compilers)",
+    )  # fmt: skip
     return parser
 
 
@@ -690,6 +699,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already printed
         return int(exc.code or 0)
+    if args.memory_mb:
+        # RLIMIT_DATA, not RLIMIT_AS: compilers that embed wasmtime reserve
+        # gigabytes of address space they never touch.
+        cap = args.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
     root = project_root()
     world_dir = args.world or root / "world-src"
     build_dir = args.out or root / "build"
@@ -706,6 +720,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"jitrealm build: {exc}", file=sys.stderr)
         return 2
+    if args.errors_json is not None:
+        failures = [
+            {"blueprint": bp, "message": err.args[0], "file": err.file, "line": err.line}
+            for bp, err in sorted(result.failed.items())
+        ]
+        args.errors_json.write_text(json.dumps(failures), encoding="utf-8")
     return 0 if result.ok else 1
 
 
