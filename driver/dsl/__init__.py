@@ -1,0 +1,1 @@
+"""Declarative room DSL: statecharts (XState JSON) and JSONLogic guards."""
