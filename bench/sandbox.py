@@ -3,6 +3,10 @@
 Prints one JSON document. Every number is measured in this run, fast and
 stock calling conventions side by side, so ratios hold on a noisy machine.
 
+Every per-call figure (``*_call_us``, ``*_invoke_us``, ``*_host_calls_us``,
+``host_import_us``) is the calling thread's CPU time (see :mod:`common`): on
+a shared machine the wall clock mostly counts other programs.
+
 ``*_call_us`` time the calling convention alone (one hook call, or one host
 import inside it); ``*_invoke_us`` time the whole ``Sandbox.invoke`` around
 it (fuel and deadline armed, the effects gathered, an Outcome built), which
@@ -31,7 +35,8 @@ is what the driver pays per hook.
   always succeeds, so those figures are the boundary's share, not the
   driver's graph work.
 * ``{c,python}_cold_compile_ms``, ``_cached_load_ms``, ``_instantiate_us``,
-  ``_component_bytes``: loading a component.
+  ``_component_bytes``: loading a component (wall clock: wasmtime compiles
+  in threads of its own).
 
 Goals: the fast convention's empty hook (whole invoke) <= 10 µs; the fast
 empty hook call at least 3x faster than stock; and each of the imports a
@@ -43,14 +48,12 @@ the fast path (``host_import_us``; the imports over 6 µs are listed in
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cbor2
-from common import ROOT, build_guests, per_call_us
+from common import ROOT, build_guests, marginal_us, per_call_us
 
 from sandbox.protocol import Limits
 from sandbox.runtime.engine import SharedEngine
@@ -150,26 +153,6 @@ def measure_path(call_path: str, components: dict[str, bytes]) -> dict[str, floa
     return out
 
 
-def marginal_us(base: Callable[[], object], fn: Callable[[], object], calls: int, batches: int = 9) -> float:
-    """Median over ``batches`` of (mean µs of ``fn`` - mean µs of ``base``),
-    the two timed back to back in each batch so that drift on a shared
-    machine cancels."""
-    for _ in range(min(200, calls)):
-        base()
-        fn()
-    diffs = []
-    for _ in range(batches):
-        start = time.perf_counter_ns()
-        for _ in range(calls):
-            base()
-        middle = time.perf_counter_ns()
-        for _ in range(calls):
-            fn()
-        end = time.perf_counter_ns()
-        diffs.append(((end - middle) - (middle - start)) / calls / 1000)
-    return statistics.median(diffs)
-
-
 def measure_imports(call_path: str, data: bytes, calls: int = 1000) -> dict[str, float]:
     """``host_import_us[call_path]`` (see module docstring)."""
     sandbox = Sandbox(call_path=call_path)  # type: ignore[arg-type]
@@ -227,7 +210,7 @@ def main() -> None:
     components = build_guests(GUESTS, ROOT / "build" / "bench")
     fast = measure_path("fast", components)
     stock = measure_path("stock", components)
-    result: dict[str, object] = {"benchmark": "sandbox"}
+    result: dict[str, object] = {"benchmark": "sandbox", "clock": "thread CPU time"}
     for key, value in fast.items():
         result[f"fast_{key}"] = value
     for key, value in stock.items():
