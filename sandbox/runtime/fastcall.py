@@ -467,11 +467,30 @@ def define_stock_imports(li: wc.LinkerInstance, current: Current) -> None:
         li.add_func(name, wrap(name))
 
 
+#: What each string argument is called in errors, as the fast imports call it.
+_STOCK_ARG_NAMES: dict[str, tuple[str, ...]] = {
+    "tell": ("tell target", "tell text"), "say": ("say text",), "emote": ("emote text",),
+    "gmcp": ("gmcp target", "gmcp package", "gmcp payload"), "state-get": ("state key",),
+    "state-set": ("state key",), "state-delete": ("state key",), "callout": ("callout method",),
+    "clone": ("blueprint",), "destruct": ("target",), "move": ("target", "destination"),
+    "environment": ("target",), "contents": ("target",), "query": ("target", "key"),
+    "log": ("log level", "log text"),
+}
+
+
 def _stock_dispatch(call: Call, name: str, args: list[Any]) -> Any:
-    conv = [call.text(a.encode("utf-8"), name) if isinstance(a, str) else a for a in args]
+    # The same checks, in the same order and with the same words, as the fast imports.
+    what = _STOCK_ARG_NAMES.get(name, ())
+    conv = [call.text(a.encode("utf-8"), what[i]) if isinstance(a, str) else a for i, a in enumerate(args)]
     if name == "log":
         level = conv[0] if isinstance(conv[0], str) else LOG_LEVELS[0]
         return call.log(level, conv[1])
+    if name == "state-set":  # the budget is charged before the key is checked
+        value: bytes = args[1]
+        call.charge_state(len(conv[0]) + len(value))
+        return call.state_set(conv[0], value, charged=True)
+    if name == "callout" and len(args[2]) > call.limits.max_string_bytes:
+        call.text(b" " * len(args[2]), "callout args")  # raises the size fault
     if name == "clone":
         # result<string, string>: both cases are str, so wasmtime-py wants a tagged Variant.
         ok, payload = call.clone(conv[0])
