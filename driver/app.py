@@ -59,6 +59,7 @@ class RealmConfig:
     linkdead_seconds: float = 600.0
     telnet_port: int = 4000
     build_limits: compiles.BuildLimits = field(default_factory=compiles.BuildLimits)
+    timers_paused: bool = False  # start with timers held until a wizard resumes them
 
 
 class Realm:
@@ -83,6 +84,7 @@ class Realm:
         self.delivery = Delivery(self.presence, self.settings)
         self.tenant = Tenant(config.tenant, runtime, self.delivery, quotas=config.quotas)
         self.delivery.tenant = self.tenant
+        self.tenant.timers_paused = config.timers_paused
         self.loop = Loop([self.tenant], announce=self._announce)
         self.players = Gateway(
             self.tenant, self.presence, self.delivery, self.accounts, self.settings,

@@ -65,6 +65,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes with --sandbox workers (default: the number of cores)")
     p.add_argument("--watch", action="store_true", help="rebuild and reload blueprints when their source changes")
+    p.add_argument("--timers-paused", action="store_true",
+                   help="start with the world's timers held until a wizard types `timers resume`")
     return p
 
 
@@ -76,7 +78,10 @@ def cmd_run(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     from driver.auth.accounts import ensure_admin
 
-    config = RealmConfig(world_dir=ns.world, build_dir=ns.build, data_dir=ns.data, telnet_port=ns.telnet[1])
+    config = RealmConfig(
+        world_dir=ns.world, build_dir=ns.build, data_dir=ns.data, telnet_port=ns.telnet[1],
+        timers_paused=ns.timers_paused,
+    )  # fmt: skip
     status = 0
 
     async def main() -> None:

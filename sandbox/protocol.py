@@ -93,6 +93,7 @@ class ErrorKind(enum.StrEnum):
     HOST_ERROR = "host-error"  # the host failed while serving the guest
     NO_SUCH_HOOK = "no-such-hook"  # the caller asked for a hook that does not exist
     INSTANTIATE = "instantiate"  # the component could not be instantiated
+    SANDBOX_CRASH = "sandbox-crash"  # the worker process running the call died
 
 
 class AdmissionError(Exception):
@@ -128,6 +129,7 @@ class Limits:
     max_callouts: int = 64
     max_state_bytes: int = 1024 * 1024  # total key+value bytes written
     max_string_bytes: int = 64 * 1024  # any single string the guest hands us
+    max_value_bytes: int = 1024 * 1024  # a single state value, or a query's answer
     max_world_ops: int = 256  # clone + destruct + move
 
 

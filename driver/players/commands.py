@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from driver.net.ansi import escape
+from driver.tenancy import recovery
 from driver.tenancy.errors import WorldError
 from driver.world import ids
 from driver.world.objects import MudObject
@@ -418,6 +419,11 @@ WIZHELP = """{bold}Wizard commands{/}
   reload <blueprint>       recompile and hot-swap (alias: update)
   goto <room>              go anywhere (`goto /rooms/meadow`)
   callouts                 pending callouts
+  callouts cancel <id|bp>  cancel every callout of an object or of a blueprint's objects
+  purge <blueprint>        destruct every clone of a blueprint
+  quarantine [<id|bp>]     list quarantined things, or stop an object or blueprint
+  release <id|bp>          lift a quarantine (a new version lifts it too)
+  timers [pause|resume]    hold or release the world's timers
   errors                   recent guest errors"""
 
 
@@ -586,6 +592,15 @@ async def _goto(ctx: Context) -> None:
 
 async def _callouts(ctx: Context) -> None:
     tenant = ctx.tenant
+    sub, _, rest = ctx.args.partition(" ")
+    if sub == "cancel":
+        name = rest.strip()
+        if not name:
+            ctx.say("Cancel whose callouts? (callouts cancel /npc/cat, or an object id)")
+            return
+        count = recovery.cancel_callouts(tenant, name)
+        ctx.say(f"Cancelled {count} callout{'s' if count != 1 else ''} of {escape(name)}.")
+        return
     now = tenant.clock()
     pending = sorted(tenant.callouts.by_handle.values(), key=lambda c: (c.due, c.handle))
     lines = [f"{{bold}}{len(pending)} pending callout{'s' if len(pending) != 1 else ''}{{/}}"]
@@ -615,7 +630,54 @@ async def _errors(ctx: Context) -> None:
     ctx.say("\n".join(lines))
 
 
+async def _purge(ctx: Context) -> None:
+    if not ctx.args:
+        ctx.say("Purge which blueprint's clones? (purge /obj/stone)")
+        return
+    count = recovery.purge(ctx.tenant, ctx.args.strip())
+    ctx.say(f"Destructed {count} clone{'s' if count != 1 else ''} of {escape(ctx.args.strip())}.")
+
+
+async def _quarantine(ctx: Context) -> None:
+    tenant = ctx.tenant
+    if not ctx.args:
+        held = sorted(tenant.quarantine.blueprints) + sorted(tenant.quarantine.objects)
+        ctx.say("Quarantined: " + (", ".join(held) if held else "nothing."))
+        return
+    name = ctx.args.strip()
+    if not recovery.quarantine(tenant, name):
+        ctx.say(f"There is no object or blueprint {escape(name)}.")
+
+
+async def _release(ctx: Context) -> None:
+    name = ctx.args.strip()
+    if not name:
+        ctx.say("Release what? (release /npc/cat)")
+    elif recovery.release(ctx.tenant, name):
+        ctx.say(f"{escape(name)} is out of quarantine.")
+    else:
+        ctx.say(f"{escape(name)} is not quarantined.")
+
+
+async def _timers(ctx: Context) -> None:
+    tenant = ctx.tenant
+    if ctx.args == "resume":
+        tenant.timers_paused = False
+        tenant.has_work.set()
+    elif ctx.args == "pause":
+        tenant.timers_paused = True
+    elif ctx.args:
+        ctx.say("timers, timers pause or timers resume.")
+        return
+    state = "held" if tenant.timers_paused else "running"
+    ctx.say(
+        f"Timers are {state}: {len(tenant.callouts)} callouts pending, "
+        f"{len(tenant.heartbeats.entries)} heartbeats, {len(tenant.queue)} timer events waiting."
+    )
+
+
 _WIZARD_COMMANDS: dict[str, Builtin] = {
     "clone": _clone, "destruct": _destruct, "stat": _stat, "blueprints": _blueprints,
     "reload": _reload, "update": _reload, "goto": _goto, "callouts": _callouts, "errors": _errors,
+    "purge": _purge, "quarantine": _quarantine, "release": _release, "timers": _timers,
 }

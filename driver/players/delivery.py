@@ -65,6 +65,12 @@ class Delivery:
     def text(self, player_id: str, text: str) -> None:
         self._deliver(player_id, Text(text))
 
+    def wizard_notice(self, text: str) -> None:
+        """Tell every wizard online, at once (not held with an event's output)."""
+        for player_id, link in list(self.presence.links.items()):
+            if link.is_wizard:
+                self.send_now(player_id, Text(text))
+
     def prompt(self, player_id: str, text: str) -> None:
         self._deliver(player_id, Prompt(text))
 

@@ -135,7 +135,7 @@ class Gateway:
                 self.delivery.room_changed(player_id)
                 self._prompt(player_id)
 
-            tenant.enqueue(resume)
+            tenant.enqueue_command(player_id, resume, always=True)
         else:
             self.links[player_id] = Link(player_id, event.name, event.is_wizard, conn.session, now)
             conn.player_id = player_id
@@ -165,7 +165,7 @@ class Gateway:
                     tenant.move(player, room)
                 self._prompt(player_id)
 
-            tenant.enqueue(arrive)
+            tenant.enqueue_command(player_id, arrive, always=True)
         for line in event.pending:
             self.command(player_id, line)
 
@@ -186,7 +186,7 @@ class Gateway:
                         self.text(other.id, f"{player.name} leaves the game.\n")
             tenant.move(player, None)
 
-        tenant.enqueue(leave)
+        tenant.enqueue_command(player_id, leave, always=True)
 
     def disconnected(self, conn: _Connection) -> None:
         link = self.links.get(conn.player_id or "")
@@ -231,8 +231,8 @@ class Gateway:
             await self.commands.handle(tenant, player, line)
             self._prompt(player_id)
 
-        if not tenant.enqueue(run):
-            self.text(player_id, "{red}The world is too busy; try again in a moment.{/}\n")
+        if not tenant.enqueue_command(player_id, run):
+            self.text(player_id, "{red}You are typing faster than the world can keep up; slow down.{/}\n")
             return
 
     def _prompt(self, player_id: str) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -30,8 +30,10 @@ import trio
 
 from driver.runtimes import Runtime, RuntimeKind
 from driver.tenancy.blueprints import Blueprints
+from driver.tenancy.budgets import Budgets
 from driver.tenancy.errors import GuestErrorRecord, NoSuchBlueprint, QuotaExceeded
 from driver.tenancy.output import Outbox, Output
+from driver.tenancy.quarantine import Quarantine
 from driver.tenancy.quotas import Quotas
 from driver.tenancy.txn import Txn
 from driver.world import ids
@@ -44,7 +46,9 @@ from sandbox.protocol import (
     Destruct,
     Effect,
     Emote,
+    ErrorKind,
     Gmcp,
+    GuestError,
     Hook,
     Move,
     Outcome,
@@ -92,7 +96,13 @@ class Tenant:
         self.callouts = Callouts()
         self.heartbeats = Periodic()
         self.resets = Periodic(jitter=self.quotas.reset_jitter)
-        self.queue: deque[Event] = deque()
+        self.queue: deque[Event] = deque()  # timers and messages, in order
+        self.commands: deque[tuple[str, Event]] = deque()  # players' events: served first
+        self.pending_commands: Counter[str] = Counter()  # player id -> events queued
+        self.pending_heartbeats: set[str] = set()  # at most one heartbeat per object waits
+        self.timers_paused = False  # `jitrealm run --timers-paused`, until a wizard resumes
+        self.budgets = Budgets(self.quotas, clock)
+        self.quarantine = Quarantine(self.quotas, clock)
         self.followups: deque[Event] = deque()
         self.errors: deque[GuestErrorRecord] = deque(maxlen=self.quotas.max_errors_kept)
         self.log: deque[tuple[float, str, str, str]] = deque(maxlen=500)  # (at, object, level, text)
@@ -141,6 +151,8 @@ class Tenant:
         """Publish a new version of a blueprint (see Blueprints.publish)."""
         version, old = await self.blueprints.publish(path, component, **kwargs)
         if version != old:
+            # A new version is a fresh start for a quarantined blueprint.
+            self.quarantine.release_blueprint(path, [o.id for o in self.graph.by_blueprint(path)])
             self.changes.blueprints.add(path)
             if self.committer is not None:
                 self.unsaved_components[version] = component
@@ -236,6 +248,7 @@ class Tenant:
             self.changes.callout_gone(handle)
         self.heartbeats.stop(obj.id)
         self.resets.stop(obj.id)
+        self.budgets.forget(obj.id)
         if obj.version is not None:
             self.blueprints.unpin(obj.version)
         if env is not None:
@@ -287,8 +300,9 @@ class Tenant:
         self.followup(event)
 
     async def run_hook(self, obj: MudObject, hook: Hook, args: Sequence[Any]) -> Outcome | None:
-        """Run one hook of ``obj`` and apply its outcome. None for players."""
-        if obj.blueprint is None:
+        """Run one hook of ``obj`` and apply its outcome, all or nothing.
+        None for players and for quarantined objects (nothing ran)."""
+        if obj.blueprint is None or self.quarantine.holds(obj.id, obj.blueprint):
             return None
         bp = self.blueprints.by_path[obj.blueprint]
         current = bp.version
@@ -298,13 +312,34 @@ class Tenant:
         outcome = await self.blueprints.runtime_of(bp).invoke(
             current, obj.id, hook, args, obj.state, self.quotas.limits, Txn(self), tenant=self.name
         )
+        self.budgets.charge_fuel(obj.id, outcome.fuel_used)
         for level, text in outcome.logs:
             self.log.append((time.time(), obj.id, level, text))
+        if outcome.error is None:
+            over = self.budgets.refuse(obj.id, outcome, self._state_size_after(obj, outcome))
+            if over is not None:
+                outcome = Outcome(
+                    GuestError(ErrorKind.HOST_LIMIT, f"{obj.id}: {over}"),
+                    fuel_used=outcome.fuel_used, wall_ms=outcome.wall_ms, logs=outcome.logs,
+                )  # fmt: skip
         if outcome.error is not None:
             self._record_error(obj, hook, outcome)
             return outcome
         await self.apply(obj, outcome)
         return outcome
+
+    def _state_size_after(self, obj: MudObject, outcome: Outcome) -> int:
+        known = self.budgets.state_bytes.get(obj.id)
+        if known is None:
+            known = _state_size(obj.state)
+            self.budgets.set_state_bytes(obj.id, known)
+        for key, value in outcome.state_changes.items():
+            old = obj.state.get(key)
+            if old is not None:
+                known -= len(key) + len(old)
+            if value is not None:
+                known += len(key) + len(value)
+        return known
 
     async def _migrate(self, obj: MudObject, current: str) -> None:
         """Move ``obj`` to its blueprint's current version; on-reload runs first."""
@@ -320,17 +355,38 @@ class Tenant:
         error = outcome.error
         assert error is not None
         self.errors.append(GuestErrorRecord(time.time(), obj.id, hook, str(error.kind), error.message))
+        for caught in self.quarantine.strike(obj.id, obj.blueprint):
+            self._quarantined(caught, f"{error.kind}: {error.message}")
         if self.actor is not None:
             self.output.text(
                 self.actor,
                 f"{{red}}Something went wrong with {obj.short}: {error.kind} ({error.message}).{{/}}\n",
             )
 
+    def _quarantined(self, name: str, why: str) -> None:
+        self.stop_timers(name, f"stopped after repeated failures (last: {why})")
+
+    def stop_timers(self, name: str, why: str) -> None:
+        """``name`` (an object or a blueprint) is quarantined: its callouts and
+        heartbeats go, and the wizards are told."""
+        doomed = list(self.graph.by_blueprint(name))
+        live = self.graph.get(name)
+        if live is not None and live not in doomed:
+            doomed.append(live)
+        for obj in doomed:
+            for handle in self.callouts.drop_object(obj.id):
+                self.changes.callout_gone(handle)
+            self.heartbeats.stop(obj.id)
+        self.output.wizard_notice(
+            f"{{yellow}}[quarantine] {name}: {why}. `release {name}` or a new version lifts it.{{/}}\n"
+        )
+
     # -- applying outcomes -----------------------------------------------------------
 
     async def apply(self, obj: MudObject, outcome: Outcome) -> None:
         """Apply a successful outcome of a hook ``obj`` ran."""
         if outcome.state_changes:
+            self.budgets.set_state_bytes(obj.id, self._state_size_after(obj, outcome))
             for key, value in outcome.state_changes.items():
                 if value is None:
                     obj.state.pop(key, None)
@@ -429,8 +485,17 @@ class Tenant:
 
     async def _run_callout(self, callout: Callout) -> None:
         obj = self.graph.get(callout.object_id)
-        if obj is not None:
-            await self.run_hook(obj, Hook.ON_CALLOUT, (callout.method, callout.args))
+        if obj is None or self.quarantine.holds(obj.id, obj.blueprint):
+            return
+        wait = self.budgets.fuel_wait_ms(obj.id)
+        if wait > 0:
+            # Over its fuel budget: the callout waits (still pending, still
+            # cancellable, still saved) until the debt is paid.
+            callout.due = self.clock() + wait
+            self.callouts.schedule(callout)
+            self.changes.callout(callout.handle)
+            return
+        await self.run_hook(obj, Hook.ON_CALLOUT, (callout.method, callout.args))
 
     def set_heartbeat(self, obj: MudObject, interval_ms: int) -> None:
         if interval_ms > 0:
@@ -444,15 +509,34 @@ class Tenant:
         return min(dues) if dues else None
 
     def collect_due(self, now: float) -> None:
-        """Queue every callout, heartbeat and reset that is due."""
+        """Queue the callouts, heartbeats and resets that are due, as long as
+        the timer queue has room (the rest stay due on their heaps), and at
+        most one heartbeat per object: missed beats are skipped."""
+        if self.timers_paused:
+            return
+        room = self.quotas.max_queued_events - len(self.queue)
+        if room <= 0:
+            return
         for callout in self.callouts.pop_due(now):
             self.changes.callout_gone(callout.handle)
-            self.enqueue(functools.partial(self._run_callout, callout))
+            self.queue.append(functools.partial(self._run_callout, callout))
+            room -= 1
+            if room <= 0:
+                return
         for object_id in self.heartbeats.pop_due(now):
-            self.enqueue(functools.partial(self._periodic, object_id, Hook.HEARTBEAT))
+            if object_id in self.pending_heartbeats:
+                continue  # the last beat has not run yet: skip this one
+            self.pending_heartbeats.add(object_id)
+            self.queue.append(functools.partial(self._heartbeat, object_id))
         for object_id in self.resets.pop_due(now):
             self.changes.resets.add(object_id)
-            self.enqueue(functools.partial(self._periodic, object_id, Hook.RESET))
+            self.queue.append(functools.partial(self._periodic, object_id, Hook.RESET))
+
+    async def _heartbeat(self, object_id: str) -> None:
+        self.pending_heartbeats.discard(object_id)
+        if self.budgets.fuel_wait_ms(object_id) > 0:
+            return  # over its fuel budget: this beat is skipped
+        await self._periodic(object_id, Hook.HEARTBEAT)
 
     async def _periodic(self, object_id: str, hook: Hook) -> None:
         obj = self.graph.get(object_id)
@@ -462,10 +546,23 @@ class Tenant:
     # -- the event loop ------------------------------------------------------------------
 
     def enqueue(self, event: Event) -> bool:
-        """Queue an event. False (and nothing queued) when the queue is full."""
+        """Queue a timer's or the world's event. False (and nothing queued)
+        when the queue is full."""
         if len(self.queue) >= self.quotas.max_queued_events:
             return False
         self.queue.append(event)
+        self.has_work.set()
+        return True
+
+    def enqueue_command(self, player_id: str, event: Event, *, always: bool = False) -> bool:
+        """Queue a player's event (a command, arriving, leaving). Players are
+        served ahead of timers and messages. False (and nothing queued) only
+        when this player already has too many waiting: their own flooding,
+        never the world's load. ``always``: arriving and leaving are never refused."""
+        if not always and self.pending_commands[player_id] >= self.quotas.max_pending_commands:
+            return False
+        self.pending_commands[player_id] += 1
+        self.commands.append((player_id, event))
         self.has_work.set()
         return True
 
@@ -474,7 +571,7 @@ class Tenant:
 
     @property
     def busy(self) -> bool:
-        return bool(self.queue or self.followups)
+        return bool(self.commands or self.queue or self.followups)
 
     async def run_event(self, event: Event, deadline: float = math.inf) -> None:
         """Run one event and then its follow-ups, then release output.
@@ -531,10 +628,23 @@ class Tenant:
             # A chain the last turn did not finish (or work done outside any
             # event: start-up, tests) goes first, in order.
             await self.run_event(_nothing, deadline)
-        queue = self.queue
-        while queue and time.perf_counter() < deadline:
-            await self.run_event(queue.popleft(), deadline)
+        commands, queue = self.commands, self.queue
+        while (commands or queue) and time.perf_counter() < deadline:
+            if commands:
+                player_id, event = commands.popleft()
+                left = self.pending_commands[player_id] - 1
+                if left > 0:
+                    self.pending_commands[player_id] = left
+                else:
+                    del self.pending_commands[player_id]
+                await self.run_event(event, deadline)
+            else:
+                await self.run_event(queue.popleft(), deadline)
 
 
 async def _nothing() -> None:
     """The empty event: its follow-ups are the work."""
+
+
+def _state_size(state: Mapping[str, bytes]) -> int:
+    return sum(len(k) + len(v) for k, v in state.items())

@@ -285,6 +285,8 @@ class Sandbox:
             return self._failed(call, _classify_instantiate(str(exc)), started, 0)
         meter = live.meter
         meter.arm(limits.fuel, self.shared.ticks_for(limits.deadline_ms))
+        call.meter = meter
+        call.deadline_at = time.perf_counter() + limits.deadline_ms / 1000
         fn = self._hook(live, hook)
         self._current = call
         try:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
+from typing import Protocol
 
 import cbor2
 
@@ -43,6 +45,19 @@ LOG_LEVELS = ("debug", "info", "warn", "error")
 _GMCP_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*){1,3}$")
 MAX_KEY_BYTES = 256
 MAX_LOGS_PER_CALL = 32
+MAX_CONTENTS = 10_000  # object ids one `contents` may return
+#: Data crossing the boundary costs fuel, so a hook that reads a big value in
+#: a loop runs out of fuel as surely as one that loops in wasm. Charged per
+#: batch of bytes, so the common small values add no fuel bookkeeping.
+FUEL_PER_BYTE = 1
+FUEL_BATCH_BYTES = 4096
+
+
+class FuelMeter(Protocol):
+    """The running store's fuel, as a host call sees it."""
+
+    def fuel_left(self) -> int: ...
+    def set_fuel(self, fuel: int) -> None: ...
 
 
 class GuestFault(Exception):
@@ -79,6 +94,9 @@ class Call:
         "state_bytes",
         "world_ops",
         "own_callouts",
+        "deadline_at",
+        "meter",
+        "moved",
     )
 
     def __init__(
@@ -98,11 +116,41 @@ class Call:
         self.state_bytes = 0
         self.world_ops = 0
         self.own_callouts: set[int] = set()
+        # The deadline covers time spent in host calls too: epoch interruption
+        # only stops wasm code, so every host call checks the clock.
+        self.deadline_at = time.perf_counter() + limits.deadline_ms / 1000
+        self.meter: FuelMeter | None = None  # set by the sandbox once the store is armed
+        self.moved = 0  # bytes across the boundary not yet charged as fuel
+
+    def spend(self, nbytes: int) -> None:
+        """Account for one host call moving ``nbytes`` across the boundary:
+        past the deadline it ends the call; bytes cost fuel (charged in
+        batches, so small values cost no extra C calls)."""
+        if time.perf_counter() > self.deadline_at:
+            raise GuestFault(
+                ErrorKind.DEADLINE,
+                f"ran past its {self.limits.deadline_ms} ms deadline (time in host calls counts)",
+            )
+        moved = self.moved + nbytes
+        if moved < FUEL_BATCH_BYTES:
+            self.moved = moved
+            return
+        self.moved = 0
+        meter = self.meter
+        if meter is None:
+            return
+        fuel = moved * FUEL_PER_BYTE
+        left = meter.fuel_left()
+        if left <= fuel:
+            meter.set_fuel(0)
+            raise GuestFault(ErrorKind.FUEL, f"ran out of fuel moving {moved} bytes across the host boundary")
+        meter.set_fuel(left - fuel)
 
     # -- guest data checks ----------------------------------------------------
 
     def text(self, raw: bytes, what: str) -> str:
         """Decode a string the guest handed us, enforcing the size cap."""
+        self.spend(len(raw))
         if len(raw) > self.limits.max_string_bytes:
             raise _bad(f"{what} is {len(raw)} bytes, over the {self.limits.max_string_bytes}-byte cap")
         try:
@@ -150,9 +198,15 @@ class Call:
         return key
 
     def state_get(self, key: str) -> bytes | None:
-        if key in self.overlay:
-            return self.overlay[key]
-        return self.base_state.get(key)
+        value = self.overlay[key] if key in self.overlay else self.base_state.get(key)
+        if value is not None:
+            self._value_out(value, f"state value {key!r}")
+        return value
+
+    def _value_out(self, value: bytes, what: str) -> None:
+        if len(value) > self.limits.max_value_bytes:
+            raise _limit(f"{what} is {len(value)} bytes, over the {self.limits.max_value_bytes}-byte cap")
+        self.spend(len(value))
 
     def charge_state(self, nbytes: int) -> None:
         """Count ``nbytes`` of state written; the fast path charges before it
@@ -165,6 +219,11 @@ class Call:
 
     def state_set(self, key: str, value: bytes, *, charged: bool = False) -> None:
         self._key(key)
+        if len(value) > self.limits.max_value_bytes:
+            raise _limit(
+                f"state value {key!r} is {len(value)} bytes, over the {self.limits.max_value_bytes}-byte cap"
+            )
+        self.spend(len(value))
         if not charged:
             self.charge_state(len(key) + len(value))
         try:
@@ -238,15 +297,24 @@ class Call:
         return None
 
     def environment(self, target: str) -> str | None:
-        return self.world.environment(target)
+        where = self.world.environment(target)
+        self.spend(len(where) if where else 0)
+        return where
 
     def contents(self, target: str) -> list[str]:
-        return list(self.world.contents(target))
+        found = list(self.world.contents(target))
+        if len(found) > MAX_CONTENTS:
+            raise _limit(f"{target} holds {len(found)} objects, over the {MAX_CONTENTS} a call may list")
+        self.spend(sum(map(len, found)))
+        return found
 
     def query(self, target: str, key: str) -> bytes | None:
         if target == self.self_id:
             return self.state_get(key)
-        return self.world.query(self.self_id, target, key)
+        value = self.world.query(self.self_id, target, key)
+        if value is not None:
+            self._value_out(value, f"{target}'s {key!r}")
+        return value
 
     def now_ms(self) -> int:
         return int(self.world.now_ms())
