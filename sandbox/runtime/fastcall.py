@@ -95,6 +95,11 @@ class Meter:
             return 0
         return self._fuel.value
 
+    def set_fuel(self, fuel: int) -> None:
+        err = _set_fuel(self.ctx, fuel)
+        if err:
+            raise wasmtime.WasmtimeError(error_message(err))
+
 
 class CallFailed(Exception):
     """Entering wasm returned an error (a trap, fuel, deadline, host fault)."""
@@ -481,10 +486,12 @@ _STOCK_ARG_NAMES: dict[str, tuple[str, ...]] = {
 def _stock_dispatch(call: Call, name: str, args: list[Any]) -> Any:
     # The same checks, in the same order and with the same words, as the fast imports.
     what = _STOCK_ARG_NAMES.get(name, ())
-    conv = [call.text(a.encode("utf-8"), what[i]) if isinstance(a, str) else a for i, a in enumerate(args)]
     if name == "log":
-        level = conv[0] if isinstance(conv[0], str) else LOG_LEVELS[0]
-        return call.log(level, conv[1])
+        # The level is an enum case, not guest text: the fast path never
+        # decodes (or charges) it either.
+        level = args[0] if args[0] in LOG_LEVELS else LOG_LEVELS[0]
+        return call.log(level, call.text(args[1].encode("utf-8"), what[1]))
+    conv = [call.text(a.encode("utf-8"), what[i]) if isinstance(a, str) else a for i, a in enumerate(args)]
     if name == "state-set":  # the budget is charged before the key is checked
         value: bytes = args[1]
         call.charge_state(len(conv[0]) + len(value))
