@@ -124,6 +124,7 @@ class Limits:
     fuel: int = 50_000_000
     deadline_ms: int = 200
     memory_bytes: int = 64 * 1024 * 1024
+    memory_total_bytes: int = 512 * 1024 * 1024  # the tenant's live instances together
     max_tells: int = 256  # tell + say + emote
     max_bytes_sent: int = 256 * 1024  # total text in tell/say/emote
     max_callouts: int = 64

@@ -57,3 +57,8 @@ class Runtime(Protocol):
     def release(self, version: str) -> None:
         """Forget one admission of ``version``."""
         ...
+
+    def sweep(self, idle_seconds: float = 60.0) -> None:
+        """Drop instances idle that long, so memory a burst of activity took
+        goes back to the system."""
+        ...

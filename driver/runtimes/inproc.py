@@ -53,3 +53,6 @@ class InprocRuntime:
 
     def release(self, version: str) -> None:
         self.sandbox.release(version)
+
+    def sweep(self, idle_seconds: float = 60.0) -> None:
+        self.sandbox.sweep(idle_seconds)

@@ -75,7 +75,7 @@ class VersionInfo:
 class _Live:
     """A live instance: a store, the instance, and its hooks."""
 
-    __slots__ = ("store", "meter", "instance", "hooks", "memory_bytes")
+    __slots__ = ("store", "meter", "instance", "hooks", "memory_bytes", "last_used")
 
     def __init__(self, store: wasmtime.Store, instance: wc.Instance, memory_bytes: int) -> None:
         self.store = store
@@ -83,6 +83,11 @@ class _Live:
         self.instance = instance
         self.hooks: dict[str, Any] = {}
         self.memory_bytes = memory_bytes
+        self.last_used = time.monotonic()
+
+
+class _OverMemory(Exception):
+    """One more instance would not fit in the tenant's memory in total."""
 
 
 class GuestLog:
@@ -120,7 +125,9 @@ class Sandbox:
         self.call_path = call_path
         self._versions: dict[str, VersionInfo] = {}
         self._admitted: Counter[str] = Counter()  # version -> admissions not yet released
+        # Live instances, least recently used first (a hit moves to the end).
         self._live: dict[tuple[str, str], _Live] = {}
+        self._tenant_memory: Counter[str] = Counter()  # tenant -> memory its instances may use
         self._current: Call | None = None
         self._keepalive: list[Any] = []
         self._arena = Arena()
@@ -196,7 +203,7 @@ class Sandbox:
         self._admitted.pop(version, None)
         self._versions.pop(version, None)
         for key in [k for k in self._live if k[1] == version]:
-            del self._live[key]
+            self._drop(key)
         self.shared.forget(version)
 
     # -- instances --------------------------------------------------------------
@@ -226,16 +233,48 @@ class Sandbox:
         instance = self.linker.instantiate(store, info.component)
         return _Live(store, instance, memory_bytes)
 
-    def _live_for(self, version: str, tenant: str, memory_bytes: int) -> _Live:
+    def _live_for(self, version: str, tenant: str, limits: Limits) -> _Live:
         key = (tenant, version)
-        live = self._live.get(key)
+        memory_bytes = limits.memory_bytes
+        live = self._live.pop(key, None)
         if live is not None and live.memory_bytes != memory_bytes:
+            self._tenant_memory[tenant] += memory_bytes - live.memory_bytes
             live.store.set_limits(memory_size=memory_bytes)
             live.memory_bytes = memory_bytes
         if live is None:
+            self._make_room(tenant, memory_bytes, limits.memory_total_bytes)
             live = self._instantiate(self._versions[version], tenant, memory_bytes)
-            self._live[key] = live
+            self._tenant_memory[tenant] += memory_bytes
+        live.last_used = time.monotonic()
+        self._live[key] = live  # now the most recently used
         return live
+
+    def _make_room(self, tenant: str, memory_bytes: int, total: int) -> None:
+        """Evict ``tenant``'s least recently used instances until one more of
+        ``memory_bytes`` fits in its ``total``. An instance is charged its
+        memory cap: what it may grow to, whatever it uses now."""
+        if memory_bytes > total:
+            raise _OverMemory(f"an instance may use {memory_bytes} bytes, over the tenant's {total}")
+        for key in [k for k in self._live if k[0] == tenant]:
+            if self._tenant_memory[tenant] + memory_bytes <= total:
+                return
+            self._drop(key)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        live = self._live.pop(key, None)
+        if live is not None:
+            self._tenant_memory[key[0]] -= live.memory_bytes
+            if self._tenant_memory[key[0]] <= 0:
+                del self._tenant_memory[key[0]]
+
+    def sweep(self, idle_seconds: float = 60.0) -> int:
+        """Drop instances idle for ``idle_seconds`` (their memory goes back to
+        the system; the next call builds a fresh one). Returns how many."""
+        horizon = time.monotonic() - idle_seconds
+        idle = [key for key, live in self._live.items() if live.last_used < horizon]
+        for key in idle:
+            self._drop(key)
+        return len(idle)
 
     def _hook(self, live: _Live, hook: str) -> Any:
         fn = live.hooks.get(hook)
@@ -252,7 +291,7 @@ class Sandbox:
 
     def discard(self, version: str, tenant: str) -> None:
         """Throw an instance away; the next call builds a fresh one."""
-        self._live.pop((tenant, version), None)
+        self._drop((tenant, version))
 
     # -- invocation -------------------------------------------------------------
 
@@ -280,7 +319,9 @@ class Sandbox:
             return Outcome(GuestError(ErrorKind.INSTANTIATE, f"unknown version {version[:12]}"))
         call = Call(self_id, state, limits, world)
         try:
-            live = self._live_for(version, tenant, limits.memory_bytes)
+            live = self._live_for(version, tenant, limits)
+        except _OverMemory as exc:
+            return self._failed(call, GuestError(ErrorKind.HOST_LIMIT, str(exc)), started, 0)
         except wasmtime.WasmtimeError as exc:
             return self._failed(call, _classify_instantiate(str(exc)), started, 0)
         meter = live.meter
