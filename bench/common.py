@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,6 +52,22 @@ def marginal_us(base: Callable[[], object], fn: Callable[[], object], calls: int
         end = time.thread_time_ns()
         diffs.append(((end - middle) - (middle - start)) / calls / 1000)
     return statistics.median(diffs)
+
+
+def unthrottled_quotas() -> tuple[Any, list[str]]:
+    """A tenant's default quotas with every rate budget (a ``*_per_second``
+    field: fuel, messages, callouts, clones per second...) raised out of
+    reach, and the names of those raised. A benchmark that drives one world
+    at thousands of commands a second needs a tenant whose admin allowed
+    that; the budgets are still kept (their cost is paid), they just never
+    refuse. Every other quota keeps its default."""
+    import dataclasses
+
+    from driver.tenancy.quotas import Quotas
+
+    quotas = Quotas()
+    raised = {f.name: 1e12 for f in dataclasses.fields(quotas) if f.name.endswith("_per_second")}
+    return dataclasses.replace(quotas, **raised), sorted(raised)
 
 
 def build_guests(world: Path, build_dir: Path) -> dict[str, bytes]:

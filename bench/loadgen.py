@@ -3,13 +3,19 @@
 Three kinds of process, all on 127.0.0.1, everything bounded in count and time:
 
 * **The server** (``--serve``) is a child process started pinned to one CPU
-  (the affinity is set between fork and exec, so every thread it ever makes
-  inherits it), running the real front door and loop
+  (the affinity is set between fork and exec, so every thread and process it
+  ever starts, its sandbox workers and compiler children included, inherits
+  it), running the real front door and loop
   (:func:`driver.server.serve`: the realm's event loop, the telnet listener with
   its default :class:`TelnetConfig`, the HTTP + WebSocket listener) over a
   real world, on free ports. Its accounts are created before it listens, in a
   :class:`MemoryAccountStore` with cheap scrypt parameters, so that the logins
-  measure the front door rather than the KDF. With ``persist`` the world is
+  measure the front door rather than the KDF. The tenant's rate budgets
+  (``rate_budgets_raised``) are raised out of reach, as an admin would for
+  a world this busy: the load is what is measured, not what a budget
+  allows. Guest code runs as
+  ``jitrealm run --sandbox`` says (``--sandbox workers``, the default, with
+  ``--workers`` processes, 1 by default; or ``inproc``). With ``persist`` the world is
   opened with :func:`driver.app.open_realm` over a scratch data directory (the
   SQLite store, as `jitrealm run` does): every answer then waits for its
   group commit.
@@ -41,8 +47,9 @@ late their reply came; replies still missing ``drain`` seconds after the
 window are counted unanswered.
 
 **The pin** is verified, not assumed: the affinity of every thread of the
-server is read back (``os.sched_getaffinity``) before and after the window,
-and the server's CPU time over the window (and over its whole life) must not
+server and of every process under it (its sandbox workers) is read back
+(``os.sched_getaffinity``) before and after the window, and the CPU time of
+that process tree over the window (and the server's whole life) must not
 exceed the wall time of one core by more than a small margin (clock-tick
 granularity). :func:`run` reports it under ``server_pin``; a benchmark whose
 pin did not take effect must fail.
@@ -75,7 +82,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import ROOT
+from common import ROOT, unthrottled_quotas
 
 PASSWORD = "benchmark"
 NAME_PREFIX = "bench"
@@ -130,32 +137,56 @@ def pinned_to(cpus: set[int]) -> Callable[[], None]:
     return pin
 
 
-def thread_affinities(pid: int) -> dict[int, list[int]]:
-    """The CPU affinity of every thread of process ``pid`` (Linux)."""
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process descended from it (Linux /proc): the
+    server and its sandbox workers and compiler children."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = int(_stat_fields(int(entry))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        here = todo.pop()
+        tree.append(here)
+        todo.extend(children.get(here, ()))
+    return tree
+
+
+def thread_affinities(pids: list[int]) -> dict[int, list[int]]:
+    """The CPU affinity of every thread of the processes ``pids`` (Linux)."""
     out: dict[int, list[int]] = {}
-    try:
-        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        tids = [pid]
-    for tid in tids:
-        with contextlib.suppress(OSError):
-            out[tid] = sorted(os.sched_getaffinity(tid))
+    for pid in pids:
+        try:
+            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue  # gone meanwhile
+        for tid in tids:
+            with contextlib.suppress(OSError):
+                out[tid] = sorted(os.sched_getaffinity(tid))
     return out
 
 
-def verify_pin(pid: int, cpu: int) -> tuple[bool, str | None, int]:
-    """(every thread of ``pid`` may run on ``cpu`` only, why not, threads checked)."""
+def verify_pin(pid: int, cpu: int) -> tuple[bool, str | None, int, int]:
+    """(every thread of ``pid`` and of its descendants may run on ``cpu``
+    only, why not, processes checked, threads checked)."""
+    tree = process_tree(pid)
     try:
-        found = thread_affinities(pid)
+        found = thread_affinities(tree)
     except AttributeError:
-        return False, "os.sched_getaffinity is not available on this platform", 0
+        return False, "os.sched_getaffinity is not available on this platform", len(tree), 0
     if not found:
-        return False, f"could not read the affinity of process {pid}", 0
+        return False, f"could not read the affinity of process {pid}", len(tree), 0
     wrong = {tid: cpus for tid, cpus in found.items() if cpus != [cpu]}
     if wrong:
         tid, cpus = next(iter(wrong.items()))
-        return False, f"{len(wrong)} of {len(found)} server threads are not pinned to CPU {cpu} (thread {tid}: {cpus})", len(found)
-    return True, None, len(found)
+        why = (f"{len(wrong)} of the server's {len(found)} threads ({len(tree)} processes) "
+               f"are not pinned to CPU {cpu} (thread {tid}: {cpus})")
+        return False, why, len(tree), len(found)
+    return True, None, len(tree), len(found)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -187,6 +218,11 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return math.nan
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time so far of ``pid`` and its live descendants."""
+    return sum(cpu_seconds(p) for p in process_tree(pid))
 
 
 def age_seconds(pid: int) -> float:
@@ -281,7 +317,7 @@ def build_world(world: Path) -> None:
         raise SystemExit(f"bench: the world {world} failed to build: {sorted(result.failed)}")
 
 
-def place_players(realm: Any, sessions: int, per_room: int) -> int:
+async def place_players(realm: Any, sessions: int, per_room: int) -> int:
     """Spread the players over rooms, ``per_room`` to a room, as a persistent
     world would have them: each character's body already exists, out of the
     world, remembering a room (``last_room``), and logging in puts it back
@@ -304,8 +340,8 @@ def place_players(realm: Any, sessions: int, per_room: int) -> int:
     rooms = []
     for n in range(needed):
         path = paths[n % len(paths)]
-        rooms.append(tenant.find(path) if n < len(paths) else tenant.clone(path))
-        while realm.loop.step():  # the room's on-load follow-ups (what it clones and moves in)
+        rooms.append(await tenant.find(path) if n < len(paths) else await tenant.clone(path))
+        while await realm.loop.step():  # the room's on-load follow-ups (what it clones and moves in)
             pass
     for index in range(sessions):
         body = tenant.add_player(ids.player_id(player_name(index)), {})
@@ -323,6 +359,7 @@ def serve_main(ns: argparse.Namespace) -> None:
 
     from driver.app import Realm, RealmConfig, open_realm
     from driver.auth.accounts import ScryptParams, hash_password, new_account
+    from driver.runtimes.wasm import start_wasm_runtime
     from driver.server import serve
     from driver.store.accounts import MemoryAccountStore
 
@@ -333,22 +370,26 @@ def serve_main(ns: argparse.Namespace) -> None:
     for index in range(ns.sessions):
         accounts.create(new_account(player_name(index), hash_password(PASSWORD, cheap)))
     scratch = tempfile.TemporaryDirectory(prefix="jitrealm-bench-")
+    quotas, _ = unthrottled_quotas()
     config = RealmConfig(
-        world_dir=ns.world, build_dir=build_dir_for(ns.world), data_dir=Path(scratch.name), kdf_params=cheap
+        world_dir=ns.world, build_dir=build_dir_for(ns.world), data_dir=Path(scratch.name), kdf_params=cheap,
+        quotas=quotas,
     )
-    persistence = None
-    if ns.persist:
-        realm, persistence = open_realm(config)
-        realm.accounts = realm.players.accounts = accounts  # cheap logins; the world is stored
-    else:
-        realm = Realm(config, accounts=accounts)
-        problems = realm.publish_all()
-        for problem in problems:
-            print(f"refused: {problem}", file=sys.stderr)
-    rooms = place_players(realm, ns.sessions, ns.per_room)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
+            runtime = await start_wasm_runtime(
+                nursery, ns.sandbox, workers=ns.workers, cache_dir=config.build_dir / "cache"
+            )
+            persistence = None
+            if ns.persist:
+                realm, persistence = await open_realm(config, runtime)
+                realm.accounts = realm.players.accounts = accounts  # cheap logins; the world is stored
+            else:
+                realm = Realm(config, runtime=runtime, accounts=accounts)
+                for problem in await realm.publish_all():
+                    print(f"refused: {problem}", file=sys.stderr)
+            rooms = await place_players(realm, ns.sessions, ns.per_room)
             telnet_port, http_port = await nursery.start(
                 functools.partial(serve, realm, ("127.0.0.1", 0), ("127.0.0.1", 0), persistence=persistence)
             )
@@ -730,6 +771,11 @@ def add_arguments(p: argparse.ArgumentParser, *, sessions: int, rate: float, sec
     p.add_argument("--per-room", type=int, default=per_room,
                    help="players per room: what one says reaches the others (rooms are cloned as needed; "
                         f"0: everyone in the start room; default {per_room})")
+    p.add_argument("--sandbox", choices=["workers", "inproc"], default="workers",
+                   help="where the server runs guest code, as `jitrealm run --sandbox`: sandbox worker "
+                        "processes (the default there and here) or in the server process")
+    p.add_argument("--workers", type=int, default=1,
+                   help="sandbox worker processes with --sandbox workers (default 1: they share the server's core)")
     p.add_argument("--generators", type=int, default=1, help="load generator processes (default 1)")
     p.add_argument("--login-concurrency", type=int, default=64, help="logins in flight at once (default 64)")
     p.add_argument("--login-timeout", type=float, default=120.0, help="seconds for one login (default 120)")
@@ -741,8 +787,8 @@ def check_arguments(p: argparse.ArgumentParser, ns: argparse.Namespace) -> None:
     ns.world = ns.world.resolve()
     if ns.sessions < 1 or ns.sessions > 26**4:
         p.error(f"--sessions must be 1..{26**4}")
-    if ns.rate <= 0 or ns.seconds <= 0 or ns.generators < 1 or ns.warmup < 0:
-        p.error("--rate, --seconds and --generators must be positive, --warmup not negative")
+    if ns.rate <= 0 or ns.seconds <= 0 or ns.generators < 1 or ns.workers < 1 or ns.warmup < 0:
+        p.error("--rate, --seconds, --generators and --workers must be positive, --warmup not negative")
 
 
 def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dict[str, Any]:
@@ -761,6 +807,7 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
         server = subprocess.Popen(
             [sys.executable, str(here), "--serve",
              "--sessions", str(ns.sessions), "--per-room", str(ns.per_room), "--world", str(ns.world),
+             "--sandbox", ns.sandbox, "--workers", str(ns.workers),
              *(["--persist"] if persist else [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT,
             preexec_fn=pinned_to({server_cpu}),
@@ -768,7 +815,9 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
         children.append(server)
         server_lines = LineReader(server, "the server")
         ports = server_lines.next(timeout=300)
-        pin["ok_at_start"], pin["why"], pin["threads_at_start"] = verify_pin(server.pid, server_cpu)
+        pin["ok_at_start"], pin["why"], pin["processes_at_start"], pin["threads_at_start"] = verify_pin(
+            server.pid, server_cpu
+        )
 
         generators: list[tuple[subprocess.Popen[bytes], LineReader]] = []
         share, extra = divmod(ns.sessions, ns.generators)
@@ -809,13 +858,13 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
         server_orders.write(b"mark\n")
         server_orders.flush()
         measured_from = time.monotonic()
-        server_cpu_before = cpu_seconds(server.pid)
+        server_cpu_before = tree_cpu_seconds(server.pid)
         delay_before = [run_delay_seconds(proc.pid) for proc in children]
         time.sleep(max(0.0, window_wall + ns.seconds - time.time()))
-        server_cpu_after = cpu_seconds(server.pid)
+        server_cpu_after = tree_cpu_seconds(server.pid)
         delay_after = [run_delay_seconds(proc.pid) for proc in children]
         measured = time.monotonic() - measured_from
-        ok_end, why_end, pin["threads_at_end"] = verify_pin(server.pid, server_cpu)
+        ok_end, why_end, pin["processes_at_end"], pin["threads_at_end"] = verify_pin(server.pid, server_cpu)
         pin["ok_at_end"] = ok_end
         pin["why"] = pin["why"] or why_end
         server_orders.write(b"report\n")
@@ -823,7 +872,7 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
         server_report = server_lines.next(timeout=30)
         results = [reader.next(timeout=ns.drain + 60) for _, reader in generators]
         server_alive = server.poll() is None
-        lifetime_cpu, lifetime_wall = cpu_seconds(server.pid), age_seconds(server.pid)
+        lifetime_cpu, lifetime_wall = tree_cpu_seconds(server.pid), age_seconds(server.pid)
     finally:
         for proc in reversed(children):
             stop(proc)
@@ -885,6 +934,9 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
         "reply_marker": marker,
         "players_per_room": ns.per_room,
         "persistence": persist,
+        "rate_budgets_raised": unthrottled_quotas()[1],
+        "sandbox": ns.sandbox,
+        "sandbox_workers": ns.workers if ns.sandbox == "workers" else 0,
         "rooms": ports["rooms"],
         "sessions_target": ns.sessions,
         "sessions_logged_in": sum(r["logged_in"] for r in results),
@@ -959,6 +1011,8 @@ def _child_parser() -> argparse.ArgumentParser:
     p.add_argument("--serve", action="store_true")
     p.add_argument("--generate", action="store_true")
     p.add_argument("--persist", action="store_true")
+    p.add_argument("--sandbox", choices=["workers", "inproc"], default="workers")
+    p.add_argument("--workers", type=int, default=1)
     p.add_argument("--world", type=Path, default=ROOT / "world-src")
     p.add_argument("--sessions", type=int, default=0)
     p.add_argument("--per-room", type=int, default=0)
