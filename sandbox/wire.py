@@ -1,0 +1,380 @@
+"""The channel between the driver and its sandbox worker processes.
+
+In worker mode the driver never maps wasmtime: every hook call, admission and
+compile happens in a worker process at the other end of a socketpair. This
+module is what both ends say to each other, as plain Python and CBOR (cbor2),
+so the driver can import it without loading the engine.
+
+**Frames.** A frame is a 4-byte big-endian length followed by that many bytes
+of CBOR: one array of messages. Several messages share a frame so that
+invocations of different tenants, due together, cross the channel in one
+write and one read (that is what makes light guests cheap out of process).
+A frame over the cap (:data:`MAX_FRAME_BYTES` unless the two ends agree on
+another) is refused with :class:`FrameTooLarge` before anything is buffered
+or decoded. Each message is encoded on its own (:func:`encode`) and a frame
+is the messages' bytes inside an indefinite-length CBOR array
+(:func:`frame`), so one oversized message can be refused alone and a batch
+is cut into frames without encoding anything twice.
+
+**Messages** are short CBOR arrays whose first item is the kind (a small int);
+arrays rather than maps or tagged objects because they are the cheapest to
+build, encode and take apart on the per-invocation path.
+
+Driver to worker:
+
+====================  ==================================================
+``[LOAD, version, code]``         make an admitted version runnable here
+``[ADMIT, id, code]``             admission check and trial instantiation
+``[INVOKE, id, version, tenant, self_id, hook, args, state, limits]``
+``[ANSWER, id, status, value]``   the answer to a world query of call ``id``
+``[RELEASE, version]``            forget a version (no answer)
+``[SWEEP, idle_seconds]``         drop instances idle that long (no answer)
+====================  ==================================================
+
+Worker to driver:
+
+====================  ==================================================
+``[HELLO, pid, protocol]``        the worker is hardened and ready
+``[OUTCOME, id, outcome]``        how invocation ``id`` ended
+``[QUERY, id, method, args]``     call ``id`` asks the world (it waits)
+``[ADMITTED, id, version]``       admission ``id`` succeeded
+``[REFUSED, id, message]``        admission ``id`` was refused
+``[LOADED, version, error]``      a LOAD finished (error: None or why not)
+``[ERROR, id or None, message]``  the worker could not handle a message
+``[RETIRING, reason]``            CPU budget nearly spent: replace me
+====================  ==================================================
+
+Every LOAD, ADMIT and INVOKE gets exactly one answer, in the order sent (a
+worker handles one message at a time), which is what lets the driver time
+each one from the moment the previous one was answered.
+
+An outcome is ``[error, result, effects, state_changes, fuel_used, wall_ms,
+logs]`` with ``error`` null or ``[kind, message]`` and each effect
+``[code, field...]`` in the field order of its record in
+:mod:`sandbox.protocol`. Limits are their fields in declaration order.
+A world query names a :class:`~sandbox.protocol.HostWorld` method by its
+index in :data:`WORLD_METHODS`; its answer's status says whether the method
+returned, refused (:class:`~sandbox.protocol.WorldRefusal`), broke a quota
+(:class:`~sandbox.protocol.HostLimit`) or failed some other way, so the
+worker can raise the same exception the in-process sandbox would have seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from typing import Any, Final
+
+import cbor2
+
+from sandbox.protocol import (
+    CancelCallout,
+    Clone,
+    Destruct,
+    Effect,
+    Emote,
+    ErrorKind,
+    Gmcp,
+    GuestError,
+    HostLimit,
+    HostWorld,
+    Limits,
+    Move,
+    Outcome,
+    Say,
+    ScheduleCallout,
+    SetHeartbeat,
+    Tell,
+    WorldRefusal,
+)
+
+#: Bumped whenever a message's layout changes; a worker of another protocol
+#: is refused at HELLO instead of misreading invocations.
+PROTOCOL: Final = 1
+
+#: Largest frame either end accepts: above the largest component admission
+#: accepts (64 MiB), with room for a batch of invocations.
+MAX_FRAME_BYTES: Final = 256 * 1024 * 1024
+
+# Driver -> worker.
+LOAD: Final = 0
+ADMIT: Final = 1
+INVOKE: Final = 2
+ANSWER: Final = 3
+RELEASE: Final = 4
+SWEEP: Final = 5
+# Worker -> driver.
+HELLO: Final = 16
+OUTCOME: Final = 17
+QUERY: Final = 18
+ADMITTED: Final = 19
+REFUSED: Final = 20
+LOADED: Final = 21
+ERROR: Final = 22
+RETIRING: Final = 23
+
+# ANSWER statuses.
+ANSWER_OK: Final = 0
+ANSWER_REFUSED: Final = 1  # value: the WorldRefusal's message
+ANSWER_LIMIT: Final = 2  # value: the HostLimit's message
+ANSWER_FAILED: Final = 3  # value: [exception type name, message]
+
+#: The HostWorld methods a running hook may call, by wire index.
+WORLD_METHODS: Final = (
+    "environment",
+    "contents",
+    "query",
+    "clone",
+    "destruct",
+    "move",
+    "now_ms",
+    "next_callout_handle",
+    "cancel_callout",
+)
+W_ENVIRONMENT, W_CONTENTS, W_QUERY, W_CLONE, W_DESTRUCT, W_MOVE, W_NOW_MS, W_NEXT_HANDLE, W_CANCEL = range(9)
+
+_HEADER = struct.Struct(">I")
+_OPEN, _CLOSE = b"\x9f", b"\xff"  # an indefinite-length CBOR array
+
+
+class WireError(Exception):
+    """The channel carried something that is not a frame of messages."""
+
+
+class FrameTooLarge(WireError):
+    """A frame (or a single message) is over the agreed size cap."""
+
+
+def content_hash(code: bytes) -> str:
+    """A component's version id: the hex SHA-256 of its bytes (the same as
+    :func:`sandbox.runtime.engine.content_hash`, which the worker checks)."""
+    return hashlib.sha256(code).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# Frames
+# --------------------------------------------------------------------------
+
+
+def encode(message: Sequence[Any], max_bytes: int = MAX_FRAME_BYTES) -> bytes:
+    """One message as CBOR, refused if it could never fit in a frame."""
+    data = cbor2.dumps(message)
+    if len(data) + 6 > max_bytes:
+        raise FrameTooLarge(
+            f"message of {len(data)} bytes is over the {max_bytes}-byte frame cap"
+        )
+    return data
+
+
+def frame(encoded: Sequence[bytes]) -> bytes:
+    """The frame (header included) that carries already-encoded messages.
+
+    The caller keeps the total under the cap (see :func:`frame_size`)."""
+    body = b"".join((_OPEN, *encoded, _CLOSE))
+    return _HEADER.pack(len(body)) + body
+
+
+def frame_size(encoded_bytes: int) -> int:
+    """The body size of a frame whose messages total ``encoded_bytes``."""
+    return encoded_bytes + 2
+
+
+class FrameDecoder:
+    """Turns a byte stream into frames, each a list of messages (sans-IO:
+    feed it whatever the socket returned)."""
+
+    __slots__ = ("_buf", "max_bytes")
+
+    def __init__(self, max_bytes: int = MAX_FRAME_BYTES) -> None:
+        self._buf = bytearray()
+        self.max_bytes = max_bytes
+
+    def feed(self, data: bytes) -> list[list[Any]]:
+        """Every complete frame in what has arrived so far."""
+        buf = self._buf
+        if not buf and len(data) >= 4:
+            # The common case: the read holds exactly one whole frame.
+            (size,) = _HEADER.unpack_from(data)
+            if size + 4 == len(data) and size <= self.max_bytes:
+                return [self._decode(data[4:])]
+        buf += data
+        frames: list[list[Any]] = []
+        at = 0
+        while len(buf) - at >= 4:
+            (size,) = _HEADER.unpack_from(buf, at)
+            if size > self.max_bytes:
+                raise FrameTooLarge(
+                    f"peer sent a frame of {size} bytes, over the {self.max_bytes}-byte cap"
+                )
+            if len(buf) - at - 4 < size:
+                break
+            frames.append(self._decode(bytes(buf[at + 4 : at + 4 + size])))
+            at += 4 + size
+        if at:
+            del buf[:at]
+        return frames
+
+    @staticmethod
+    def _decode(body: bytes) -> list[Any]:
+        try:
+            messages = cbor2.loads(body)
+        except Exception as exc:
+            raise WireError(f"frame is not CBOR: {exc}") from None
+        if not isinstance(messages, list) or not all(
+            isinstance(m, list) and m and isinstance(m[0], int) for m in messages
+        ):
+            raise WireError("frame is not an array of messages")
+        return messages
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete frame held back."""
+        return len(self._buf)
+
+
+# --------------------------------------------------------------------------
+# Limits
+# --------------------------------------------------------------------------
+
+_LIMIT_FIELDS: Final = tuple(f.name for f in fields(Limits))
+_limits_tuple: Callable[[Limits], tuple[int, ...]] = operator.attrgetter(*_LIMIT_FIELDS)
+_limits_seen: dict[tuple[int, ...], Limits] = {}
+
+
+def limits_to_wire(limits: Limits) -> tuple[int, ...]:
+    return _limits_tuple(limits)
+
+
+def limits_from_wire(values: Sequence[int]) -> Limits:
+    # A world uses a handful of distinct limits; building the frozen
+    # dataclass each call would cost more than the lookup.
+    key = tuple(values)
+    limits = _limits_seen.get(key)
+    if limits is None:
+        if len(key) != len(_LIMIT_FIELDS) or not all(type(v) is int for v in key):
+            raise WireError(f"limits must be {len(_LIMIT_FIELDS)} integers")
+        limits = Limits(*key)
+        if len(_limits_seen) < 1024:
+            _limits_seen[key] = limits
+    return limits
+
+
+# --------------------------------------------------------------------------
+# Outcomes
+# --------------------------------------------------------------------------
+
+#: Effect record classes by wire code; the code is the index.
+EFFECTS: Final[tuple[type[Effect], ...]] = (
+    Tell,
+    Say,
+    Emote,
+    Gmcp,
+    ScheduleCallout,
+    CancelCallout,
+    SetHeartbeat,
+    Clone,
+    Destruct,
+    Move,
+)
+
+
+def _effect_encoder(code: int, cls: type[Effect]) -> Callable[[Any], tuple[Any, ...]]:
+    names = [f.name for f in fields(cls)]
+    get = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda e: (code, get(e))
+    return lambda e: (code, *get(e))
+
+
+_EFFECT_ENCODERS: Final[dict[type, Callable[[Any], tuple[Any, ...]]]] = {
+    cls: _effect_encoder(code, cls) for code, cls in enumerate(EFFECTS)
+}
+_ERROR_KINDS: Final = {kind.value: kind for kind in ErrorKind}
+
+
+def error_to_wire(error: GuestError | None) -> tuple[str, str] | None:
+    return None if error is None else (error.kind.value, error.message)
+
+
+def error_from_wire(value: Sequence[str] | None) -> GuestError | None:
+    if value is None:
+        return None
+    kind, message = value
+    return GuestError(_ERROR_KINDS[kind], message)
+
+
+def outcome_to_wire(outcome: Outcome) -> tuple[Any, ...]:
+    encoders = _EFFECT_ENCODERS
+    return (
+        error_to_wire(outcome.error),
+        outcome.result,
+        [encoders[type(e)](e) for e in outcome.effects],
+        outcome.state_changes,
+        outcome.fuel_used,
+        outcome.wall_ms,
+        outcome.logs,
+    )
+
+
+def outcome_from_wire(value: Sequence[Any]) -> Outcome:
+    error, result, effects, changes, fuel_used, wall_ms, logs = value
+    classes = EFFECTS
+    return Outcome(
+        error_from_wire(error),
+        result,
+        [classes[e[0]](*e[1:]) for e in effects],
+        changes,
+        fuel_used,
+        wall_ms,
+        [(level, text) for level, text in logs],
+    )
+
+
+# --------------------------------------------------------------------------
+# World queries
+# --------------------------------------------------------------------------
+
+_remote_errors: dict[str, type[Exception]] = {}
+
+
+def remote_exception(type_name: str, message: str) -> Exception:
+    """An exception that reads like the one the driver's world raised: its
+    class has the same name and ``str()`` gives the same text, so the
+    worker's sandbox reports ``host function failed: RuntimeError: ...``
+    exactly as the in-process sandbox would."""
+    cls = _remote_errors.get(type_name)
+    if cls is None:
+        cls = type(type_name, (Exception,), {"__module__": "driver"})
+        if len(_remote_errors) < 256:
+            _remote_errors[type_name] = cls
+    return cls(message)
+
+
+def answer_query(world: HostWorld, call_id: int, method: int, args: Sequence[Any]) -> list[Any]:
+    """Run one world query on the driver's side and build its ANSWER."""
+    try:
+        value = getattr(world, WORLD_METHODS[method])(*args)
+    except WorldRefusal as exc:
+        return [ANSWER, call_id, ANSWER_REFUSED, str(exc)]
+    except HostLimit as exc:
+        return [ANSWER, call_id, ANSWER_LIMIT, str(exc)]
+    except Exception as exc:
+        return [ANSWER, call_id, ANSWER_FAILED, (type(exc).__name__, str(exc))]
+    return [ANSWER, call_id, ANSWER_OK, value]
+
+
+def answer_value(status: int, value: Any) -> Any:
+    """The worker's side of an ANSWER: the value, or the exception raised."""
+    if status == ANSWER_OK:
+        return value
+    if status == ANSWER_REFUSED:
+        raise WorldRefusal(value)
+    if status == ANSWER_LIMIT:
+        raise HostLimit(value)
+    if status == ANSWER_FAILED:
+        name, message = value
+        raise remote_exception(str(name), str(message))
+    raise WireError(f"unknown answer status {status!r}")
