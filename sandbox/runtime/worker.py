@@ -1,0 +1,411 @@
+"""A sandbox worker process: runs guest code for the driver, behind a socket.
+
+In worker mode (``driver.runtimes.workers``) the driver never maps wasmtime;
+it starts a few of these with a clean exec and talks to each over one end of
+a socketpair, in the frames and messages of :mod:`sandbox.wire`::
+
+    python -m sandbox.runtime.worker --fd N [--cache-dir D] [--memory-mb M]
+                                     [--cpu-seconds S] [--call-path fast|stock]
+
+Before it reads anything the process hardens itself: ``PR_SET_NO_NEW_PRIVS``
+(nothing it execs can gain privileges), ``RLIMIT_AS`` and ``RLIMIT_CPU``
+(a runaway worker dies instead of taking the machine), and it closes every
+file descriptor but 0, 1, 2 and its channel, so nothing the driver held
+(listening sockets, the database) is reachable from here even by a bug in
+the engine.
+
+Then it is a plain blocking loop, deliberately without trio: read a frame,
+handle its messages one at a time, answer. A hook that asks the world
+(``environment``, ``clone``, ``now-ms``...) sends a QUERY and blocks reading
+the channel for the driver's ANSWER; messages for later that arrive in the
+meantime wait in the inbox. The sandbox inside is the in-process
+:class:`~sandbox.runtime.host.Sandbox`, unchanged, so both backends have the
+same semantics by construction; only the world it calls is a proxy.
+
+Errors never kill the worker silently: a message it cannot handle gets an
+answer that says why, and when the channel itself breaks (the driver went
+away, or sent something that is not a frame) it says so on stderr and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import resource
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from sandbox import wire
+from sandbox.protocol import AdmissionError, ErrorKind, GuestError, Outcome
+
+if TYPE_CHECKING:
+    from sandbox.runtime.host import CallPath, Sandbox
+
+PR_SET_NO_NEW_PRIVS = 38
+#: Seconds between the soft CPU limit (SIGXCPU: the worker asks to be
+#: replaced and finishes what it has) and the hard one (the kernel kills it).
+CPU_HARD_MARGIN = 30
+#: The default RLIMIT_AS. It bounds address space, not memory in use, and
+#: the engine (the same configuration as in process, so that traps read the
+#: same) reserves 4 GiB plus guard pages per linear memory: this allows about
+#: a thousand live memories, and stops a runaway (a leak, a compile bomb's
+#: reservations) long before the machine's 128 TiB. What a guest may really
+#: use is capped per store by the sandbox's memory limit.
+DEFAULT_MEMORY_MB = 4 * 1024 * 1024
+#: Answers are held back at most this long while more messages wait, so
+#: a batch of light invocations goes back in one write.
+FLUSH_AFTER_S = 0.001
+RECV_BYTES = 256 * 1024
+
+
+def _say(text: str) -> None:
+    """One line on stderr, which the driver's log inherits."""
+    sys.stderr.write(f"jitrealm worker {os.getpid()}: {text}\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------
+# Hardening
+# --------------------------------------------------------------------------
+
+
+def harden(channel_fd: int, memory_mb: int, cpu_seconds: int) -> list[int]:
+    """Lock the process down (see module doc); returns the fds it closed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_NO_NEW_PRIVS): {os.strerror(err)}")
+    memory = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + CPU_HARD_MARGIN))
+    keep = {0, 1, 2, channel_fd}
+    closed: list[int] = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd in keep:
+            continue
+        try:
+            os.close(fd)
+        except OSError:
+            continue  # the directory listing's own descriptor, already closed
+        closed.append(fd)
+    return closed
+
+
+# --------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------
+
+
+class ChannelGone(Exception):
+    """The channel closed or carried garbage: the worker must stop."""
+
+
+class WorldProxy:
+    """The driver's :class:`~sandbox.protocol.HostWorld`, seen from here:
+    each method is a QUERY that blocks until the driver answers."""
+
+    __slots__ = ("_ask", "_call_id")
+
+    def __init__(self, worker: Worker, call_id: int) -> None:
+        self._ask = worker.ask
+        self._call_id = call_id
+
+    def environment(self, target: str) -> str | None:
+        return self._ask(self._call_id, wire.W_ENVIRONMENT, (target,))  # type: ignore[no-any-return]
+
+    def contents(self, target: str) -> list[str]:
+        return self._ask(self._call_id, wire.W_CONTENTS, (target,))  # type: ignore[no-any-return]
+
+    def query(self, asker: str, target: str, key: str) -> bytes | None:
+        return self._ask(self._call_id, wire.W_QUERY, (asker, target, key))  # type: ignore[no-any-return]
+
+    def clone(self, asker: str, blueprint: str) -> str:
+        return self._ask(self._call_id, wire.W_CLONE, (asker, blueprint))  # type: ignore[no-any-return]
+
+    def destruct(self, asker: str, target: str) -> None:
+        self._ask(self._call_id, wire.W_DESTRUCT, (asker, target))
+
+    def move(self, asker: str, target: str, destination: str) -> None:
+        self._ask(self._call_id, wire.W_MOVE, (asker, target, destination))
+
+    def now_ms(self) -> int:
+        return self._ask(self._call_id, wire.W_NOW_MS, ())  # type: ignore[no-any-return]
+
+    def next_callout_handle(self) -> int:
+        return self._ask(self._call_id, wire.W_NEXT_HANDLE, ())  # type: ignore[no-any-return]
+
+    def cancel_callout(self, asker: str, handle: int) -> bool:
+        return self._ask(self._call_id, wire.W_CANCEL, (asker, handle))  # type: ignore[no-any-return]
+
+
+class Worker:
+    """Serves one channel (see module doc)."""
+
+    def __init__(self, sock: socket.socket, sandbox: Sandbox, max_frame: int = wire.MAX_FRAME_BYTES) -> None:
+        self.sock = sock
+        self.sandbox = sandbox
+        self.max_frame = max_frame
+        self.decoder = wire.FrameDecoder(max_frame)
+        self.inbox: deque[list[Any]] = deque()
+        self.answers: deque[list[Any]] = deque()
+        self.out: list[bytes] = []
+        self.out_bytes = 0
+        self.out_since = 0.0
+        self.versions: set[str] = set()  # admitted here, one admission each
+        self.load_errors: dict[str, str] = {}
+        self.gone: str | None = None  # why the channel broke, once it has
+        self.retiring = False
+        self.announced = False
+        self._handlers = {
+            wire.INVOKE: self._invoke,
+            wire.LOAD: self._load,
+            wire.ADMIT: self._admit,
+            wire.RELEASE: self._release,
+            wire.SWEEP: self._sweep,
+        }
+
+    # -- channel ----------------------------------------------------------------
+
+    def send(self, message: Sequence[Any]) -> None:
+        try:
+            data = wire.encode(message, self.max_frame)
+        except wire.FrameTooLarge as exc:
+            # Only an outcome can be this big (limits keep it far smaller);
+            # the driver must still get an answer for the id.
+            data = wire.encode([wire.ERROR, message[1], f"answer too large: {exc}"])
+        if not self.out:
+            self.out_since = time.perf_counter()
+        elif self.out_bytes + len(data) + 2 > self.max_frame:
+            self.flush()
+        self.out.append(data)
+        self.out_bytes += len(data)
+
+    def flush(self) -> None:
+        if not self.out:
+            return
+        data = wire.frame(self.out)
+        self.out = []
+        self.out_bytes = 0
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            self._lose(f"cannot write to the driver: {exc}")
+
+    def _lose(self, why: str) -> NoReturn:
+        self.gone = why
+        raise ChannelGone(why)
+
+    def _pull(self) -> None:
+        """Read what the driver sent; world answers are set aside for :meth:`ask`."""
+        try:
+            data = self.sock.recv(RECV_BYTES)
+        except OSError as exc:
+            self._lose(f"cannot read from the driver: {exc}")
+        if not data:
+            self._lose("the driver closed the channel")
+        try:
+            frames = self.decoder.feed(data)
+        except wire.WireError as exc:
+            self._lose(f"bad frame from the driver: {exc}")
+        for messages in frames:
+            for message in messages:
+                if message[0] == wire.ANSWER:
+                    self.answers.append(message)
+                else:
+                    self.inbox.append(message)
+
+    def ask(self, call_id: int, method: int, args: Sequence[Any]) -> Any:
+        """One world query: send it, block for its answer."""
+        if self.gone is not None:
+            raise ChannelGone(self.gone)
+        self.send((wire.QUERY, call_id, method, args))
+        self.flush()
+        while True:
+            while not self.answers:
+                self._pull()
+            answer = self.answers.popleft()
+            if answer[1] == call_id:
+                return wire.answer_value(answer[2], answer[3])
+            _say(f"dropped an answer for call {answer[1]!r} while call {call_id} waits")
+
+    # -- the loop -----------------------------------------------------------------
+
+    def serve(self) -> int:
+        self.send((wire.HELLO, os.getpid(), wire.PROTOCOL))
+        inbox = self.inbox
+        try:
+            while True:
+                if not inbox:
+                    self.flush()
+                    while not inbox:
+                        self._pull()
+                        if self.answers:
+                            _say(f"dropped {len(self.answers)} answer(s) outside any call")
+                            self.answers.clear()
+                self._handle(inbox.popleft())
+                if self.gone is not None:
+                    raise ChannelGone(self.gone)
+                if self.retiring and not self.announced:
+                    self.announced = True
+                    self.send((wire.RETIRING, "CPU time limit (RLIMIT_CPU) nearly reached"))
+                    self.flush()
+                elif self.out and (
+                    not inbox or time.perf_counter() - self.out_since > FLUSH_AFTER_S
+                ):
+                    self.flush()
+        except ChannelGone as exc:
+            if self.gone == "the driver closed the channel":
+                return 0
+            _say(f"stopping: {exc}")
+            return 1
+
+    def _handle(self, message: list[Any]) -> None:
+        handler = self._handlers.get(message[0])
+        if handler is None:
+            self.send((wire.ERROR, _id_of(message), f"unknown message kind {message[0]!r}"))
+            return
+        try:
+            handler(message)
+        except ChannelGone:
+            raise
+        except Exception as exc:
+            if self.gone is not None:
+                raise ChannelGone(self.gone) from None
+            self.send((wire.ERROR, _id_of(message), f"malformed message: {type(exc).__name__}: {exc}"))
+
+    # -- messages -------------------------------------------------------------------
+
+    def _invoke(self, message: list[Any]) -> None:
+        _, call_id, version, tenant, self_id, hook, args, state, limits = message
+        failed = self.load_errors.get(version)
+        if failed is not None:
+            outcome = Outcome(GuestError(ErrorKind.INSTANTIATE, failed))
+        else:
+            try:
+                outcome = self.sandbox.invoke(
+                    version, self_id, hook, args, state, wire.limits_from_wire(limits),
+                    WorldProxy(self, call_id), tenant=tenant,
+                )
+            except Exception as exc:  # a bug here must not look like a crash
+                outcome = Outcome(GuestError(ErrorKind.HOST_ERROR, f"sandbox worker failed: {type(exc).__name__}: {exc}"))
+        if self.gone is not None:
+            # The guest's world query failed because the channel broke; its
+            # outcome says so, but nobody is left to read it.
+            raise ChannelGone(self.gone)
+        self.send((wire.OUTCOME, call_id, wire.outcome_to_wire(outcome)))
+
+    def _load(self, message: list[Any]) -> None:
+        _, version, code = message
+        error = None
+        if version not in self.versions:
+            try:
+                got = self.sandbox.admit(code)
+            except AdmissionError as exc:
+                error = f"could not load version {version[:12]} in this worker: {exc}"
+            except Exception as exc:
+                error = f"could not load version {version[:12]} in this worker: {type(exc).__name__}: {exc}"
+            else:
+                if got != version:
+                    self.sandbox.release(got)
+                    error = f"version {version[:12]} arrived with the bytes of {got[:12]}"
+                else:
+                    self.versions.add(version)
+        if error is None:
+            self.load_errors.pop(version, None)
+        else:
+            self.load_errors[version] = error
+        self.send((wire.LOADED, version, error))
+
+    def _admit(self, message: list[Any]) -> None:
+        _, request, code = message
+        version = wire.content_hash(code)
+        if version in self.versions:
+            self.send((wire.ADMITTED, request, version))
+            return
+        try:
+            got = self.sandbox.admit(code)
+        except AdmissionError as exc:
+            self.send((wire.REFUSED, request, str(exc)))
+            return
+        except Exception as exc:
+            self.send((wire.REFUSED, request, f"admission failed in the sandbox worker: {type(exc).__name__}: {exc}"))
+            return
+        self.versions.add(got)
+        self.load_errors.pop(got, None)
+        self.send((wire.ADMITTED, request, got))
+
+    def _release(self, message: list[Any]) -> None:
+        _, version = message
+        self.load_errors.pop(version, None)
+        if version in self.versions:
+            self.versions.discard(version)
+            self.sandbox.release(version)
+
+
+    def _sweep(self, message: list[Any]) -> None:
+        _, idle_seconds = message
+        self.sandbox.sweep(float(idle_seconds))
+
+
+def _id_of(message: list[Any]) -> Any:
+    """The id an answer about ``message`` should carry (a LOAD's is its version)."""
+    return message[1] if len(message) > 1 and isinstance(message[1], int | str) else None
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sandbox.runtime.worker", description=__doc__.splitlines()[0])
+    p.add_argument("--fd", type=int, required=True, help="the channel: a connected stream socket")
+    p.add_argument("--cache-dir", type=Path, help="the shared on-disk compile cache")
+    p.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB, help="RLIMIT_AS in MiB")
+    p.add_argument("--cpu-seconds", type=int, default=3600, help="RLIMIT_CPU (soft) in seconds")
+    p.add_argument("--call-path", choices=("fast", "stock"), default="fast")
+    p.add_argument("--max-frame-bytes", type=int, default=wire.MAX_FRAME_BYTES)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ns = _parser().parse_args(argv)
+    closed = harden(ns.fd, ns.memory_mb, ns.cpu_seconds)
+    if closed:
+        _say(f"closed inherited file descriptors {closed}")
+    try:
+        sock = socket.socket(fileno=ns.fd)
+    except OSError as exc:
+        _say(f"--fd {ns.fd} is not a socket: {exc}")
+        return 2
+    sock.setblocking(True)
+
+    worker_ref: list[Worker] = []
+
+    def on_sigxcpu(signum: int, frame: object) -> None:
+        # Only a flag: the loop announces it between messages, the driver
+        # stops sending and closes the channel once nothing is in flight.
+        for w in worker_ref:
+            w.retiring = True
+
+    signal.signal(signal.SIGXCPU, on_sigxcpu)
+    # wasmtime is imported only now, after the limits are in place.
+    from sandbox.runtime.host import Sandbox
+
+    call_path: CallPath = ns.call_path
+    sandbox = Sandbox(cache_dir=ns.cache_dir, call_path=call_path)
+    worker = Worker(sock, sandbox, ns.max_frame_bytes)
+    worker_ref.append(worker)
+    return worker.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
