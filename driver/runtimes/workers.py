@@ -1,0 +1,928 @@
+"""The out-of-process WebAssembly runtime: a pool of sandbox worker processes.
+
+:class:`WorkerPool` implements the :class:`~driver.runtimes.Runtime`
+protocol with exactly the semantics of the in-process sandbox, but no guest
+code, compile or admission ever runs in the driver's process, and the
+driver's loop only routes: it encodes an invocation, hands it to a worker
+(:mod:`sandbox.runtime.worker`) and awaits the outcome while it serves
+everything else. This module imports no wasmtime and nothing of
+:mod:`sandbox.runtime`; it speaks :mod:`sandbox.wire` over socketpairs.
+
+How the pool keeps that cheap and safe:
+
+* **Sticky tenants.** A tenant is assigned to one worker the first time it
+  invokes (the one with the fewest tenants, then the least in flight) and
+  stays there, so its instances stay warm; different tenants run in
+  parallel on different workers. One tenant never has two invocations in
+  flight, so its events stay in order for free.
+* **Batching.** ``invoke`` only queues; one sender task per worker takes
+  everything queued and writes it as one frame with one ``send``, so
+  invocations of tenants that become due together cross together.
+* **Components once per worker.** The driver keeps the bytes of every
+  admitted version; a worker gets a version (LOAD) lazily, just before the
+  first invocation that needs it there, and compiles it through the shared
+  on-disk cache.
+* **World queries** (where is X, may I clone Y) come back over the same
+  channel while a call runs; the reader task answers them at once from the
+  :class:`~sandbox.protocol.HostWorld` passed to that invocation (the
+  tenant's transaction, whose methods are synchronous).
+* **Deadlines and crashes.** A worker answers its messages in order, so each
+  one is timed from the moment the one before it was answered. An
+  invocation with no answer ``deadline_ms`` + a grace after that is taken
+  as a hung worker, which is SIGKILLed. A worker that dies, for whatever
+  reason, costs the calls in flight on it an outcome of kind
+  ``sandbox-crash`` naming the worker and how it died, and nothing else:
+  queued calls wait, the worker is restarted (with exponential backoff when
+  it keeps dying) and components are sent again on demand.
+* **Clean processes.** Each worker is a fresh ``exec`` of the Python
+  interpreter (never a fork of the driver), with a minimal environment, an
+  empty temporary working directory, only its channel inherited, and the
+  rlimits it sets itself; stopping the pool closes the channels, reaps every
+  process and removes the directories.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import trio
+from outcome import Error as _Raise
+from outcome import Value as _Return
+
+from sandbox import wire
+from sandbox.protocol import (
+    HOOKS,
+    AdmissionError,
+    ErrorKind,
+    GuestError,
+    HostWorld,
+    Limits,
+    Outcome,
+)
+
+log = logging.getLogger(__name__)
+
+#: How long the in-process sandbox lets an instantiation (guest start code)
+#: run; an invocation that may have to build its instance gets this on top
+#: of its deadline before the worker is taken for hung.
+INSTANTIATE_ALLOWANCE_S: Final = 5.0
+RECV_BYTES: Final = 256 * 1024
+
+# Jobs: the first three get an answer; the notices do not.
+_INVOKE, _ADMIT, _LOAD, _RELEASE, _SWEEP = range(5)
+
+
+class _Job:
+    """One message for a worker and, if it is answered, the task waiting for
+    the answer (woken with ``trio.lowlevel.reschedule``: the per-call path
+    is too hot for an Event per call)."""
+
+    __slots__ = (
+        "kind", "id", "data", "version", "code", "tenant", "world", "deadline_s",
+        "budget", "task", "cancelled",
+    )  # fmt: skip
+
+    def __init__(self, kind: int, job_id: int, data: bytes, version: str) -> None:
+        self.kind = kind
+        self.id = job_id
+        self.data = data
+        self.version = version
+        self.code = b""
+        self.tenant = ""
+        self.world: HostWorld | None = None
+        self.deadline_s = 0.0
+        self.budget = 0.0  # seconds it may take once it reaches the worker
+        self.task: trio.lowlevel.Task | None = None
+        self.cancelled = False
+
+    async def wait(self) -> Any:
+        """Park the calling task until :meth:`finish` or :meth:`fail`."""
+        self.task = trio.lowlevel.current_task()
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            # Not sent yet: it never will be. Sent: its answer is dropped.
+            self.cancelled = True
+            self.task = None
+            self.world = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def finish(self, value: Any) -> None:
+        task = self.task
+        if task is not None:
+            self.task = None
+            self.world = None
+            trio.lowlevel.reschedule(task, _Return(value))
+
+    def fail(self, exc: BaseException) -> None:
+        task = self.task
+        if task is not None:
+            self.task = None
+            self.world = None
+            trio.lowlevel.reschedule(task, _Raise(exc))
+
+    def crash(self, message: str) -> None:
+        """The worker died with this job in flight (or the pool stopped)."""
+        if self.kind == _INVOKE:
+            self.finish(Outcome(GuestError(ErrorKind.SANDBOX_CRASH, message)))
+        elif self.kind == _ADMIT:
+            self.fail(AdmissionError(message))
+
+
+class _Proc:
+    """One worker process, from spawn to reaping: its channel and what is in flight."""
+
+    def __init__(self, process: trio.Process, sock: socket.socket, tmpdir: str) -> None:
+        self.process = process
+        self.sock = sock
+        self.tmpdir = tmpdir
+        self.pid = process.pid
+        self.started = trio.current_time()
+        self.ready = trio.Event()
+        self.loaded: set[str] = set()  # versions sent (or admitted) here
+        self.warm: set[tuple[str, str]] = set()  # (tenant, version) whose last call returned
+        self.calls: dict[int, _Job] = {}  # invocations and admissions, by id
+        self.fifo: deque[_Job] = deque()  # everything awaiting an answer, in send order
+        self.head_since = 0.0
+        self.backlog: deque[memoryview] = deque()  # bytes the socket did not take yet
+        self.backlog_ready = trio.Event()
+        self.kill_reason: str | None = None
+        self.retiring = False
+
+    def kill(self, reason: str) -> None:
+        if self.kill_reason is None:
+            self.kill_reason = reason
+        if self.process.returncode is None:
+            self.process.kill()
+
+
+class _Slot:
+    """A worker's place in the pool: survives the processes that fill it."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.pending: list[_Job] = []
+        self.wake = trio.Event()
+        self.tenants: set[str] = set()
+        self.proc: _Proc | None = None
+        self.ready = trio.Event()  # set once the first process said hello
+        self.last_failure = ""
+        self.invocations = 0
+        self.crashes = 0
+        self.restarts = 0
+        self.streak = 0  # deaths in a row, each soon after the last
+        self.last_crash = -1e9
+
+    def submit(self, job: _Job) -> None:
+        self.pending.append(job)
+        self.wake.set()
+
+    @property
+    def load(self) -> int:
+        proc = self.proc
+        return len(self.pending) + (len(proc.fifo) if proc is not None else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    index: int
+    pid: int | None
+    tenants: int
+    in_flight: int  # sent, not yet answered (components being loaded included)
+    queued: int  # waiting to be sent
+    invocations: int  # sent to this slot, over every process that filled it
+    crashes: int
+    restarts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    invocations_sent: int
+    frames_sent: int  # driver -> worker writes; fewer than messages when batched
+    messages_sent: int
+    bytes_sent: int
+    admissions: int
+    crashes: int
+    restarts: int
+    retired: int  # workers replaced after their CPU budget, not crashes
+    versions: int  # admitted versions the driver holds the bytes of
+    workers: tuple[WorkerStats, ...]
+
+
+@dataclass(slots=True)
+class _Version:
+    code: bytes
+    refs: int
+
+
+def _describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "closed its channel"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        hint = {
+            "SIGKILL": " (the OOM killer or the CPU hard limit, if not the pool)",
+            "SIGXCPU": " (CPU time limit)",
+            "SIGSEGV": " (a crash in the engine)",
+        }.get(name, "")
+        return f"was killed by {name}{hint}"
+    return f"exited with status {returncode}"
+
+
+def _has_data(sock: socket.socket) -> bool:
+    """Whether the worker has written something the reader has not read."""
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # closed or broken: the reader will see it
+
+
+def _worker_env() -> dict[str, str]:
+    """A minimal environment: nothing of the driver's (secrets, paths) leaks in."""
+    source_root = Path(wire.__file__).resolve().parent.parent
+    return {
+        "PATH": os.defpath,
+        "PYTHONPATH": str(source_root),
+        "PYTHONSAFEPATH": "1",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LC_ALL": "C.UTF-8",
+    }
+
+
+class WorkerPool:
+    """Runs hooks in sandbox worker processes (see module doc).
+
+    ``workers`` processes (default: one per core) are started by
+    :meth:`run`; ``cache_dir`` is the compile cache they share (with the
+    in-process sandbox too); ``memory_mb`` and ``cpu_seconds`` are each
+    worker's ``RLIMIT_AS`` (address space: the engine reserves 4 GiB per
+    linear memory, so the default of 4 TiB allows about a thousand live
+    memories) and soft ``RLIMIT_CPU`` (over a worker's life; near it the
+    worker asks to be replaced and is, between calls); ``grace_ms`` is how long past an invocation's
+    deadline a worker may stay silent before it is killed; ``admit_timeout_s``
+    bounds an admission or a component load (compiling a Python guest takes
+    seconds); ``backoff_max_s`` caps the wait before restarting a worker that
+    keeps dying.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        cache_dir: Path | None = None,
+        memory_mb: int = 4 * 1024 * 1024,
+        cpu_seconds: int = 3600,
+        call_path: Literal["fast", "stock"] = "fast",
+        grace_ms: int = 1000,
+        admit_timeout_s: float = 120.0,
+        startup_timeout_s: float = 60.0,
+        backoff_max_s: float = 5.0,
+        max_frame_bytes: int = wire.MAX_FRAME_BYTES,
+        python: str = sys.executable,
+    ) -> None:
+        count = workers if workers is not None else (os.cpu_count() or 1)
+        if count < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self._slots = [_Slot(i) for i in range(count)]
+        self._cache_dir = cache_dir.resolve() if cache_dir is not None else None
+        self._memory_mb = memory_mb
+        self._cpu_seconds = cpu_seconds
+        self._call_path = call_path
+        self._grace_s = grace_ms / 1000
+        self._admit_timeout_s = admit_timeout_s
+        self._startup_timeout_s = startup_timeout_s
+        self._backoff_max_s = backoff_max_s
+        self._max_frame = max_frame_bytes
+        self._python = python
+        self._env = _worker_env()
+        self._tick = min(0.05, max(0.005, self._grace_s / 4))
+        self._versions: dict[str, _Version] = {}
+        self._tenant_slot: dict[str, _Slot] = {}
+        self._ids = itertools.count(1)
+        self._scope = trio.CancelScope()
+        self._running = False
+        self._closed = False
+        self._stopped = trio.Event()
+        # Counters for stats().
+        self._invocations_sent = 0
+        self._frames_sent = 0
+        self._messages_sent = 0
+        self._bytes_sent = 0
+        self._admissions = 0
+        self._crashes = 0
+        self._restarts = 0
+        self._retired = 0
+
+    # -- the Runtime protocol ------------------------------------------------------
+
+    async def admit(self, code: bytes) -> str:
+        """Admit a component in a worker (admission needs the engine);
+        returns its version or raises :class:`AdmissionError` with the
+        sandbox's own reason."""
+        if len(code) > 1 << 20:
+            # Hashing tens of MiB would stall the loop; hashlib drops the GIL.
+            version = await trio.to_thread.run_sync(wire.content_hash, code)
+        else:
+            version = wire.content_hash(code)
+        known = self._versions.get(version)
+        if known is not None:
+            known.refs += 1
+            return version
+        if self._closed:
+            raise AdmissionError("the sandbox worker pool is shut down")
+        job_id = next(self._ids)
+        try:
+            data = wire.encode((wire.ADMIT, job_id, code), self._max_frame)
+        except wire.FrameTooLarge:
+            raise AdmissionError(
+                f"component is {len(code)} bytes, too large to send to a sandbox worker"
+            ) from None
+        job = _Job(_ADMIT, job_id, data, version)
+        job.budget = self._admit_timeout_s
+        slot = min(self._slots, key=lambda s: s.load)
+        slot.submit(job)
+        admitted = await job.wait()  # AdmissionError when refused
+        if admitted != version:
+            raise AdmissionError(
+                f"the sandbox worker admitted version {str(admitted)[:12]}, "
+                f"not {version[:12]} (the bytes changed in transit?)"
+            )
+        self._admissions += 1
+        known = self._versions.get(version)  # admitted concurrently, elsewhere
+        if known is not None:
+            known.refs += 1
+        else:
+            self._versions[version] = _Version(code, 1)
+        return version
+
+    async def invoke(
+        self,
+        version: str,
+        self_id: str,
+        hook: str,
+        args: Sequence[Any],
+        state: Mapping[str, bytes],
+        limits: Limits,
+        world: HostWorld,
+        *,
+        tenant: str,
+    ) -> Outcome:
+        """Run one hook for one object in the tenant's worker; all or nothing,
+        exactly as :meth:`sandbox.runtime.host.Sandbox.invoke`."""
+        if hook not in HOOKS:
+            return Outcome(GuestError(ErrorKind.NO_SUCH_HOOK, f"no hook named {hook!r}"))
+        known = self._versions.get(version)
+        if known is None:
+            return Outcome(GuestError(ErrorKind.INSTANTIATE, f"unknown version {version[:12]}"))
+        if self._closed:
+            return Outcome(GuestError(ErrorKind.SANDBOX_CRASH, "the sandbox worker pool is shut down"))
+        slot = self._tenant_slot.get(tenant)
+        if slot is None:
+            slot = self._assign(tenant)
+        job_id = next(self._ids)
+        try:
+            data = wire.encode(
+                (
+                    wire.INVOKE, job_id, version, tenant, self_id, str(hook), args,
+                    state if type(state) is dict else dict(state), wire.limits_to_wire(limits),
+                ),
+                self._max_frame,
+            )  # fmt: skip
+        except wire.FrameTooLarge as exc:
+            return Outcome(GuestError(ErrorKind.HOST_ERROR, f"invocation too large for a sandbox worker: {exc}"))
+        except (TypeError, ValueError) as exc:  # cbor2 cannot encode an argument
+            return Outcome(GuestError(ErrorKind.HOST_ERROR, f"bad arguments: {exc}"))
+        job = _Job(_INVOKE, job_id, data, version)
+        job.code = known.code
+        job.tenant = tenant
+        job.world = world
+        job.deadline_s = limits.deadline_ms / 1000
+        proc = slot.proc
+        if (
+            proc is not None
+            and not proc.fifo
+            and not slot.pending
+            and not proc.backlog
+            and not proc.retiring
+            and proc.ready.is_set()
+        ):
+            # The worker is idle: nothing to batch with, so no reason to
+            # wait for the sender. While it is busy, calls queue and the
+            # sender writes them together.
+            self._send(slot, proc, [job])
+        else:
+            slot.submit(job)
+        outcome: Outcome = await job.wait()
+        return outcome
+
+    def release(self, version: str) -> None:
+        """Give back one admission; the last one makes every worker forget the version."""
+        known = self._versions.get(version)
+        if known is None:
+            return
+        known.refs -= 1
+        if known.refs > 0:
+            return
+        del self._versions[version]
+        data = wire.encode((wire.RELEASE, version))
+        for slot in self._slots:
+            # In order behind anything queued for the version; the sender
+            # drops it if the worker there never had the version.
+            slot.submit(_Job(_RELEASE, 0, data, version))
+
+    def sweep(self, idle_seconds: float = 60.0) -> None:
+        """Have every worker drop instances idle for ``idle_seconds``, so the
+        memory a burst took goes back to the system (fire and forget)."""
+        data = wire.encode((wire.SWEEP, float(idle_seconds)))
+        for slot in self._slots:
+            slot.submit(_Job(_SWEEP, 0, data, ""))
+
+    # -- running ---------------------------------------------------------------------
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Start the workers and keep them running until cancelled or
+        :meth:`aclose`; ``nursery.start(pool.run)`` returns once every worker
+        is ready (or raises if one cannot start)."""
+        if self._running or self._closed:
+            raise RuntimeError("a WorkerPool runs once")
+        self._running = True
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    for slot in self._slots:
+                        nursery.start_soon(self._supervise, slot)
+                    with trio.move_on_after(self._startup_timeout_s):
+                        for slot in self._slots:
+                            await slot.ready.wait()
+                    missing = [s for s in self._slots if not s.ready.is_set()]
+                    if missing:
+                        why = "; ".join(f"worker {s.index} {s.last_failure or 'is silent'}" for s in missing)
+                        raise RuntimeError(f"sandbox workers did not start: {why}")
+                    task_status.started()
+        finally:
+            self._closed = True
+            self._fail_everything("the sandbox worker pool is shut down")
+            self._stopped.set()
+
+    async def aclose(self) -> None:
+        """Stop every worker and wait until they are reaped."""
+        self._closed = True
+        self._scope.cancel()
+        if self._running:
+            await self._stopped.wait()
+
+    # -- introspection -------------------------------------------------------------------
+
+    def stats(self) -> PoolStats:
+        workers = tuple(
+            WorkerStats(
+                index=s.index,
+                pid=s.proc.pid if s.proc is not None else None,
+                tenants=len(s.tenants),
+                in_flight=len(s.proc.fifo) if s.proc is not None else 0,
+                queued=len(s.pending),
+                invocations=s.invocations,
+                crashes=s.crashes,
+                restarts=s.restarts,
+            )
+            for s in self._slots
+        )
+        return PoolStats(
+            invocations_sent=self._invocations_sent,
+            frames_sent=self._frames_sent,
+            messages_sent=self._messages_sent,
+            bytes_sent=self._bytes_sent,
+            admissions=self._admissions,
+            crashes=self._crashes,
+            restarts=self._restarts,
+            retired=self._retired,
+            versions=len(self._versions),
+            workers=workers,
+        )
+
+    def pid_of(self, tenant: str) -> int | None:
+        """The process id of the worker that runs ``tenant`` (None if it has
+        not invoked yet or its worker is being restarted)."""
+        slot = self._tenant_slot.get(tenant)
+        proc = slot.proc if slot is not None else None
+        return proc.pid if proc is not None and proc.process.returncode is None else None
+
+    # -- tenants -----------------------------------------------------------------------
+
+    def _assign(self, tenant: str) -> _Slot:
+        slot = min(self._slots, key=lambda s: (len(s.tenants), s.load))
+        slot.tenants.add(tenant)
+        self._tenant_slot[tenant] = slot
+        return slot
+
+    # -- one slot's life -------------------------------------------------------------------
+
+    async def _supervise(self, slot: _Slot) -> None:
+        while True:
+            proc: _Proc | None = None
+            try:
+                proc = await self._spawn(slot)
+            except OSError as exc:
+                reason = f"could not be started: {exc}"
+            else:
+                slot.proc = proc
+                try:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._sender, slot, proc)
+                        nursery.start_soon(self._writer, proc)
+                        nursery.start_soon(self._watchdog, proc)
+                        await self._reader(slot, proc)
+                        nursery.cancel_scope.cancel()
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await self._reap(proc)
+                if proc.retiring and proc.kill_reason is None and proc.process.returncode == 0:
+                    self._retired += 1
+                    log.info("sandbox worker %d (pid %d) retired after its CPU budget; replacing it", slot.index, proc.pid)
+                    self._fail_in_flight(proc, f"sandbox worker {slot.index} (pid {proc.pid}) retired")
+                    continue
+                reason = proc.kill_reason or _describe_exit(proc.process.returncode)
+            who = f"sandbox worker {slot.index}" + (f" (pid {proc.pid})" if proc is not None else "")
+            slot.last_failure = reason
+            lost = self._fail_in_flight(proc, f"{who} {reason}; nothing of this call was applied") if proc else 0
+            now = trio.current_time()
+            slot.streak = slot.streak + 1 if now - slot.last_crash < 30 else 1
+            slot.last_crash = now
+            slot.crashes += 1
+            self._crashes += 1
+            delay = 0.0 if slot.streak == 1 else min(self._backoff_max_s, 0.1 * 2 ** (slot.streak - 2))
+            log.warning("%s %s; %d call(s) lost; restarting in %.1f s", who, reason, lost, delay)
+            slot.proc = None
+            await trio.sleep(delay)
+            slot.restarts += 1
+            self._restarts += 1
+
+    async def _spawn(self, slot: _Slot) -> _Proc:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        tmpdir = tempfile.mkdtemp(prefix=f"jitrealm-worker{slot.index}-")
+        fd = child.fileno()
+        args = [
+            self._python, "-m", "sandbox.runtime.worker", "--fd", str(fd),
+            "--memory-mb", str(self._memory_mb), "--cpu-seconds", str(self._cpu_seconds),
+            "--call-path", self._call_path, "--max-frame-bytes", str(self._max_frame),
+        ]  # fmt: skip
+        if self._cache_dir is not None:
+            args += ["--cache-dir", str(self._cache_dir)]
+        try:
+            process = await trio.lowlevel.open_process(
+                args,
+                pass_fds=(fd,),
+                close_fds=True,
+                cwd=tmpdir,
+                env=self._env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+            )
+        except BaseException:
+            parent.close()
+            shutil.rmtree(tmpdir, ignore_errors=True)
+            raise
+        finally:
+            child.close()
+        parent.setblocking(False)
+        return _Proc(process, parent, tmpdir)
+
+    async def _reap(self, proc: _Proc) -> None:
+        """Close the channel (a healthy worker exits on EOF), make sure the
+        process is gone and waited for, and remove its directory."""
+        try:
+            proc.sock.close()
+        except OSError:
+            pass
+        with trio.move_on_after(2):
+            await proc.process.wait()
+        if proc.process.returncode is None:
+            proc.process.kill()
+            await proc.process.wait()
+        shutil.rmtree(proc.tmpdir, ignore_errors=True)
+
+    def _fail_in_flight(self, proc: _Proc, message: str) -> int:
+        """Answer everything sent to a process that is gone; returns how many
+        invocations and admissions that was."""
+        lost = 0
+        for job in proc.fifo:
+            if job.kind in (_INVOKE, _ADMIT):
+                job.crash(message)
+                lost += 1
+        proc.fifo.clear()
+        proc.calls.clear()
+        return lost
+
+    def _fail_everything(self, message: str) -> None:
+        for slot in self._slots:
+            if slot.proc is not None:
+                self._fail_in_flight(slot.proc, message)
+            for job in slot.pending:
+                job.crash(message)
+            slot.pending.clear()
+
+    # -- one process's tasks -------------------------------------------------------------------
+
+    async def _sender(self, slot: _Slot, proc: _Proc) -> None:
+        """Everything queued for the slot goes out together: one frame (a
+        few at the frame cap), one ``send``."""
+        await proc.ready.wait()
+        while True:
+            if proc.retiring:
+                await trio.sleep_forever()  # the supervisor replaces this process
+            if not slot.pending:
+                await slot.wake.wait()
+                slot.wake = trio.Event()  # pending is checked again below: no wake-up is lost
+                continue
+            batch = slot.pending
+            slot.pending = []
+            slot.wake = trio.Event()
+            self._send(slot, proc, batch)
+
+    def _send(self, slot: _Slot, proc: _Proc, jobs: list[_Job]) -> None:
+        """Write ``jobs`` to the worker, preceded by LOADs of the versions it
+        lacks, and start timing what expects an answer."""
+        now = trio.current_time()
+        fifo = proc.fifo
+        out: list[bytes] = []
+        for job in jobs:
+            if job.cancelled:
+                continue
+            kind = job.kind
+            if kind == _INVOKE:
+                version = job.version
+                if version not in proc.loaded:
+                    load = _Job(_LOAD, 0, wire.encode((wire.LOAD, version, job.code)), version)
+                    load.budget = self._admit_timeout_s
+                    if not fifo:
+                        proc.head_since = now
+                    fifo.append(load)
+                    proc.loaded.add(version)
+                    out.append(load.data)
+                warm = (job.tenant, version) in proc.warm
+                job.budget = job.deadline_s + self._grace_s + (0.0 if warm else INSTANTIATE_ALLOWANCE_S)
+                proc.calls[job.id] = job
+                self._invocations_sent += 1
+                slot.invocations += 1
+            elif kind == _ADMIT:
+                proc.calls[job.id] = job
+            elif kind == _RELEASE:  # only where the version was sent
+                if job.version not in proc.loaded:
+                    continue
+                proc.loaded.discard(job.version)
+                proc.warm = {k for k in proc.warm if k[1] != job.version}
+            elif kind == _SWEEP:
+                proc.warm.clear()  # which instances survive is the worker's to know
+            if kind < _RELEASE:
+                if not fifo:
+                    proc.head_since = now
+                fifo.append(job)
+            out.append(job.data)
+        if not out:
+            return
+        room = self._max_frame - 2
+        chunk: list[bytes] = []
+        size = 0
+        for data in out:
+            if chunk and size + len(data) > room:
+                self._write_frame(proc, chunk)
+                chunk, size = [], 0
+            chunk.append(data)
+            size += len(data)
+        self._write_frame(proc, chunk)
+
+    def _write_frame(self, proc: _Proc, messages: list[bytes]) -> None:
+        data = wire.frame(messages)
+        self._frames_sent += 1
+        self._messages_sent += len(messages)
+        self._bytes_sent += len(data)
+        self._write(proc, data)
+
+    def _write(self, proc: _Proc, data: bytes) -> None:
+        """Write now, without waiting: one ``send`` per frame; what the socket
+        does not take is left for :meth:`_writer`, in order."""
+        if proc.backlog:
+            proc.backlog.append(memoryview(data))
+            return
+        try:
+            sent = proc.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return  # the worker is gone; the reader sees it and the supervisor acts
+        if sent < len(data):
+            proc.backlog.append(memoryview(data)[sent:])
+            proc.backlog_ready.set()
+
+    async def _writer(self, proc: _Proc) -> None:
+        sock = proc.sock
+        backlog = proc.backlog
+        while True:
+            await proc.backlog_ready.wait()
+            proc.backlog_ready = trio.Event()
+            while backlog:
+                await trio.lowlevel.wait_writable(sock)
+                chunk = backlog[0]
+                try:
+                    sent = sock.send(chunk)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return
+                if sent == len(chunk):
+                    backlog.popleft()
+                else:
+                    backlog[0] = chunk[sent:]
+
+    async def _watchdog(self, proc: _Proc) -> None:
+        """Kill a worker that stays silent past its budget: the head of the
+        queue is the one message the worker can be working on.
+
+        Only silence counts. Time the driver itself was not running (a
+        stalled loop, a starved process) is added back to the head's clock,
+        and a worker whose answer is already waiting in the socket is not
+        silent: the reader just has not run yet.
+        """
+        tick = self._tick
+        last = trio.current_time()
+        while True:
+            await trio.sleep(tick)
+            now = trio.current_time()
+            stalled = now - last - tick
+            last = now
+            if stalled > tick:
+                proc.head_since += stalled
+                proc.started += stalled
+                continue
+            if not proc.ready.is_set():
+                if now - proc.started > self._startup_timeout_s:
+                    proc.kill(f"did not start within {self._startup_timeout_s:g} s; killed")
+                    return
+                continue
+            fifo = proc.fifo
+            if fifo and now - proc.head_since > fifo[0].budget and not _has_data(proc.sock):
+                head = fifo[0]
+                if head.kind == _INVOKE:
+                    why = (
+                        f"gave no answer {head.budget * 1000:.0f} ms into a call (deadline "
+                        f"{head.deadline_s * 1000:.0f} ms + {self._grace_s * 1000:.0f} ms grace"
+                        + ("" if head.budget < head.deadline_s + self._grace_s + 1 else " + instantiation")
+                        + "); killed"
+                    )
+                else:
+                    what = "an admission" if head.kind == _ADMIT else "loading a component"
+                    why = f"spent over {head.budget:g} s on {what}; killed"
+                proc.kill(why)
+                return
+
+    async def _reader(self, slot: _Slot, proc: _Proc) -> None:
+        """Read answers until the channel closes (the worker died or exited)."""
+        sock = proc.sock
+        decoder = wire.FrameDecoder(self._max_frame)
+        dispatch = self._dispatch
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            try:
+                data = sock.recv(RECV_BYTES)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            try:
+                frames = decoder.feed(data)
+            except wire.WireError as exc:
+                proc.kill(f"sent a bad frame ({exc}); killed")
+                return
+            for messages in frames:
+                for message in messages:
+                    dispatch(slot, proc, message)
+
+    def _answered(self, proc: _Proc, job: _Job) -> None:
+        fifo = proc.fifo
+        if fifo and fifo[0] is job:
+            fifo.popleft()
+        else:
+            try:
+                fifo.remove(job)
+            except ValueError:
+                pass
+        proc.head_since = trio.current_time()
+        if proc.retiring and not fifo:
+            self._let_go(proc)
+
+    def _let_go(self, proc: _Proc) -> None:
+        """A retiring worker has nothing in flight: closing our side of the
+        channel makes it exit (status 0), and the supervisor replaces it."""
+        try:
+            proc.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def _dispatch(self, slot: _Slot, proc: _Proc, message: list[Any]) -> None:
+        kind = message[0]
+        if kind == wire.OUTCOME:
+            job = proc.calls.pop(message[1], None)
+            if job is None:
+                return  # its worker was replaced meanwhile
+            self._answered(proc, job)
+            outcome = wire.outcome_from_wire(message[2])
+            key = (job.tenant, job.version)
+            if outcome.error is None:
+                proc.warm.add(key)
+            else:
+                proc.warm.discard(key)  # the sandbox threw the instance away
+            job.finish(outcome)
+        elif kind == wire.QUERY:
+            self._answer(proc, message)
+        elif kind == wire.LOADED:
+            version, error = message[1], message[2]
+            for job in proc.fifo:
+                if job.kind == _LOAD and job.version == version:
+                    self._answered(proc, job)
+                    break
+            if error is not None:
+                proc.loaded.discard(version)  # tried again before the next call
+                log.warning("sandbox worker %d (pid %d): %s", slot.index, proc.pid, error)
+        elif kind == wire.ADMITTED or kind == wire.REFUSED:
+            job = proc.calls.pop(message[1], None)
+            if job is None:
+                return
+            self._answered(proc, job)
+            if kind == wire.ADMITTED:
+                proc.loaded.add(message[2])
+                job.finish(message[2])
+            else:
+                job.fail(AdmissionError(str(message[2])))
+        elif kind == wire.HELLO:
+            if message[2] != wire.PROTOCOL:
+                proc.kill(f"speaks protocol {message[2]!r}, not {wire.PROTOCOL}; killed")
+                return
+            proc.head_since = trio.current_time()
+            proc.ready.set()
+            slot.ready.set()
+        elif kind == wire.RETIRING:
+            proc.retiring = True
+            slot.wake.set()  # the sender stops taking work
+            log.info("sandbox worker %d (pid %d) asks to be replaced: %s", slot.index, proc.pid, message[1])
+            if not proc.fifo:
+                self._let_go(proc)
+        elif kind == wire.ERROR:
+            self._worker_error(slot, proc, message)
+        else:
+            proc.kill(f"sent an unknown message kind {kind!r}; killed")
+
+    def _answer(self, proc: _Proc, message: list[Any]) -> None:
+        """Answer a world query from the invocation's own HostWorld, at once:
+        the worker is blocked until it arrives."""
+        call_id = message[1]
+        job = proc.calls.get(call_id)
+        world = job.world if job is not None else None
+        if world is None:
+            reply: list[Any] = [wire.ANSWER, call_id, wire.ANSWER_FAILED, ("LookupError", f"no call {call_id} in flight")]
+        else:
+            reply = wire.answer_query(world, call_id, message[2], message[3])
+        try:
+            data = wire.encode(reply, self._max_frame)
+        except (TypeError, ValueError) as exc:  # the world answered something CBOR cannot carry
+            data = wire.encode((wire.ANSWER, call_id, wire.ANSWER_FAILED, (type(exc).__name__, str(exc))))
+        self._write_frame(proc, [data])
+
+    def _worker_error(self, slot: _Slot, proc: _Proc, message: list[Any]) -> None:
+        """The worker could not handle a message: fail that one, loudly."""
+        ref, text = message[1], str(message[2])
+        log.error("sandbox worker %d (pid %d): %s", slot.index, proc.pid, text)
+        job = proc.calls.pop(ref, None) if isinstance(ref, int) else None
+        if job is None:
+            for queued in proc.fifo:
+                if queued.kind == _LOAD and queued.version == ref:
+                    self._answered(proc, queued)
+                    proc.loaded.discard(queued.version)
+                    break
+            return
+        self._answered(proc, job)
+        if job.kind == _INVOKE:
+            job.finish(Outcome(GuestError(ErrorKind.HOST_ERROR, f"sandbox worker {slot.index}: {text}")))
+        else:
+            job.fail(AdmissionError(f"sandbox worker {slot.index}: {text}"))
