@@ -1,0 +1,553 @@
+"""The out-of-process backend: real worker processes running real components.
+
+A :class:`~driver.runtimes.workers.WorkerPool` must give exactly the outcomes
+the in-process :class:`~sandbox.runtime.host.Sandbox` gives (effects, state,
+results, every kind of error, world queries answered by the driver, refusals
+and quota breaches crossing the channel), while batching tenants' calls,
+surviving workers that die or hang, and keeping its processes hardened and
+the driver free of wasmtime.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import cbor2
+import pytest
+import trio
+
+from driver.runtimes.workers import WorkerPool
+from sandbox.protocol import AdmissionError, ErrorKind, HostLimit, Limits, Outcome, WorldRefusal
+from sandbox.runtime.host import Sandbox
+
+from ..guests import GUESTS
+
+ROOT = Path(__file__).resolve().parents[2]
+SELF = "/obj/probe#000001"
+ACTOR = "/player/ann"
+HALL = "/rooms/hall"
+SWORD = "/obj/sword#000002"
+COIN = "/obj/coin#000003"
+BROKEN = "/obj/broken#000009"  # asking the world about it raises
+QUOTA = "/obj/quota"  # cloning it breaks a tenant quota
+NOW_MS = 1_700_000_000_123
+#: Time is not what these tests compare: a deadline no busy machine reaches.
+ROOMY = Limits(deadline_ms=30_000)
+#: Tight enough that each hostile guest hits its limit in milliseconds.
+SMALL = Limits(fuel=20_000_000, deadline_ms=100, memory_bytes=16 * 1024 * 1024)
+MEMORY_MB = 256 * 1024  # the workers' RLIMIT_AS (the engine reserves 4 GiB per memory)
+
+
+class TestWorld:
+    """A small deterministic :class:`~sandbox.protocol.HostWorld`, like the
+    offline one plus objects, public state, refusals, a quota and a broken
+    object; every question is recorded, so both backends can be shown to
+    have asked the same things."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.env: dict[str, str | None] = {HALL: None, SELF: HALL, ACTOR: HALL, SWORD: HALL, COIN: ACTOR}
+        self.public = {SWORD: {"edge": cbor2.dumps(7)}}
+        self.clones = 0
+        self.handle = 1000
+        self.calls: list[tuple[Any, ...]] = []
+        self.on_now: Callable[[], None] | None = None
+
+    def _broken(self, target: str) -> None:
+        if target == BROKEN:
+            raise RuntimeError(f"the world lost {target}")
+
+    def environment(self, target: str) -> str | None:
+        self.calls.append(("environment", target))
+        self._broken(target)
+        return self.env.get(target)
+
+    def contents(self, target: str) -> list[str]:
+        self.calls.append(("contents", target))
+        self._broken(target)
+        return [obj for obj, where in self.env.items() if where == target]
+
+    def query(self, asker: str, target: str, key: str) -> bytes | None:
+        self.calls.append(("query", asker, target, key))
+        self._broken(target)
+        return self.public.get(target, {}).get(key)
+
+    def clone(self, asker: str, blueprint: str) -> str:
+        self.calls.append(("clone", asker, blueprint))
+        if blueprint == QUOTA:
+            raise HostLimit("object quota reached (3)")
+        if not blueprint.startswith("/obj/"):
+            raise WorldRefusal(f"no such blueprint: {blueprint}")
+        self.clones += 1
+        new_id = f"{blueprint}#{self.clones:06d}"
+        self.env[new_id] = None
+        return new_id
+
+    def destruct(self, asker: str, target: str) -> None:
+        self.calls.append(("destruct", asker, target))
+        if target not in self.env:
+            raise WorldRefusal(f"no such object: {target}")
+        del self.env[target]
+
+    def move(self, asker: str, target: str, destination: str) -> None:
+        self.calls.append(("move", asker, target, destination))
+        self._broken(target)
+        if target not in self.env or destination not in self.env:
+            raise WorldRefusal(f"no such object: {target if target not in self.env else destination}")
+        self.env[target] = destination
+
+    def now_ms(self) -> int:
+        self.calls.append(("now_ms",))
+        if self.on_now is not None:
+            self.on_now()
+        return NOW_MS  # frozen: clock_spin never gets its hour
+
+    def next_callout_handle(self) -> int:
+        self.calls.append(("next_callout_handle",))
+        self.handle += 1
+        if self.handle > 1003:
+            raise HostLimit("pending callout quota reached (3)")
+        return self.handle
+
+    def cancel_callout(self, asker: str, handle: int) -> bool:
+        self.calls.append(("cancel_callout", asker, handle))
+        return handle == 41
+
+
+# --------------------------------------------------------------------------
+# Fixtures and helpers
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("wasm-cache-workers")
+
+
+@pytest.fixture(scope="module")
+def inproc(cache_dir: Path) -> Sandbox:
+    return Sandbox(cache_dir=cache_dir)
+
+
+@pytest.fixture
+async def pool(nursery: trio.Nursery, cache_dir: Path) -> AsyncIterator[WorkerPool]:
+    workers = WorkerPool(2, cache_dir=cache_dir, memory_mb=MEMORY_MB, cpu_seconds=900, grace_ms=400)
+    with trio.fail_after(60):
+        await nursery.start(workers.run)
+    yield workers
+    with trio.fail_after(30):
+        await workers.aclose()
+
+
+def code(guest_components: dict[str, Path], name: str) -> bytes:
+    return guest_components[name].read_bytes()
+
+
+def hexs(value: str | bytes) -> str:
+    """A data argument of an import_probe script (raw bytes in hex)."""
+    raw = value.encode() if isinstance(value, str) else value
+    return "x" + raw.hex()
+
+
+def probe(*steps: str) -> tuple[str, tuple[Any, ...]]:
+    """on-command of import_probe running ``steps`` (the verb is the first import)."""
+    verb, _, args = " ; ".join(steps).partition(" ")
+    return "on-command", (ACTOR, verb, args)
+
+
+def comparable(outcome: Outcome, *, timed: bool = False) -> dict[str, Any]:
+    """Everything of an outcome but its wall time (and, for a call the clock
+    stopped, the fuel it happened to burn by then)."""
+    error = outcome.error
+    return {
+        "error": None if error is None else (error.kind, error.message),
+        "result": outcome.result,
+        "effects": outcome.effects,
+        "state_changes": outcome.state_changes,
+        "fuel_used": None if timed else outcome.fuel_used,
+        "logs": outcome.logs,
+    }
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    guest: str
+    hook: str
+    args: tuple[Any, ...]
+    expect: str  # "ok" or the ErrorKind value
+    limits: Limits = ROOMY
+    state: dict[str, bytes] = field(default_factory=dict)
+    timed: bool = False  # stopped by the wall clock
+
+
+CASES = [
+    Case("counter", "counter", "on-command", (ACTOR, "push", ""), "ok", state={"count": cbor2.dumps(41)}),
+    Case("counter-unhandled", "counter", "on-command", (ACTOR, "dance", ""), "ok"),
+    Case("on-load", "counter", "on-load", (), "ok"),
+    Case("on-enter-none", "spin_heartbeat", "on-enter", (ACTOR, None), "ok"),
+    Case("on-leave-some", "spin_heartbeat", "on-leave", (ACTOR, HALL), "ok"),
+    Case("on-callout-bytes", "spin_heartbeat", "on-callout", ("tick", cbor2.dumps([1, b"\x00"])), "ok"),
+    Case("on-message", "spin_heartbeat", "on-message", ("/npc/x", "tell", cbor2.dumps("hi")), "ok"),
+    Case("on-reload-log", "spin_heartbeat", "on-reload", ("0" * 64,), "ok"),
+    Case("messages", "import_probe", *probe(
+        f"tell {hexs(ACTOR)} {hexs('héllo 🐉')}", f"say {hexs('Ding!')}", f"emote {hexs('waves.')}",
+        f"gmcp {hexs(ACTOR)} {hexs('Char.Vitals')} {hexs(json.dumps({'hp': 7, 'ok': True, 'x': None}))}",
+        f"log 1 {hexs('a log line')}",
+    ), "ok"),
+    Case("state", "import_probe", *probe(
+        f"state-get {hexs('hp')}", f"state-set {hexs('hp')} {hexs(cbor2.dumps(8))}",
+        f"state-get {hexs('hp')}", f"state-delete {hexs('blob')}", f"state-get {hexs('missing')}",
+    ), "ok", state={"hp": cbor2.dumps(7), "blob": cbor2.dumps(bytes(range(256)))}),
+    Case("callouts", "import_probe", *probe(
+        f"callout {hexs('tick')} 10 {hexs(cbor2.dumps([1]))}", "cancel-callout @", "cancel-callout 41",
+        "cancel-callout 42", "set-heartbeat 500",
+    ), "ok"),
+    Case("world-queries", "import_probe", *probe(
+        f"environment {hexs(SWORD)}", f"environment {hexs('/nowhere')}", f"contents {hexs(HALL)}",
+        f"query {hexs(SWORD)} {hexs('edge')}", f"query {hexs(SWORD)} {hexs('secret')}",
+        f"query {hexs(SELF)} {hexs('hp')}", "now-ms",
+    ), "ok", state={"hp": cbor2.dumps(3)}),
+    Case("reservations", "import_probe", *probe(
+        f"clone {hexs('/obj/coin')}", f"clone {hexs('/rooms/nope')}", f"move {hexs(SWORD)} {hexs(ACTOR)}",
+        f"environment {hexs(SWORD)}", f"move {hexs(SWORD)} {hexs('/void')}", f"destruct {hexs(COIN)}",
+        f"destruct {hexs(COIN)}", f"contents {hexs(ACTOR)}",
+    ), "ok"),
+    Case("world-raises", "import_probe", *probe(f"say {hexs('before')}", f"environment {hexs(BROKEN)}"),
+         "host-error"),
+    Case("quota-on-clone", "import_probe", *probe(f"say {hexs('before')}", f"clone {hexs(QUOTA)}"),
+         "host-limit"),
+    Case("quota-on-callout", "import_probe", *probe(
+        *[f"callout {hexs('tick')} 10 {hexs(b'')}"] * 4), "host-limit"),
+    Case("bad-utf8-import", "import_probe", *probe(f"say {hexs(b'ok' + bytes([0x80]))}"), "bad-guest-data"),
+    Case("no-such-hook", "counter", "on-dance", (), "no-such-hook"),
+] + [
+    Case(f"hostile-{name}", name, guest.hook, {
+        "heartbeat": (), "reset": (), "on-command": (ACTOR, "go", BROKEN if name == "query_target" else ""),
+    }[guest.hook], guest.expect, limits=SMALL, timed=guest.expect == "deadline")
+    for name, guest in sorted(GUESTS.items())
+    if guest.hook not in (None, "admission")
+]  # fmt: skip
+
+
+async def test_every_case_has_the_same_outcome_as_in_process(pool, inproc, guest_components):
+    """Each case on a fresh instance on both sides (its own tenant), same
+    arguments, state, limits and world; the outcomes must agree in all but
+    wall time, and so must what each side asked its world."""
+    versions: dict[str, str] = {}
+    mismatches: list[str] = []
+    for case in CASES:
+        data = code(guest_components, case.guest)
+        if case.guest not in versions:
+            with trio.fail_after(120):
+                versions[case.guest] = await pool.admit(data)
+            assert inproc.admit(data) == versions[case.guest]
+        version = versions[case.guest]
+        tenant = f"case-{case.id}"
+        near, far = TestWorld(), TestWorld()
+        expected = inproc.invoke(
+            version, SELF, case.hook, case.args, case.state, case.limits, near, tenant=tenant
+        )
+        with trio.fail_after(60):
+            got = await pool.invoke(
+                version, SELF, case.hook, case.args, case.state, case.limits, far, tenant=tenant
+            )
+        kind = "ok" if got.error is None else str(got.error.kind)
+        assert kind == case.expect, f"{case.id}: {got.error}"
+        if comparable(got, timed=case.timed) != comparable(expected, timed=case.timed):
+            mismatches.append(f"{case.id}:\n  worker:     {comparable(got)}\n  in-process: {comparable(expected)}")
+        elif not case.timed and far.calls != near.calls:
+            mismatches.append(f"{case.id}: the world was asked {far.calls}, in-process {near.calls}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+async def test_refusals_and_quotas_cross_as_their_own_kinds(pool, guest_components):
+    version = await pool.admit(code(guest_components, "import_probe"))
+    hook, args = probe(f"clone {hexs('/rooms/nope')}", f"clone {hexs('/obj/coin')}")
+    with trio.fail_after(60):
+        outcome = await pool.invoke(version, SELF, hook, args, {}, ROOMY, TestWorld(), tenant="t")
+    assert outcome.ok
+    report = cbor2.loads(outcome.state_changes["out"])
+    assert report[5:] == [{"err": "no such blueprint: /rooms/nope"}, {"ok": "/obj/coin#000001"}]
+    hook, args = probe(f"clone {hexs(QUOTA)}")
+    with trio.fail_after(60):
+        outcome = await pool.invoke(version, SELF, hook, args, {}, ROOMY, TestWorld(), tenant="t")
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.HOST_LIMIT
+    assert outcome.error.message == "object quota reached (3)"
+    assert outcome.effects == [] and outcome.state_changes == {}
+    hook, args = probe(f"contents {hexs(BROKEN)}")
+    with trio.fail_after(60):
+        outcome = await pool.invoke(version, SELF, hook, args, {}, ROOMY, TestWorld(), tenant="t")
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.HOST_ERROR
+    assert outcome.error.message == f"host function failed: RuntimeError: the world lost {BROKEN}"
+
+
+@pytest.mark.parametrize("name", ["garbage", "core_module", "wrong_world", "evil_import"])
+async def test_admission_refusals_read_as_in_process(name, pool, inproc, guest_components):
+    data = b"definitely not wasm" if name == "garbage" else code(guest_components, name)
+    with pytest.raises(AdmissionError) as in_process:
+        inproc.admit(data)
+    with trio.fail_after(60), pytest.raises(AdmissionError) as in_worker:
+        await pool.admit(data)
+    assert str(in_worker.value) == str(in_process.value)
+    if name == "evil_import":
+        assert "jitrealm:realm/evil" in str(in_worker.value)
+
+
+async def test_admissions_are_counted_and_released_like_in_process(pool, guest_components):
+    data = code(guest_components, "counter")
+    with trio.fail_after(60):
+        version = await pool.admit(data)
+        assert await pool.admit(data) == version  # a second admission of the same bytes
+    args = (ACTOR, "push", "")
+    pool.release(version)
+    with trio.fail_after(60):
+        assert (await pool.invoke(version, SELF, "on-command", args, {}, ROOMY, TestWorld(), tenant="t")).ok
+    pool.release(version)
+    with trio.fail_after(60):
+        gone = await pool.invoke(version, SELF, "on-command", args, {}, ROOMY, TestWorld(), tenant="t")
+    assert gone.error is not None and gone.error.kind is ErrorKind.INSTANTIATE
+    assert gone.error.message == f"unknown version {version[:12]}"
+    assert pool.stats().versions == 0
+
+
+async def test_sweep_drops_idle_instances_in_the_workers(pool, inproc, guest_components):
+    """A fresh instance spends a little more fuel on its first call, which
+    shows when a sweep has dropped one: the same on both sides."""
+    data = code(guest_components, "counter")
+    with trio.fail_after(60):
+        version = await pool.admit(data)
+    inproc.admit(data)
+    args = (ACTOR, "push", "")
+
+    async def fuel(tenant: str) -> tuple[int, int]:
+        got = await pool.invoke(version, SELF, "on-command", args, {}, ROOMY, TestWorld(), tenant=tenant)
+        expected = inproc.invoke(version, SELF, "on-command", args, {}, ROOMY, TestWorld(), tenant=tenant)
+        return got.fuel_used, expected.fuel_used
+
+    with trio.fail_after(60):
+        first, warm = await fuel("swept"), await fuel("swept")
+        assert first != warm and first[0] == first[1] and warm[0] == warm[1]
+        pool.sweep(0)
+        inproc.sweep(0)
+        assert await fuel("swept") == first
+
+
+async def test_tenants_run_in_parallel_and_their_calls_share_frames(pool, guest_components):
+    with trio.fail_after(60):
+        version = await pool.admit(code(guest_components, "counter"))
+    tenants = [f"tenant-{i}" for i in range(8)]
+    outcomes: dict[str, list[Outcome]] = {t: [] for t in tenants}
+    states: dict[str, dict[str, bytes]] = {t: {} for t in tenants}
+
+    async def play(tenant: str, rounds: int) -> None:
+        state = states[tenant]
+        for _ in range(rounds):
+            outcome = await pool.invoke(version, SELF, "on-command", (ACTOR, "push", ""), state, ROOMY,
+                                        TestWorld(), tenant=tenant)
+            state.update({k: v for k, v in outcome.state_changes.items() if v is not None})
+            outcomes[tenant].append(outcome)
+
+    with trio.fail_after(60):
+        async with trio.open_nursery() as warm:  # every tenant's instance and load
+            for tenant in tenants:
+                warm.start_soon(play, tenant, 1)
+    before = pool.stats()
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            for tenant in tenants:
+                nursery.start_soon(play, tenant, 50)
+    after = pool.stats()
+    for tenant in tenants:
+        assert all(o.ok for o in outcomes[tenant])
+        assert cbor2.loads(outcomes[tenant][-1].state_changes["count"]) == 51  # in order, none lost
+    invocations = after.invocations_sent - before.invocations_sent
+    frames = after.frames_sent - before.frames_sent
+    assert invocations == 8 * 50
+    assert frames < invocations, f"{frames} frames for {invocations} invocations: no batching"
+    assert sorted(w.tenants for w in after.workers) == [4, 4]  # spread, least-loaded first
+    assert all(w.invocations > 0 for w in after.workers)
+    assert after.crashes == 0
+
+
+async def test_a_worker_killed_mid_call_costs_that_call_and_comes_back(pool, guest_components):
+    with trio.fail_after(60):
+        spin = await pool.admit(code(guest_components, "clock_spin"))
+        counter = await pool.admit(code(guest_components, "counter"))
+        assert (await pool.invoke(counter, SELF, "on-command", (ACTOR, "push", ""), {}, ROOMY,
+                                  TestWorld(), tenant="bystander")).ok  # fmt: skip
+    started = trio.Event()
+    world = TestWorld()
+    world.on_now = started.set
+    result: list[Outcome] = []
+
+    async def spin_for_ten_seconds() -> None:
+        limits = replace(ROOMY, deadline_ms=10_000)
+        result.append(await pool.invoke(spin, SELF, "on-command", (ACTOR, "go", ""), {}, limits, world,
+                                        tenant="victim"))
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(spin_for_ten_seconds)
+            await started.wait()
+            pid = pool.pid_of("victim")
+            assert pid is not None and pid != pool.pid_of("bystander")
+            os.kill(pid, signal.SIGKILL)
+    [outcome] = result
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.SANDBOX_CRASH
+    assert f"(pid {pid})" in outcome.error.message and "SIGKILL" in outcome.error.message
+    assert outcome.effects == [] and outcome.state_changes == {}
+    with trio.fail_after(60):
+        again = await pool.invoke(spin, SELF, "heartbeat", (), {}, ROOMY, TestWorld(), tenant="victim")
+        other = await pool.invoke(counter, SELF, "on-command", (ACTOR, "push", ""), {}, ROOMY,
+                                  TestWorld(), tenant="bystander")  # fmt: skip
+    assert again.ok and cbor2.loads(again.state_changes["beats"]) == 1  # restarted, reloaded
+    assert other.ok
+    assert pool.pid_of("victim") not in (None, pid)
+    stats = pool.stats()
+    assert (stats.crashes, stats.restarts) == (1, 1)
+
+
+async def test_a_worker_that_hangs_is_killed_after_the_grace(pool, guest_components):
+    """The engine's own deadline stops a spinning guest in the worker as it
+    would in-process; a worker that stops answering at all (here: stopped
+    with SIGSTOP while a call runs) is killed at deadline + grace."""
+    with trio.fail_after(60):
+        spin = await pool.admit(code(guest_components, "clock_spin"))
+    no_fuel_limit = replace(SMALL, fuel=2**62)
+    with trio.fail_after(30):
+        spun = await pool.invoke(spin, SELF, "on-command", (ACTOR, "go", ""), {}, no_fuel_limit, TestWorld(),
+                                 tenant="hung")
+    assert spun.error is not None and spun.error.kind is ErrorKind.DEADLINE
+
+    world = TestWorld()
+    stopped: list[int] = []
+
+    def stop_the_worker() -> None:
+        if not stopped:
+            pid = pool.pid_of("hung")
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)
+            stopped.append(pid)
+
+    world.on_now = stop_the_worker
+    started = trio.current_time()
+    with trio.fail_after(30):
+        outcome = await pool.invoke(spin, SELF, "on-command", (ACTOR, "go", ""), {}, no_fuel_limit, world,
+                                    tenant="hung")
+    took = trio.current_time() - started
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.SANDBOX_CRASH, outcome.error
+    assert "100 ms + 400 ms grace" in outcome.error.message and f"(pid {stopped[0]})" in outcome.error.message
+    assert 0.5 <= took < 10
+    with trio.fail_after(60):
+        beat = await pool.invoke(spin, SELF, "heartbeat", (), {}, ROOMY, TestWorld(), tenant="hung")
+    assert beat.ok
+
+
+def _fds(pid: int) -> dict[int, str]:
+    fd_dir = Path(f"/proc/{pid}/fd")
+    return {int(fd): os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)}
+
+
+async def test_workers_are_hardened(pool, guest_components, cache_dir):
+    pids = [w.pid for w in pool.stats().workers]
+    assert all(pids) and os.getpid() not in pids
+    dirs = []
+    for pid in pids:
+        assert pid is not None
+        proc = Path(f"/proc/{pid}")
+        status = (proc / "status").read_text()
+        assert "NoNewPrivs:\t1" in status
+        limits = (proc / "limits").read_text()
+        address = next(line for line in limits.splitlines() if line.startswith("Max address space"))
+        assert address.split()[3:5] == [str(MEMORY_MB * 1024 * 1024)] * 2
+        cpu = next(line for line in limits.splitlines() if line.startswith("Max cpu time"))
+        assert cpu.split()[3] == "900"
+        # Nothing inherited but the channel (stdin and stdout are /dev/null,
+        # stderr is the driver's).
+        fds = _fds(pid)
+        assert set(fds) - {0, 1, 2} == {next(fd for fd, to in fds.items() if to.startswith("socket:"))}, fds
+        assert fds[0] == fds[1] == "/dev/null"
+        cwd = Path(os.readlink(proc / "cwd"))
+        assert cwd.name.startswith("jitrealm-worker") and cwd.parent == Path(tempfile.gettempdir())
+        assert list(cwd.iterdir()) == []
+        assert cwd != Path.cwd() and not Path.cwd().is_relative_to(cwd)
+        dirs.append(cwd)
+        environ = (proc / "environ").read_bytes().split(b"\0")
+        assert not any(var.startswith((b"HOME=", b"PYTEST_")) for var in environ)
+    with trio.fail_after(60):
+        version = await pool.admit(code(guest_components, "counter"))
+        assert (await pool.invoke(version, SELF, "on-command", (ACTOR, "push", ""), {}, ROOMY, TestWorld(),
+                                  tenant="t")).ok  # fmt: skip
+    for pid in pids:
+        assert pid is not None
+        # What the engine opened itself: compiled code and memory images.
+        opened = {to for fd, to in _fds(pid).items() if fd > 2 and not to.startswith("socket:")}
+        assert all(to.startswith(("/memfd:wasm-memory-image", str(cache_dir))) for to in opened), opened
+    with trio.fail_after(30):
+        await pool.aclose()
+    for pid in pids:
+        assert pid is not None
+        with pytest.raises(ProcessLookupError):  # reaped, not left a zombie
+            os.kill(pid, 0)
+    assert not any(d.exists() for d in dirs)
+
+
+def test_the_driver_never_maps_wasmtime(guest_components, cache_dir):
+    """A process that runs invocations through a pool has no wasmtime in
+    its address space, and never imported it."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import trio
+        import driver
+        from driver.runtimes.workers import WorkerPool
+        from sandbox.protocol import Limits
+
+        class World:
+            def environment(self, t): return None
+            def contents(self, t): return []
+            def query(self, a, t, k): return None
+            def clone(self, a, b): raise ValueError
+            def destruct(self, a, t): pass
+            def move(self, a, t, d): pass
+            def now_ms(self): return 0
+            def next_callout_handle(self): return 1
+            def cancel_callout(self, a, h): return False
+
+        async def main():
+            pool = WorkerPool(1, cache_dir=__import__("pathlib").Path(sys.argv[2]))
+            async with trio.open_nursery() as nursery:
+                await nursery.start(pool.run)
+                version = await pool.admit(open(sys.argv[1], "rb").read())
+                outcome = await pool.invoke(version, "/x", "on-command", ("/p", "push", ""), {},
+                                            Limits(), World(), tenant="t")
+                await pool.aclose()
+            maps = open("/proc/self/maps").read()
+            print(json.dumps({
+                "ok": outcome.ok,
+                "mapped": "wasmtime" in maps,
+                "imported": sorted(m for m in sys.modules if "wasmtime" in m or m.startswith("sandbox.runtime")),
+            }))
+
+        trio.run(main)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(guest_components["counter"]), str(cache_dir)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report == {"ok": True, "mapped": False, "imported": []}
