@@ -66,6 +66,8 @@ GUESTS: dict[str, Guest] = {
         Guest("counter", ROOT / "world-src" / "examples" / "counter.c", None,
               "the example counter: push/press adds one to `count`", "ok"),
         _c("sdk_probe", None, "exercises realm.h for test_c_sdk (see the file)", "ok"),
+        _c("import_probe", None, "calls any host import with any arguments, from a script, and "
+           "reports what came back, for test_conventions (see the file)", "ok"),
         _c("spin_heartbeat", "heartbeat", "an infinite loop", "fuel"),
         _c("clock_spin", "on-command", "busy-waits an hour on now-ms: cheap in fuel, so the "
            "deadline stops it", "deadline"),
