@@ -5,7 +5,7 @@ wizard, and players logged in to it."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,9 @@ from driver.app import Realm, RealmConfig
 from driver.auth.accounts import Backoff, LoginThrottle, ScryptParams, hash_password, new_account
 from driver.net import ansi
 from driver.net.session import ClientInfo, Session
+from driver.runtimes.inproc import InprocRuntime
 from driver.store.accounts import AccountStore, MemoryAccountStore
-from driver.tenancy.tenant import Quotas, Tenant
+from driver.tenancy.tenant import Event, Quotas, Tenant
 from sandbox.build import manifest as build_manifest
 from sandbox.build import worldbuild
 from sandbox.runtime.host import Sandbox
@@ -40,12 +41,21 @@ def build(world: Path, build_dir: Path) -> worldbuild.BuildResult:
     return result
 
 
-def publish(tenant: Tenant, world: Path, build_dir: Path) -> None:
+async def publish(tenant: Tenant, world: Path, build_dir: Path) -> None:
     for path, entry in build_manifest.load(build_dir).items():
         if entry.component:
-            tenant.blueprints.publish(
+            await tenant.blueprints.publish(
                 path, (build_dir / entry.component).read_bytes(), source=world / entry.source
             )
+
+
+def event(fn: Callable[[], object]) -> Event:
+    """An event (async, as a tenant runs them) that calls the plain ``fn``."""
+
+    async def run() -> None:
+        fn()
+
+    return run
 
 
 class FakeClock:
@@ -85,20 +95,20 @@ class RecordingOutput:
         return "".join(self.texts.get(player_id, []))
 
 
-def make_tenant(sandbox: Sandbox, world: Path, build_dir: Path, **quota_overrides: Any) -> tuple[Tenant, RecordingOutput, FakeClock]:
+async def make_tenant(sandbox: Sandbox, world: Path, build_dir: Path, **quota_overrides: Any) -> tuple[Tenant, RecordingOutput, FakeClock]:
     output = RecordingOutput()
     clock = FakeClock()
-    tenant = Tenant("test", sandbox, output, quotas=Quotas(**quota_overrides), clock=clock)
-    publish(tenant, world, build_dir)
+    tenant = Tenant("test", InprocRuntime(sandbox), output, quotas=Quotas(**quota_overrides), clock=clock)
+    await publish(tenant, world, build_dir)
     return tenant, output, clock
 
 
-def drain(tenant: Tenant, rounds: int = 100) -> None:
+async def drain(tenant: Tenant, rounds: int = 100) -> None:
     """Run every queued event (bounded)."""
     for _ in range(rounds):
         if not tenant.busy:
             return
-        tenant.run_turn(budget_ms=1000)
+        await tenant.run_turn(budget_ms=1000)
     raise AssertionError("tenant still busy after draining")
 
 
@@ -228,17 +238,17 @@ def add_wizard(accounts: AccountStore) -> None:
     accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
 
 
-def make_realm(sandbox: Any, world: Path, build_dir: Path, **config: Any) -> Realm:
+async def make_realm(sandbox: Sandbox, world: Path, build_dir: Path, **config: Any) -> Realm:
     """A Realm over a built test world (every blueprint published), with
     accounts in memory: only the wizard so far. ``config``: more RealmConfig."""
     accounts = MemoryAccountStore()
     add_wizard(accounts)
     realm = Realm(
         RealmConfig(world_dir=world, build_dir=build_dir, kdf_params=CHEAP, **config),
-        runtime=sandbox,
+        runtime=InprocRuntime(sandbox),
         accounts=accounts,
     )
-    assert realm.publish_all() == []
+    assert await realm.publish_all() == []
     return realm
 
 

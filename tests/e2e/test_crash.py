@@ -42,7 +42,8 @@ class Server:
         env = dict(os.environ, JITREALM_ADMIN_PASSWORD="wizardly", PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "driver.cli", "run", "--data", str(self.data), "--world", str(BASIC_WORLD),
-             "--build", str(self.build_dir), "--telnet", f"127.0.0.1:{self.port}", "--http", f"127.0.0.1:{free_port()}"],
+             "--build", str(self.build_dir), "--telnet", f"127.0.0.1:{self.port}", "--http", f"127.0.0.1:{free_port()}",
+             "--sandbox", "inproc"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
         assert self.proc.stdout is not None

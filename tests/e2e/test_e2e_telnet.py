@@ -103,7 +103,7 @@ class Server:
 
 @asynccontextmanager
 async def running_server(sandbox: Any, build_dir: Path) -> AsyncIterator[Server]:
-    realm = make_realm(sandbox, BASIC_WORLD, build_dir)
+    realm = await make_realm(sandbox, BASIC_WORLD, build_dir)
     with trio.fail_after(TEST_BUDGET):
         async with trio.open_nursery() as nursery:
             telnet_port, http_port = await nursery.start(

@@ -19,7 +19,7 @@ async def start(nursery: trio.Nursery, realm: Realm, **kw) -> int:
 
 
 async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
-    realm = make_realm(sandbox, BASIC_WORLD, basic_build)
+    realm = await make_realm(sandbox, BASIC_WORLD, basic_build)
     async with trio.open_nursery() as nursery:
         port = await start(nursery, realm)
         ann = await TelnetClient.log_in(port, "create ann secret99", "Obvious exits: east.")
@@ -35,7 +35,7 @@ async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
         await bob.command(":nods eagerly.", "You emote: Bob nods eagerly.")
         await ann.expect("Bob nods eagerly.")
 
-        realm.tenant.move(realm.tenant.clone("/obj/stone"), realm.tenant.find("/rooms/start"))
+        realm.tenant.move(await realm.tenant.clone("/obj/stone"), await realm.tenant.find("/rooms/start"))
         await ann.command("get stone", "You take a smooth stone.")
         await bob.expect("Ann takes a smooth stone.")
         await ann.command("give stone to bob", "You give a smooth stone to Bob.")
@@ -56,7 +56,7 @@ async def test_wizard_clones_a_thousand_reloads_and_everything_survives(sandbox,
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build_dir = tmp_path / "build"
     build(world, build_dir)
-    realm = make_realm(sandbox, world, build_dir)
+    realm = await make_realm(sandbox, world, build_dir)
     # The world's clock only moves when the test says so: however long a busy
     # machine takes over the thousand clones, no callout falls due before
     # the reload.

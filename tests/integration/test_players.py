@@ -10,7 +10,7 @@ LINKDEAD_SECONDS = 0.2  # link-dead bodies are stowed this soon
 
 
 async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
-    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         assert "The Start" in ann.text() and "Obvious exits: east" in ann.text()
@@ -30,7 +30,7 @@ async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
         await wait_for(bob, "Ann tells you: psst")
 
         # A wizard makes a stone; Ann gets it and gives it to Bob.
-        realm.tenant.move(realm.tenant.clone("/obj/stone"), realm.tenant.find("/rooms/start"))
+        realm.tenant.move(await realm.tenant.clone("/obj/stone"), await realm.tenant.find("/rooms/start"))
         await send(ann, ah, "get stone", "You take a smooth stone.")
         await wait_for(bob, "Ann takes a smooth stone.")
         await send(ann, ah, "give stone to bob", "You give a smooth stone to Bob.")
@@ -42,7 +42,7 @@ async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
 
         await send(bob, bh, "east", "The Hall")
         await wait_for(ann, "Bob leaves east.")
-        assert realm.tenant.find("/rooms/hall").get("visits") == 1
+        assert (await realm.tenant.find("/rooms/hall")).get("visits") == 1
         await send(bob, bh, "w", "The Start")
         await send(ann, ah, "who", "2 players online")
         await send(ann, ah, "dance wildly", "What?")
@@ -51,7 +51,7 @@ async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
 
 
 async def test_wizard_commands_on_live_objects(sandbox, basic_build):
-    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         wiz, wh = await login(realm, "connect admin wizardly")
         out = await send(wiz, wh, "clone /obj/ticker", "Cloned /obj/ticker#")
@@ -75,7 +75,7 @@ async def test_wizard_commands_on_live_objects(sandbox, basic_build):
 
 
 async def test_reconnect_takes_over_and_linkdead_bodies_are_stowed(sandbox, basic_build):
-    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         ann2, ah2 = await login(realm, "connect ann secret99", peer="127.0.0.1:2")
@@ -99,7 +99,7 @@ async def test_reconnect_takes_over_and_linkdead_bodies_are_stowed(sandbox, basi
 
 
 async def test_quit_stows_the_body_and_closes(sandbox, basic_build):
-    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         await send(ann, ah, "quit", "Farewell")
@@ -110,17 +110,17 @@ async def test_quit_stows_the_body_and_closes(sandbox, basic_build):
 
 
 async def test_examine_reads_objects_and_room_details(sandbox, basic_build):
-    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
-        realm.tenant.find("/rooms/start").set("details", {"floor": "Bare boards, swept clean."})
+        (await realm.tenant.find("/rooms/start")).set("details", {"floor": "Bare boards, swept clean."})
         await send(ann, ah, "x the floor", "Bare boards, swept clean.")
         await send(ann, ah, "examine ceiling", "You see no ceiling here.")
         await send(ann, ah, "exa", "Examine what?")
 
 
 async def test_gmcp_from_the_world_and_at_login(sandbox, basic_build):
-    realm = make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         wiz, wh = await login(realm, "connect admin wizardly")
         assert ("Char.Name", {"name": "Admin", "fullname": "Admin"}) in wiz.gmcp

@@ -14,7 +14,7 @@ RELOAD_TIMEOUT = 30  # seconds a command that compiles may take
 async def test_compile_error_is_shown_and_the_old_version_keeps_running(sandbox, tmp_path):
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build(world, tmp_path / "build")
-    realm = make_realm(sandbox, world, tmp_path / "build")
+    realm = await make_realm(sandbox, world, tmp_path / "build")
     async with running(realm):
         wiz, wh = await login(realm, "connect admin wizardly")
         await send(wiz, wh, "clone /obj/ticker", "Cloned", timeout=RELOAD_TIMEOUT)
@@ -32,12 +32,12 @@ async def test_compile_error_is_shown_and_the_old_version_keeps_running(sandbox,
 async def test_watch_rebuilds_and_reloads_a_saved_source(sandbox, tmp_path):
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build(world, tmp_path / "build")
-    realm = make_realm(sandbox, world, tmp_path / "build")
+    realm = await make_realm(sandbox, world, tmp_path / "build")
     notes: list[str] = []
     async with running(realm) as nursery:
         nursery.start_soon(watch_sources(realm, notes.append))
         await trio.sleep(0.7)  # the watcher has taken its first look
-        stone = realm.tenant.clone("/obj/stone")
+        stone = await realm.tenant.clone("/obj/stone")
         old = realm.tenant.blueprints.get("/obj/stone").version
         source = world / "obj" / "stone.c"
         source.write_text(source.read_text().replace("a smooth stone", "a polished stone"))
@@ -46,4 +46,4 @@ async def test_watch_rebuilds_and_reloads_a_saved_source(sandbox, tmp_path):
                 await trio.sleep(0.05)
         assert realm.tenant.blueprints.get("/obj/stone").version != old
         assert stone.short == "a smooth stone"  # state is kept; on-load does not rerun
-        assert realm.tenant.clone("/obj/stone").short == "a polished stone"
+        assert (await realm.tenant.clone("/obj/stone")).short == "a polished stone"
