@@ -31,11 +31,10 @@ from pathlib import Path
 import trio
 from common import ROOT
 
-from driver.app import Realm, RealmConfig
-from driver.auth.accounts import MemoryAccountStore
-from driver.cli import open_realm
+from driver.app import Realm, RealmConfig, open_realm
 from driver.net.session import ClientInfo, Session
-from driver.players.gateway import Link
+from driver.players.presence import Link
+from driver.store.accounts import MemoryAccountStore
 from driver.store.records import Batch, ObjectRow
 from driver.store.sqlite import SqliteStore
 from driver.world import ids
@@ -70,24 +69,24 @@ def config(data: Path, build: Path) -> RealmConfig:
     return RealmConfig(world_dir=WORLD, build_dir=build, data_dir=data)
 
 
-def seat(realm: Realm) -> tuple[str, AckSession]:
+async def seat(realm: Realm) -> tuple[str, AckSession]:
     session = AckSession()
     pid = ids.player_id("ann")
     realm.players.links[pid] = Link(pid, "Ann", False, session, realm.players.clock())
     body = realm.tenant.add_player(pid, {})
-    realm.tenant.move(body, realm.tenant.find("/rooms/start"))
+    realm.tenant.move(body, await realm.tenant.find("/rooms/start"))
     return pid, session
 
 
 async def throughput(realm: Realm, persistence, seconds: float, in_flight: int = 1024) -> tuple[float, float, float]:
     """(commands per wall second, commands per CPU second of the whole
     process, the share of that CPU that persistence itself used)."""
-    pid, session = seat(realm)
+    pid, session = await seat(realm)
     async with trio.open_nursery() as nursery:
         realm.players.nursery = nursery
         if persistence is not None:
             nursery.start_soon(persistence.run)
-        nursery.start_soon(realm.run_loop)
+        nursery.start_soon(realm.loop.run)
         sent = 0
         start, cpu = time.perf_counter(), time.process_time()
         while time.perf_counter() - start < seconds:
@@ -107,6 +106,24 @@ async def throughput(realm: Realm, persistence, seconds: float, in_flight: int =
     return rate, cpu_rate, share
 
 
+async def throughput_off(build: Path, seconds: float, in_flight: int) -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        realm_off = Realm(config(Path(tmp), build), accounts=MemoryAccountStore())
+        await realm_off.publish_all()
+        return await throughput(realm_off, None, seconds, in_flight)
+
+
+async def throughput_on(build: Path, seconds: float, in_flight: int) -> tuple[tuple[float, float, float], list[float]]:
+    """As :func:`throughput`, and the commit latencies."""
+    with tempfile.TemporaryDirectory() as tmp:
+        realm_on, persistence = await open_realm(config(Path(tmp) / "var", build))
+        try:
+            persistence.cpu_seconds = 0.0  # start-up's first big commit is not the stream's
+            return await throughput(realm_on, persistence, seconds, in_flight), persistence.commit_ms
+        finally:
+            persistence.store.close()
+
+
 def bench_throughput(build: Path, seconds: float = 9.0, in_flight: int = 1024, rounds: int = 15) -> dict[str, float]:
     """Off and on, alternating in short rounds after a warm-up round of
     each: on this shared VM two identical runs differ by up to a quarter, so
@@ -116,25 +133,16 @@ def bench_throughput(build: Path, seconds: float = 9.0, in_flight: int = 1024, r
     commit_ms: list[float] = []
     shares: list[float] = []
     for n in range(rounds + 1):  # interleaved, so drift on a shared machine hits both
-        with tempfile.TemporaryDirectory() as tmp:
-            realm_off = Realm(config(Path(tmp), build), accounts=MemoryAccountStore())
-            realm_off.publish_all()
-            wall, cpu, _ = trio.run(throughput, realm_off, None, seconds / rounds, in_flight)
-            if n:  # round 0 warms up
-                rates["off"].append(wall)
-                cpu_rates["off"].append(cpu)
-        with tempfile.TemporaryDirectory() as tmp:
-            realm_on, persistence = open_realm(config(Path(tmp) / "var", build))
-            try:
-                persistence.cpu_seconds = 0.0  # start-up's first big commit is not the stream's
-                wall, cpu, share = trio.run(throughput, realm_on, persistence, seconds / rounds, in_flight)
-                if n:
-                    shares.append(share)
-                    rates["on"].append(wall)
-                    cpu_rates["on"].append(cpu)
-                    commit_ms += persistence.commit_ms
-            finally:
-                persistence.store.close()
+        wall, cpu, _ = trio.run(throughput_off, build, seconds / rounds, in_flight)
+        if n:  # round 0 warms up
+            rates["off"].append(wall)
+            cpu_rates["off"].append(cpu)
+        (wall, cpu, share), commits = trio.run(throughput_on, build, seconds / rounds, in_flight)
+        if n:
+            shares.append(share)
+            rates["on"].append(wall)
+            cpu_rates["on"].append(cpu)
+            commit_ms += commits
     commit_ms.sort()
     off, on = statistics.median(rates["off"]), statistics.median(rates["on"])
     cpu_off, cpu_on = statistics.median(cpu_rates["off"]), statistics.median(cpu_rates["on"])
@@ -163,12 +171,12 @@ def bench_throughput(build: Path, seconds: float = 9.0, in_flight: int = 1024, r
     }
 
 
-def bench_restore(build: Path, objects: int = 100_000) -> dict[str, float]:
+async def bench_restore(build: Path, objects: int = 100_000) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "var"
-        realm, persistence = open_realm(config(data, build))  # a new world: blueprints saved
-        realm.tenant.find("/rooms/start")  # the room the stones lie in
-        trio.run(_flush, persistence)
+        realm, persistence = await open_realm(config(data, build))  # a new world: blueprints saved
+        await realm.tenant.find("/rooms/start")  # the room the stones lie in
+        await _flush(realm, persistence)
         stone = realm.tenant.blueprints.get("/obj/stone").version
         batch = Batch()
         for n in range(objects):
@@ -184,16 +192,16 @@ def bench_restore(build: Path, objects: int = 100_000) -> dict[str, float]:
         store = SqliteStore(data)
         snapshot = store.load()
         loaded = time.perf_counter()
-        from driver.persistence.commit import restore
+        from driver.persistence.restore import restore
 
         again = Realm(config(data, build), accounts=store)
-        problems = restore(again, snapshot)
+        problems = await restore(again.tenant, snapshot)
         restored = time.perf_counter()
         store.close()
         assert not problems, problems[:3]
         assert len(again.tenant.graph) >= objects
         start2 = time.perf_counter()
-        full, p2 = open_realm(config(data, build))
+        full, p2 = await open_realm(config(data, build))
         startup = time.perf_counter() - start2
         assert len(full.tenant.graph) >= objects
         p2.store.close()
@@ -205,11 +213,11 @@ def bench_restore(build: Path, objects: int = 100_000) -> dict[str, float]:
     }
 
 
-async def _flush(persistence) -> None:
+async def _flush(realm: Realm, persistence) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(persistence.run)
         with trio.fail_after(30):
-            while persistence.realm.tenant.changes or persistence.held:
+            while realm.tenant.changes or persistence.held:
                 persistence.kick()
                 await trio.sleep(0.01)
             await trio.sleep(0.2)
@@ -219,13 +227,13 @@ async def _flush(persistence) -> None:
 def main() -> None:
     from common import build_guests
 
-    from driver.cli import _tune_gc
+    from driver.server import _tune_gc
 
     _tune_gc()  # as `jitrealm run` does in serve()
     build = ROOT / "build" / "bench-basic"
     build_guests(WORLD, build)
     result: dict[str, object] = {"benchmark": "persist"}
-    result.update(bench_restore(build))
+    result.update(trio.run(bench_restore, build))
     result.update(bench_throughput(build))
     result.update(bench_throughput(build, in_flight=64, rounds=3, seconds=3.0))
     result["goals"] = {
