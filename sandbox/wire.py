@@ -281,22 +281,25 @@ EFFECTS: Final[tuple[type[Effect], ...]] = (
 )
 
 
-def _effect_encoder(code: int, cls: type[Effect]) -> Callable[[Any], tuple[Any, ...]]:
+# Lists, not tuples, throughout: cbor2 encodes a list markedly faster.
+
+
+def _effect_encoder(code: int, cls: type[Effect]) -> Callable[[Any], list[Any]]:
     names = [f.name for f in fields(cls)]
     get = operator.attrgetter(*names)
     if len(names) == 1:
-        return lambda e: (code, get(e))
-    return lambda e: (code, *get(e))
+        return lambda e: [code, get(e)]
+    return lambda e: [code, *get(e)]
 
 
-_EFFECT_ENCODERS: Final[dict[type, Callable[[Any], tuple[Any, ...]]]] = {
+_EFFECT_ENCODERS: Final[dict[type, Callable[[Any], list[Any]]]] = {
     cls: _effect_encoder(code, cls) for code, cls in enumerate(EFFECTS)
 }
 _ERROR_KINDS: Final = {kind.value: kind for kind in ErrorKind}
 
 
-def error_to_wire(error: GuestError | None) -> tuple[str, str] | None:
-    return None if error is None else (error.kind.value, error.message)
+def error_to_wire(error: GuestError | None) -> list[str] | None:
+    return None if error is None else [error.kind.value, error.message]
 
 
 def error_from_wire(value: Sequence[str] | None) -> GuestError | None:
@@ -306,9 +309,9 @@ def error_from_wire(value: Sequence[str] | None) -> GuestError | None:
     return GuestError(_ERROR_KINDS[kind], message)
 
 
-def outcome_to_wire(outcome: Outcome) -> tuple[Any, ...]:
+def outcome_to_wire(outcome: Outcome) -> list[Any]:
     encoders = _EFFECT_ENCODERS
-    return (
+    return [
         error_to_wire(outcome.error),
         outcome.result,
         [encoders[type(e)](e) for e in outcome.effects],
@@ -316,7 +319,7 @@ def outcome_to_wire(outcome: Outcome) -> tuple[Any, ...]:
         outcome.fuel_used,
         outcome.wall_ms,
         outcome.logs,
-    )
+    ]
 
 
 def outcome_from_wire(value: Sequence[Any]) -> Outcome:
@@ -362,7 +365,7 @@ def answer_query(world: HostWorld, call_id: int, method: int, args: Sequence[Any
     except HostLimit as exc:
         return [ANSWER, call_id, ANSWER_LIMIT, str(exc)]
     except Exception as exc:
-        return [ANSWER, call_id, ANSWER_FAILED, (type(exc).__name__, str(exc))]
+        return [ANSWER, call_id, ANSWER_FAILED, [type(exc).__name__, str(exc)]]
     return [ANSWER, call_id, ANSWER_OK, value]
 
 
