@@ -226,7 +226,7 @@ class Worker:
         """One world query: send it, block for its answer."""
         if self.gone is not None:
             raise ChannelGone(self.gone)
-        self.send((wire.QUERY, call_id, method, args))
+        self.send([wire.QUERY, call_id, method, args])
         self.flush()
         while True:
             while not self.answers:
@@ -300,7 +300,7 @@ class Worker:
             # The guest's world query failed because the channel broke; its
             # outcome says so, but nobody is left to read it.
             raise ChannelGone(self.gone)
-        self.send((wire.OUTCOME, call_id, wire.outcome_to_wire(outcome)))
+        self.send([wire.OUTCOME, call_id, wire.outcome_to_wire(outcome)])
 
     def _load(self, message: list[Any]) -> None:
         _, version, code = message
