@@ -18,10 +18,12 @@ How the pool keeps that cheap and safe:
 * **Batching.** ``invoke`` only queues; one sender task per worker takes
   everything queued and writes it as one frame with one ``send``, so
   invocations of tenants that become due together cross together.
-* **Components once per worker.** The driver keeps the bytes of every
-  admitted version; a worker gets a version (LOAD) lazily, just before the
-  first invocation that needs it there, and compiles it through the shared
-  on-disk cache.
+* **Admission apart, components once per worker.** Admission (compile,
+  checks, a trial instantiation) runs in a worker of its own, so compiling a
+  big guest never stalls a tenant. The driver keeps the bytes of every
+  admitted version; a tenant's worker gets a version (LOAD) lazily, just
+  before the first invocation that needs it there, and finds its compiled
+  code in the shared on-disk cache.
 * **World queries** (where is X, may I clone Y) come back over the same
   channel while a call runs; the reader task answers them at once from the
   :class:`~sandbox.protocol.HostWorld` passed to that invocation (the
@@ -135,12 +137,12 @@ class _Job:
             self.world = None
             trio.lowlevel.reschedule(task, _Raise(exc))
 
-    def crash(self, message: str) -> None:
+    def crash(self, why: str) -> None:
         """The worker died with this job in flight (or the pool stopped)."""
         if self.kind == _INVOKE:
-            self.finish(Outcome(GuestError(ErrorKind.SANDBOX_CRASH, message)))
+            self.finish(Outcome(GuestError(ErrorKind.SANDBOX_CRASH, f"{why}; nothing of this call was applied")))
         elif self.kind == _ADMIT:
-            self.fail(AdmissionError(message))
+            self.fail(AdmissionError(f"{why}; the component was not admitted"))
 
 
 class _Proc:
@@ -173,8 +175,9 @@ class _Proc:
 class _Slot:
     """A worker's place in the pool: survives the processes that fill it."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, name: str) -> None:
         self.index = index
+        self.name = name  # "sandbox worker 3", for messages and the log
         self.pending: list[_Job] = []
         self.wake = trio.Event()
         self.tenants: set[str] = set()
@@ -220,7 +223,8 @@ class PoolStats:
     restarts: int
     retired: int  # workers replaced after their CPU budget, not crashes
     versions: int  # admitted versions the driver holds the bytes of
-    workers: tuple[WorkerStats, ...]
+    workers: tuple[WorkerStats, ...]  # the workers that run tenants
+    admission: WorkerStats | None  # the worker that admits components (index -1)
 
 
 @dataclass(slots=True)
@@ -282,7 +286,9 @@ class WorkerPool:
     deadline a worker may stay silent before it is killed; ``admit_timeout_s``
     bounds an admission or a component load (compiling a Python guest takes
     seconds); ``backoff_max_s`` caps the wait before restarting a worker that
-    keeps dying.
+    keeps dying. With ``admission_worker`` (the default) one more worker does
+    nothing but admit components, so a long compile never stalls a tenant;
+    tenants' workers then load admitted code from the compile cache.
     """
 
     def __init__(
@@ -297,13 +303,18 @@ class WorkerPool:
         admit_timeout_s: float = 120.0,
         startup_timeout_s: float = 60.0,
         backoff_max_s: float = 5.0,
+        admission_worker: bool = True,
         max_frame_bytes: int = wire.MAX_FRAME_BYTES,
         python: str = sys.executable,
     ) -> None:
         count = workers if workers is not None else (os.cpu_count() or 1)
         if count < 1:
             raise ValueError("a worker pool needs at least one worker")
-        self._slots = [_Slot(i) for i in range(count)]
+        self._slots = [_Slot(i, f"sandbox worker {i}") for i in range(count)]
+        # Compiling a new component takes seconds (a Python guest); on a
+        # worker that also runs tenants it would stall them all that time.
+        self._admitter = _Slot(-1, "sandbox admission worker") if admission_worker else None
+        self._all = [*self._slots, *([self._admitter] if self._admitter else [])]
         self._cache_dir = cache_dir.resolve() if cache_dir is not None else None
         self._memory_mb = memory_mb
         self._cpu_seconds = cpu_seconds
@@ -359,7 +370,7 @@ class WorkerPool:
             ) from None
         job = _Job(_ADMIT, job_id, data, version)
         job.budget = self._admit_timeout_s
-        slot = min(self._slots, key=lambda s: s.load)
+        slot = self._admitter or min(self._slots, key=lambda s: s.load)
         slot.submit(job)
         admitted = await job.wait()  # AdmissionError when refused
         if admitted != version:
@@ -402,10 +413,10 @@ class WorkerPool:
         job_id = next(self._ids)
         try:
             data = wire.encode(
-                (
+                [
                     wire.INVOKE, job_id, version, tenant, self_id, str(hook), args,
                     state if type(state) is dict else dict(state), wire.limits_to_wire(limits),
-                ),
+                ],
                 self._max_frame,
             )  # fmt: skip
         except wire.FrameTooLarge as exc:
@@ -469,14 +480,14 @@ class WorkerPool:
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
-                    for slot in self._slots:
+                    for slot in self._all:
                         nursery.start_soon(self._supervise, slot)
                     with trio.move_on_after(self._startup_timeout_s):
-                        for slot in self._slots:
+                        for slot in self._all:
                             await slot.ready.wait()
-                    missing = [s for s in self._slots if not s.ready.is_set()]
+                    missing = [s for s in self._all if not s.ready.is_set()]
                     if missing:
-                        why = "; ".join(f"worker {s.index} {s.last_failure or 'is silent'}" for s in missing)
+                        why = "; ".join(f"{s.name} {s.last_failure or 'is silent'}" for s in missing)
                         raise RuntimeError(f"sandbox workers did not start: {why}")
                     task_status.started()
         finally:
@@ -494,8 +505,8 @@ class WorkerPool:
     # -- introspection -------------------------------------------------------------------
 
     def stats(self) -> PoolStats:
-        workers = tuple(
-            WorkerStats(
+        def one(s: _Slot) -> WorkerStats:
+            return WorkerStats(
                 index=s.index,
                 pid=s.proc.pid if s.proc is not None else None,
                 tenants=len(s.tenants),
@@ -505,8 +516,7 @@ class WorkerPool:
                 crashes=s.crashes,
                 restarts=s.restarts,
             )
-            for s in self._slots
-        )
+
         return PoolStats(
             invocations_sent=self._invocations_sent,
             frames_sent=self._frames_sent,
@@ -517,7 +527,8 @@ class WorkerPool:
             restarts=self._restarts,
             retired=self._retired,
             versions=len(self._versions),
-            workers=workers,
+            workers=tuple(one(s) for s in self._slots),
+            admission=one(self._admitter) if self._admitter is not None else None,
         )
 
     def pid_of(self, tenant: str) -> int | None:
@@ -558,13 +569,13 @@ class WorkerPool:
                         await self._reap(proc)
                 if proc.retiring and proc.kill_reason is None and proc.process.returncode == 0:
                     self._retired += 1
-                    log.info("sandbox worker %d (pid %d) retired after its CPU budget; replacing it", slot.index, proc.pid)
-                    self._fail_in_flight(proc, f"sandbox worker {slot.index} (pid {proc.pid}) retired")
+                    log.info("%s (pid %d) retired after its CPU budget; replacing it", slot.name, proc.pid)
+                    self._fail_in_flight(proc, f"{slot.name} (pid {proc.pid}) retired")
                     continue
                 reason = proc.kill_reason or _describe_exit(proc.process.returncode)
-            who = f"sandbox worker {slot.index}" + (f" (pid {proc.pid})" if proc is not None else "")
+            who = slot.name + (f" (pid {proc.pid})" if proc is not None else "")
             slot.last_failure = reason
-            lost = self._fail_in_flight(proc, f"{who} {reason}; nothing of this call was applied") if proc else 0
+            lost = self._fail_in_flight(proc, f"{who} {reason}") if proc else 0
             now = trio.current_time()
             slot.streak = slot.streak + 1 if now - slot.last_crash < 30 else 1
             slot.last_crash = now
@@ -579,7 +590,7 @@ class WorkerPool:
 
     async def _spawn(self, slot: _Slot) -> _Proc:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        tmpdir = tempfile.mkdtemp(prefix=f"jitrealm-worker{slot.index}-")
+        tmpdir = tempfile.mkdtemp(prefix=f"jitrealm-worker{slot.index if slot.index >= 0 else 'A'}-")
         fd = child.fileno()
         args = [
             self._python, "-m", "sandbox.runtime.worker", "--fd", str(fd),
@@ -634,7 +645,7 @@ class WorkerPool:
         return lost
 
     def _fail_everything(self, message: str) -> None:
-        for slot in self._slots:
+        for slot in self._all:
             if slot.proc is not None:
                 self._fail_in_flight(slot.proc, message)
             for job in slot.pending:
@@ -864,7 +875,7 @@ class WorkerPool:
                     break
             if error is not None:
                 proc.loaded.discard(version)  # tried again before the next call
-                log.warning("sandbox worker %d (pid %d): %s", slot.index, proc.pid, error)
+                log.warning("%s (pid %d): %s", slot.name, proc.pid, error)
         elif kind == wire.ADMITTED or kind == wire.REFUSED:
             job = proc.calls.pop(message[1], None)
             if job is None:
@@ -872,6 +883,10 @@ class WorkerPool:
             self._answered(proc, job)
             if kind == wire.ADMITTED:
                 proc.loaded.add(message[2])
+                if slot is self._admitter:
+                    # Tenants' workers load it (from the compile cache) when
+                    # they need it; the admission worker need not keep it.
+                    slot.submit(_Job(_RELEASE, 0, wire.encode((wire.RELEASE, message[2])), message[2]))
                 job.finish(message[2])
             else:
                 job.fail(AdmissionError(str(message[2])))
@@ -885,7 +900,7 @@ class WorkerPool:
         elif kind == wire.RETIRING:
             proc.retiring = True
             slot.wake.set()  # the sender stops taking work
-            log.info("sandbox worker %d (pid %d) asks to be replaced: %s", slot.index, proc.pid, message[1])
+            log.info("%s (pid %d) asks to be replaced: %s", slot.name, proc.pid, message[1])
             if not proc.fifo:
                 self._let_go(proc)
         elif kind == wire.ERROR:
@@ -912,7 +927,7 @@ class WorkerPool:
     def _worker_error(self, slot: _Slot, proc: _Proc, message: list[Any]) -> None:
         """The worker could not handle a message: fail that one, loudly."""
         ref, text = message[1], str(message[2])
-        log.error("sandbox worker %d (pid %d): %s", slot.index, proc.pid, text)
+        log.error("%s (pid %d): %s", slot.name, proc.pid, text)
         job = proc.calls.pop(ref, None) if isinstance(ref, int) else None
         if job is None:
             for queued in proc.fifo:
@@ -923,6 +938,6 @@ class WorkerPool:
             return
         self._answered(proc, job)
         if job.kind == _INVOKE:
-            job.finish(Outcome(GuestError(ErrorKind.HOST_ERROR, f"sandbox worker {slot.index}: {text}")))
+            job.finish(Outcome(GuestError(ErrorKind.HOST_ERROR, f"{slot.name}: {text}")))
         else:
-            job.fail(AdmissionError(f"sandbox worker {slot.index}: {text}"))
+            job.fail(AdmissionError(f"{slot.name}: {text}"))
