@@ -455,14 +455,69 @@ async def test_a_worker_that_hangs_is_killed_after_the_grace(pool, guest_compone
     assert beat.ok
 
 
+async def test_admission_runs_apart_and_survives_its_worker(nursery, cache_dir, guest_components):
+    """A compile that hangs costs an AdmissionError, not a tenant's turn."""
+    pool = WorkerPool(1, cache_dir=cache_dir, memory_mb=MEMORY_MB, admit_timeout_s=1.0)
+    with trio.fail_after(60):
+        await nursery.start(pool.run)
+        counter = await pool.admit(code(guest_components, "counter"))
+    admission = pool.stats().admission
+    assert admission is not None and admission.pid is not None
+    os.kill(admission.pid, signal.SIGSTOP)  # as if stuck compiling
+    with trio.fail_after(60):
+        async with trio.open_nursery() as both:
+            refused: list[str] = []
+
+            async def admit_while_stuck() -> None:
+                with pytest.raises(AdmissionError) as info:
+                    await pool.admit(code(guest_components, "spin_heartbeat"))
+                refused.append(str(info.value))
+
+            both.start_soon(admit_while_stuck)
+            for _ in range(20):  # meanwhile a tenant plays on
+                assert (await pool.invoke(counter, SELF, "on-command", (ACTOR, "push", ""), {}, ROOMY,
+                                          TestWorld(), tenant="t")).ok  # fmt: skip
+    [message] = refused
+    assert f"sandbox admission worker (pid {admission.pid})" in message and "admission; killed" in message
+    with trio.fail_after(60):  # restarted
+        assert await pool.admit(code(guest_components, "spin_heartbeat"))
+        await pool.aclose()
+
+
+async def test_a_worker_near_its_cpu_limit_is_replaced_between_calls(nursery, cache_dir, guest_components):
+    """RLIMIT_CPU is a worker's budget over its life: near it (SIGXCPU) the
+    worker asks to go, and is replaced once nothing is in flight; no call fails."""
+    pool = WorkerPool(1, cache_dir=cache_dir, memory_mb=MEMORY_MB, cpu_seconds=2, admission_worker=False)
+    with trio.fail_after(60):
+        await nursery.start(pool.run)
+        spin = await pool.admit(code(guest_components, "spin_heartbeat"))
+    first = pool.stats().workers[0].pid
+    burn = Limits(fuel=100_000_000, deadline_ms=5_000)
+    kinds: set[str] = set()
+    with trio.fail_after(120):
+        while pool.stats().retired == 0:
+            outcome = await pool.invoke(spin, SELF, "heartbeat", (), {}, burn, TestWorld(), tenant="t")
+            kinds.add(str(outcome.error.kind) if outcome.error else "ok")
+        outcome = await pool.invoke(spin, SELF, "on-command", (ACTOR, "ping", ""), {}, ROOMY, TestWorld(),
+                                    tenant="t")
+    assert kinds == {"fuel"} and outcome.ok
+    stats = pool.stats()
+    assert (stats.retired, stats.crashes) == (1, 0)
+    assert stats.workers[0].pid not in (None, first)
+    with trio.fail_after(30):
+        await pool.aclose()
+
+
 def _fds(pid: int) -> dict[int, str]:
     fd_dir = Path(f"/proc/{pid}/fd")
     return {int(fd): os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)}
 
 
 async def test_workers_are_hardened(pool, guest_components, cache_dir):
-    pids = [w.pid for w in pool.stats().workers]
-    assert all(pids) and os.getpid() not in pids
+    stats = pool.stats()
+    assert stats.admission is not None
+    pids = [w.pid for w in (*stats.workers, stats.admission)]
+    assert all(pids) and os.getpid() not in pids and len(set(pids)) == 3
     dirs = []
     for pid in pids:
         assert pid is not None
