@@ -164,6 +164,7 @@ class _Proc:
         self.backlog_ready = trio.Event()
         self.kill_reason: str | None = None
         self.retiring = False
+        self.burst = 0  # answers the last read brought (several: tenants are busy together)
 
     def kill(self, reason: str) -> None:
         if self.kill_reason is None:
@@ -431,15 +432,17 @@ class WorkerPool:
         proc = slot.proc
         if (
             proc is not None
+            and proc.burst <= 1
             and not proc.fifo
             and not slot.pending
             and not proc.backlog
             and not proc.retiring
             and proc.ready.is_set()
         ):
-            # The worker is idle: nothing to batch with, so no reason to
-            # wait for the sender. While it is busy, calls queue and the
-            # sender writes them together.
+            # The worker is idle and only one call came back last time:
+            # nothing to batch with, so no reason to wait for the sender.
+            # When several tenants are busy together, their calls queue and
+            # the sender writes them as one frame.
             self._send(slot, proc, [job])
         else:
             slot.submit(job)
@@ -477,6 +480,7 @@ class WorkerPool:
         if self._running or self._closed:
             raise RuntimeError("a WorkerPool runs once")
         self._running = True
+        failure = None
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
@@ -488,12 +492,18 @@ class WorkerPool:
                     missing = [s for s in self._all if not s.ready.is_set()]
                     if missing:
                         why = "; ".join(f"{s.name} {s.last_failure or 'is silent'}" for s in missing)
-                        raise RuntimeError(f"sandbox workers did not start: {why}")
-                    task_status.started()
+                        failure = f"sandbox workers did not start: {why}"
+                        nursery.cancel_scope.cancel()
+                    else:
+                        task_status.started()
         finally:
             self._closed = True
             self._fail_everything("the sandbox worker pool is shut down")
             self._stopped.set()
+        if failure is not None:
+            # Raised here, not inside the nursery, so the caller of
+            # nursery.start() gets the error itself, not a group of one.
+            raise RuntimeError(failure)
 
     async def aclose(self) -> None:
         """Stop every worker and wait until they are reaped."""
@@ -826,6 +836,7 @@ class WorkerPool:
             except wire.WireError as exc:
                 proc.kill(f"sent a bad frame ({exc}); killed")
                 return
+            proc.burst = sum(len(messages) for messages in frames)
             for messages in frames:
                 for message in messages:
                     dispatch(slot, proc, message)
