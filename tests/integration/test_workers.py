@@ -381,7 +381,7 @@ async def test_tenants_run_in_parallel_and_their_calls_share_frames(pool, guest_
     assert after.crashes == 0
 
 
-async def test_a_worker_killed_mid_call_costs_that_call_and_comes_back(pool, guest_components):
+async def test_a_worker_killed_mid_call_costs_that_call_and_comes_back(pool, guest_components, caplog):
     with trio.fail_after(60):
         spin = await pool.admit(code(guest_components, "clock_spin"))
         counter = await pool.admit(code(guest_components, "counter"))
@@ -417,6 +417,8 @@ async def test_a_worker_killed_mid_call_costs_that_call_and_comes_back(pool, gue
     assert pool.pid_of("victim") not in (None, pid)
     stats = pool.stats()
     assert (stats.crashes, stats.restarts) == (1, 1)
+    [logged] = [r.getMessage() for r in caplog.records if r.name == "driver.runtimes.workers"]
+    assert f"(pid {pid}) was killed by SIGKILL" in logged and "1 call(s) lost" in logged
 
 
 async def test_a_worker_that_hangs_is_killed_after_the_grace(pool, guest_components):
@@ -506,6 +508,19 @@ async def test_a_worker_near_its_cpu_limit_is_replaced_between_calls(nursery, ca
     assert stats.workers[0].pid not in (None, first)
     with trio.fail_after(30):
         await pool.aclose()
+
+
+@pytest.mark.parametrize("python", ["/nonexistent/python3", "/bin/false"])
+async def test_workers_that_cannot_start_fail_the_pool_clearly(python, nursery):
+    pool = WorkerPool(1, python=python, startup_timeout_s=1.5, admission_worker=False)
+    with trio.fail_after(30), pytest.raises(RuntimeError) as info:
+        await nursery.start(pool.run)
+    expected = "could not be started" if python.startswith("/nonexistent") else "exited with status 1"
+    assert "sandbox workers did not start: sandbox worker 0" in str(info.value)
+    assert expected in str(info.value)
+    with trio.fail_after(30):
+        outcome = await pool.invoke("0" * 64, SELF, "heartbeat", (), {}, ROOMY, TestWorld(), tenant="t")
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.INSTANTIATE
 
 
 def _fds(pid: int) -> dict[int, str]:
