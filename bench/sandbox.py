@@ -108,7 +108,7 @@ def measure_calls(sandbox: Sandbox, name: str, version: str, state: dict[str, by
     """The calling convention alone: one hook call through FastExport or
     wasmtime-py's Func.__call__, with fuel armed once and a Call in place for
     the host imports (what `invoke` adds around it is measured separately)."""
-    live = sandbox._live_for(version, "demo", limits.memory_bytes)
+    live = sandbox._live_for(version, "demo", limits)
     live.meter.arm(10**15, sandbox.shared.ticks_for(3_600_000))
     sandbox._current = Call(SELF, state, limits, world)
     try:
