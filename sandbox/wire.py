@@ -172,14 +172,16 @@ def encode(message: Sequence[Any], max_bytes: int = MAX_FRAME_BYTES) -> bytes:
 def frame(encoded: Sequence[bytes]) -> bytes:
     """The frame (header included) that carries already-encoded messages.
 
-    The caller keeps the total under the cap (see :func:`frame_size`)."""
+    The caller keeps the total under the cap."""
     body = b"".join((_OPEN, *encoded, _CLOSE))
     return _HEADER.pack(len(body)) + body
 
 
-def frame_size(encoded_bytes: int) -> int:
-    """The body size of a frame whose messages total ``encoded_bytes``."""
-    return encoded_bytes + 2
+def frame_parts(encoded: Sequence[bytes]) -> list[bytes]:
+    """The same frame as buffers to write in order (``sendmsg``): a big
+    message (a component) is not copied again to be framed."""
+    size = sum(len(m) for m in encoded) + 2
+    return [_HEADER.pack(size) + _OPEN, *encoded, _CLOSE]
 
 
 class FrameDecoder:
@@ -211,14 +213,15 @@ class FrameDecoder:
                 )
             if len(buf) - at - 4 < size:
                 break
-            frames.append(self._decode(bytes(buf[at + 4 : at + 4 + size])))
+            with memoryview(buf) as view:  # released before buf is resized
+                frames.append(self._decode(view[at + 4 : at + 4 + size]))
             at += 4 + size
         if at:
             del buf[:at]
         return frames
 
     @staticmethod
-    def _decode(body: bytes) -> list[Any]:
+    def _decode(body: bytes | memoryview) -> list[Any]:
         try:
             messages = cbor2.loads(body)
         except Exception as exc:
