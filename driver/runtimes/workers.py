@@ -82,6 +82,9 @@ log = logging.getLogger(__name__)
 #: of its deadline before the worker is taken for hung.
 INSTANTIATE_ALLOWANCE_S: Final = 5.0
 RECV_BYTES: Final = 256 * 1024
+#: Frames smaller than this are joined into one buffer to send; bigger ones
+#: (components) go out as parts with sendmsg, not copied again.
+SMALL_FRAME: Final = 64 * 1024
 
 # Jobs: the first three get an answer; the notices do not.
 _INVOKE, _ADMIT, _LOAD, _RELEASE, _SWEEP = range(5)
@@ -93,7 +96,7 @@ class _Job:
     is too hot for an Event per call)."""
 
     __slots__ = (
-        "kind", "id", "data", "version", "code", "tenant", "world", "deadline_s",
+        "kind", "id", "data", "version", "known", "tenant", "world", "deadline_s",
         "budget", "task", "cancelled",
     )  # fmt: skip
 
@@ -102,7 +105,7 @@ class _Job:
         self.id = job_id
         self.data = data
         self.version = version
-        self.code = b""
+        self.known: _Version | None = None  # an invocation's version, to LOAD it where needed
         self.tenant = ""
         self.world: HostWorld | None = None
         self.deadline_s = 0.0
@@ -230,8 +233,17 @@ class PoolStats:
 
 @dataclass(slots=True)
 class _Version:
+    """An admitted version: its bytes, kept for LOADs, and how many hold it."""
+
     code: bytes
     refs: int
+    _load: bytes | None = None
+
+    def load_message(self, version: str) -> bytes:
+        """The LOAD message, encoded once for every worker that needs it."""
+        if self._load is None:
+            self._load = wire.encode((wire.LOAD, version, self.code))
+        return self._load
 
 
 def _describe_exit(returncode: int | None) -> str:
@@ -425,7 +437,7 @@ class WorkerPool:
         except (TypeError, ValueError) as exc:  # cbor2 cannot encode an argument
             return Outcome(GuestError(ErrorKind.HOST_ERROR, f"bad arguments: {exc}"))
         job = _Job(_INVOKE, job_id, data, version)
-        job.code = known.code
+        job.known = known
         job.tenant = tenant
         job.world = world
         job.deadline_s = limits.deadline_ms / 1000
@@ -693,7 +705,8 @@ class WorkerPool:
             if kind == _INVOKE:
                 version = job.version
                 if version not in proc.loaded:
-                    load = _Job(_LOAD, 0, wire.encode((wire.LOAD, version, job.code)), version)
+                    assert job.known is not None
+                    load = _Job(_LOAD, 0, job.known.load_message(version), version)
                     load.budget = self._admit_timeout_s
                     if not fifo:
                         proc.head_since = now
@@ -733,26 +746,35 @@ class WorkerPool:
         self._write_frame(proc, chunk)
 
     def _write_frame(self, proc: _Proc, messages: list[bytes]) -> None:
-        data = wire.frame(messages)
+        size = sum(len(m) for m in messages)
         self._frames_sent += 1
         self._messages_sent += len(messages)
-        self._bytes_sent += len(data)
-        self._write(proc, data)
+        self._bytes_sent += size + 6
+        if size < SMALL_FRAME:
+            self._write(proc, [wire.frame(messages)])
+        else:  # a component: framed without copying it again
+            self._write(proc, wire.frame_parts(messages))
 
-    def _write(self, proc: _Proc, data: bytes) -> None:
-        """Write now, without waiting: one ``send`` per frame; what the socket
-        does not take is left for :meth:`_writer`, in order."""
-        if proc.backlog:
-            proc.backlog.append(memoryview(data))
+    def _write(self, proc: _Proc, parts: list[bytes]) -> None:
+        """Write a frame now, without waiting, in one system call; what the
+        socket does not take is left for :meth:`_writer`, in order."""
+        backlog = proc.backlog
+        if backlog:
+            backlog.extend(memoryview(p) for p in parts)
             return
         try:
-            sent = proc.sock.send(data)
+            sent = proc.sock.send(parts[0]) if len(parts) == 1 else proc.sock.sendmsg(parts)
         except BlockingIOError:
             sent = 0
         except OSError:
             return  # the worker is gone; the reader sees it and the supervisor acts
-        if sent < len(data):
-            proc.backlog.append(memoryview(data)[sent:])
+        for part in parts:
+            if sent >= len(part):
+                sent -= len(part)
+                continue
+            backlog.append(memoryview(part)[sent:])
+            sent = 0
+        if backlog:
             proc.backlog_ready.set()
 
     async def _writer(self, proc: _Proc) -> None:
@@ -763,17 +785,19 @@ class WorkerPool:
             proc.backlog_ready = trio.Event()
             while backlog:
                 await trio.lowlevel.wait_writable(sock)
-                chunk = backlog[0]
                 try:
-                    sent = sock.send(chunk)
+                    sent = sock.sendmsg(list(itertools.islice(backlog, 64)))
                 except BlockingIOError:
                     continue
                 except OSError:
                     return
-                if sent == len(chunk):
+                while sent:
+                    head = backlog[0]
+                    if sent < len(head):
+                        backlog[0] = head[sent:]
+                        break
+                    sent -= len(head)
                     backlog.popleft()
-                else:
-                    backlog[0] = chunk[sent:]
 
     async def _watchdog(self, proc: _Proc) -> None:
         """Kill a worker that stays silent past its budget: the head of the
