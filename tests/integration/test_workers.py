@@ -344,6 +344,39 @@ async def test_sweep_drops_idle_instances_in_the_workers(pool, inproc, guest_com
         assert await fuel("swept") == first
 
 
+def _with_custom_section(component: bytes, size: int) -> bytes:
+    """The same component plus a custom section of ``size`` bytes: still
+    valid, another version, and far bigger than a socket buffer."""
+
+    def leb128(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    name = b"padding"
+    body = leb128(len(name)) + name + bytes(size)
+    return component + b"\x00" + leb128(len(body)) + body
+
+
+async def test_big_components_cross_whole(pool, inproc, guest_components):
+    data = _with_custom_section(code(guest_components, "counter"), 12 * 1024 * 1024)
+    with trio.fail_after(120):
+        version = await pool.admit(data)
+        outcome = await pool.invoke(version, SELF, "on-command", (ACTOR, "push", ""), {}, ROOMY, TestWorld(),
+                                    tenant="big")
+    assert version == inproc.admit(data)
+    assert outcome.ok and outcome.result is True
+    garbage = b"\0asm\x0d\x00\x01\x00" + bytes(6 * 1024 * 1024)
+    with pytest.raises(AdmissionError) as in_process:
+        inproc.admit(garbage)
+    with trio.fail_after(120), pytest.raises(AdmissionError) as in_worker:
+        await pool.admit(garbage)
+    assert str(in_worker.value) == str(in_process.value)
+
+
 async def test_tenants_run_in_parallel_and_their_calls_share_frames(pool, guest_components):
     with trio.fail_after(60):
         version = await pool.admit(code(guest_components, "counter"))
