@@ -34,6 +34,7 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
             nursery.start_soon(persistence.keep_alive)
         nursery.start_soon(realm.loop.run)
         nursery.start_soon(realm.players.reap_loop)
+        nursery.start_soon(_sweep_loop, realm)
         telnet_port = await nursery.start(
             lambda task_status: serve_telnet(
                 realm.players, telnet[0], telnet[1], mssp_info=realm.mssp, config=telnet_config, task_status=task_status
@@ -51,6 +52,13 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
                         realm.players.text(pid, message + "\n")
             nursery.start_soon(watch_sources(realm, notify))
         task_status.started((telnet_port, http_port))
+
+
+async def _sweep_loop(realm: Realm, every: float = 10.0, idle_seconds: float = 60.0) -> None:
+    """Give memory back: instances idle for a minute are dropped."""
+    while True:
+        await trio.sleep(every)
+        realm.runtime.sweep(idle_seconds)
 
 
 def _tune_gc() -> None:
