@@ -561,7 +561,7 @@ async def _reload(ctx: Context) -> None:
     # Compiling can take seconds (a Python blueprint, tens of them): it runs
     # outside the event, so the world goes on meanwhile, and the old version
     # keeps serving until the new one is admitted.
-    console, player_id = ctx.console, ctx.player.id
+    console, tenant, player_id = ctx.console, ctx.tenant, ctx.player.id
     ctx.say(f"Reloading {path}...")
 
     async def job() -> None:
@@ -571,7 +571,13 @@ async def _reload(ctx: Context) -> None:
             report = f"{{red}}Compile error, the old version keeps running:{{/}}\n{escape(str(exc))}"
         except (AdmissionError, WorldError, OSError) as exc:
             report = f"{{red}}Cannot reload {path}: {escape(str(exc))}{{/}}"
-        console.text(player_id, report + "\n")
+
+        async def tell() -> None:
+            # As an event of its own, so the report goes out with the new
+            # version's commit, never before it is on disk.
+            console.text(player_id, report + "\n")
+
+        tenant.enqueue_command(player_id, tell, always=True)
 
     console.spawn(job)
 
