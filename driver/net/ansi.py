@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
 from enum import IntEnum
 
 __all__ = [
     "ColourDepth",
     "escape",
     "render",
+    "render_open",
     "strip",
     "visible_width",
     "wrap",
@@ -139,31 +139,61 @@ def _parse_tag(tag: str) -> tuple[_Item, ...] | None:
     return tuple(items)
 
 
-def _tokens(text: str) -> Iterator[tuple[str, str]]:
-    """Split marked-up text into (kind, text) with kind one of ``text``,
-    ``tag`` (text is the tag body), ``esc`` (a raw escape or control character)."""
+# Token kinds of :func:`_scan`.
+_TEXT, _TAG, _ESC = 0, 1, 2
+
+# Anything that makes a text more than plain text: a brace (markup, or an
+# escaped brace), or a control character other than newline and tab (an
+# escape sequence or a control that must be dropped). A text without any is
+# its own rendering and its width is its length: the common case, decided by
+# one regex search in C instead of a tokenizer.
+_SPECIAL = re.compile(r"[{\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+# A parsed tag body (or None: not markup), by body. Tags are few in practice;
+# the bound keeps text full of brace-words from growing it without limit.
+_TAGS: dict[str, tuple[_Item, ...] | None] = {}
+_TAGS_MAX = 4096
+
+
+def _tag_items(body: str) -> tuple[_Item, ...] | None:
+    try:
+        return _TAGS[body]
+    except KeyError:
+        pass
+    if len(_TAGS) >= _TAGS_MAX:
+        _TAGS.clear()
+    items = _TAGS[body] = _parse_tag(body)
+    return items
+
+
+def _scan(text: str) -> list[tuple[int, str]]:
+    """Split marked-up text into (kind, text) with kind ``_TEXT``, ``_TAG``
+    (text is the tag body) or ``_ESC`` (a raw escape or control character)."""
+    tokens: list[tuple[int, str]] = []
     pos = 0
     for match in _TOKEN.finditer(text):
-        if match.start() > pos:
-            yield "text", text[pos : match.start()]
+        start = match.start()
+        if start > pos:
+            tokens.append((_TEXT, text[pos:start]))
         pos = match.end()
         kind = match.lastgroup
         if kind == "brace":
-            yield "text", "{"
+            tokens.append((_TEXT, "{"))
         elif kind == "tag":
             body = match.group("tag")
-            if _parse_tag(body) is None:
+            if _tag_items(body) is None:
                 # Not markup: show the braces and re-scan the inside, which
                 # may itself hold control characters.
-                yield "text", "{"
-                yield from _tokens(body)
-                yield "text", "}"
+                tokens.append((_TEXT, "{"))
+                tokens += _scan(body)
+                tokens.append((_TEXT, "}"))
             else:
-                yield "tag", body
+                tokens.append((_TAG, body))
         else:
-            yield "esc", match.group(0)
+            tokens.append((_ESC, match.group(0)))
     if pos < len(text):
-        yield "text", text[pos:]
+        tokens.append((_TEXT, text[pos:]))
+    return tokens
 
 
 def _nearest16(rgb: tuple[int, int, int]) -> int:
@@ -213,25 +243,61 @@ def _sgr(item: _Item, depth: ColourDepth) -> str:
     return _sgr((background, _nearest16(colour)), depth)
 
 
+# The SGR sequence of a tag body at a depth, and whether it leaves an
+# attribute on; bounded like _TAGS.
+_SGRS: dict[tuple[str, ColourDepth], tuple[str, bool]] = {}
+
+
+def _tag_sgr(body: str, depth: ColourDepth) -> tuple[str, bool]:
+    key = (body, depth)
+    try:
+        return _SGRS[key]
+    except KeyError:
+        pass
+    items = _tag_items(body)
+    assert items is not None
+    if len(_SGRS) >= _TAGS_MAX:
+        _SGRS.clear()
+    sgr = _SGRS[key] = (
+        "\x1b[" + ";".join(_sgr(item, depth) for item in items) + "m",
+        items[-1] != "reset",
+    )
+    return sgr
+
+
+def render_open(text: str, depth: ColourDepth = ColourDepth.ANSI16) -> tuple[str, bool | None]:
+    """:func:`render` without the reset at the end, and whether one is due:
+    True if the last tag leaves an attribute on, False if it ends with
+    ``{/}``, None if the text has no tag that renders (none at all, or
+    ``depth`` is ``NONE``).
+
+    Rendering is line by line: no token spans a newline unless the text
+    holds an escape sequence (an OSC may). So a text without ``\\x1b`` renders
+    as its lines rendered this way, joined by newlines, with a reset at the
+    end if the last line that had a tag left an attribute on. That is how a
+    renderer shared between sessions (:mod:`driver.net.render`) caches by line.
+    """
+    if _SPECIAL.search(text) is None:
+        return text, None
+    out: list[str] = []
+    state: bool | None = None
+    colour = depth > ColourDepth.NONE
+    for kind, value in _scan(text):
+        if kind == _TEXT:
+            out.append(value)
+        elif kind == _TAG and colour:
+            sgr, state = _tag_sgr(value, depth)
+            out.append(sgr)
+    return "".join(out), state
+
+
 def render(text: str, depth: ColourDepth = ColourDepth.ANSI16) -> str:
     """Turn markup into what a client with ``depth`` colours should receive.
 
     With ``ColourDepth.NONE`` the result is plain text (see :func:`strip`).
     """
-    out: list[str] = []
-    active = False  # an attribute is on that a trailing reset must clear
-    for kind, value in _tokens(text):
-        if kind == "text":
-            out.append(value)
-        elif kind == "tag" and depth > ColourDepth.NONE:
-            items = _parse_tag(value)
-            assert items is not None
-            out.append("\x1b[" + ";".join(_sgr(item, depth) for item in items) + "m")
-            for item in items:
-                active = item != "reset"
-    if active:
-        out.append("\x1b[0m")
-    return "".join(out)
+    out, active = render_open(text, depth)
+    return out + "\x1b[0m" if active else out
 
 
 def strip(text: str) -> str:
@@ -248,17 +314,36 @@ def _char_width(ch: str) -> int:
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
-def visible_width(text: str) -> int:
-    """Columns ``text`` takes on screen once rendered (markup is zero-width)."""
-    return sum(
-        sum(_char_width(ch) for ch in value) for kind, value in _tokens(text) if kind == "text"
-    )
+class _Widths(dict[str, int]):
+    """Columns of each character seen so far: :func:`_char_width` once per
+    character, then a dict lookup, so that measuring a string is
+    ``sum(map(...))`` in C. Bounded: text full of distinct characters only
+    costs recomputing them."""
+
+    def __missing__(self, ch: str) -> int:
+        if len(self) >= 16384:
+            self.clear()
+        width = self[ch] = _char_width(ch)
+        return width
+
+
+_WIDTH_OF = _Widths().__getitem__
 
 
 def _text_width(text: str) -> int:
-    if text.isascii() and text.isprintable():
-        return len(text)  # the common case, without a per-character loop
-    return sum(_char_width(ch) for ch in text)
+    """Columns of text that holds no markup and no control character but
+    newline and tab (a text token)."""
+    if text.isascii():
+        # Printable ASCII and tab take one column, newline none.
+        return len(text) - text.count("\n")
+    return sum(map(_WIDTH_OF, text))
+
+
+def visible_width(text: str) -> int:
+    """Columns ``text`` takes on screen once rendered (markup is zero-width)."""
+    if _SPECIAL.search(text) is None:
+        return _text_width(text)
+    return sum(_text_width(value) for kind, value in _scan(text) if kind == _TEXT)
 
 
 # A piece of a word being wrapped: (source, width). Text pieces carry their
@@ -275,9 +360,9 @@ def _words(line: str) -> tuple[list[_Word], int]:
     pieces: list[_Piece] = []
     width = 0
     spaces = 0
-    for kind, value in _tokens(line):
-        if kind != "text":
-            pieces.append(("{" + value + "}" if kind == "tag" else value, 0))
+    for kind, value in _scan(line):
+        if kind != _TEXT:
+            pieces.append(("{" + value + "}" if kind == _TAG else value, 0))
             continue
         for k, part in enumerate(value.split(" ")):
             if k > 0:
@@ -351,7 +436,9 @@ def wrap(text: str, width: int) -> str:
         # The common short message: one line that already fits (markup and
         # escapes only make the visible width smaller than the length).
         return text
-    return "\n".join(
-        "\n".join(_wrap_line(line, width)) if visible_width(line) > width else line
-        for line in text.split("\n")
-    )
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        # An ASCII line no longer than the width fits, whatever it holds.
+        if (len(line) > width or not line.isascii()) and visible_width(line) > width:
+            lines[i] = "\n".join(_wrap_line(line, width))
+    return "\n".join(lines)

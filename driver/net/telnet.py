@@ -67,6 +67,7 @@ from driver.net.session import ClientInfo
 
 __all__ = [
     "DEFAULT_OPTIONS",
+    "encode_text",
     "CharsetAgreed",
     "CharsetRefused",
     "Event",
@@ -157,6 +158,9 @@ _CHARSETS = {
     "ascii": "ascii",
 }
 _CHARSET_REQUEST = b";UTF-8;ISO-8859-1;US-ASCII"
+
+_IAC_EOR = bytes((IAC, EOR))
+_IAC_GA = bytes((IAC, GA))
 
 _PLAIN_RUN = re.compile(rb"[\x20-\x7e\x80-\xfe]+")
 _GMCP_PACKAGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
@@ -333,6 +337,17 @@ class TelnetProtocol:
     to; by default all of them.
     """
 
+    # A server holds one of these per connection, most of them idle: slots
+    # keep each a fixed handful of pointers instead of a dict.
+    __slots__ = (
+        "info", "limits", "_mssp", "_options", "_opts",
+        "_in", "_verb", "_line", "_line_truncated", "_after_eol", "_escape_len",
+        "_sb_option", "_sb", "_sb_overflow", "_events",
+        "_out", "_out_size", "_plain", "_plain_size", "_compressor",
+        "_ttype_rounds", "_ttype_waiting", "_ttype_answers", "_charset_requested",
+        "_charset_waiting", "_encoding", "_charset", "_charset_refused",
+    )  # fmt: skip
+
     def __init__(
         self,
         info: ClientInfo | None = None,
@@ -360,9 +375,14 @@ class TelnetProtocol:
         self._events: list[Event] = []
 
         # Output: bytes ready for the wire, and plain bytes waiting to be
-        # compressed while MCCP2 is on.
-        self._out = bytearray()
-        self._plain = bytearray()
+        # compressed while MCCP2 is on. Lists of the pieces as queued, not
+        # one growing buffer: a rendered line is often one bytes object
+        # shared by every session of a kind (see driver.net.render), and a
+        # turn's output is then written, or compressed, without a copy.
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._plain: list[bytes] = []
+        self._plain_size = 0
         self._compressor: Any = None  # zlib compress object while MCCP2 is on
 
         # Negotiation progress.
@@ -412,16 +432,25 @@ class TelnetProtocol:
 
     def send_text(self, text: str) -> None:
         """Queue text: newlines become CR LF, IAC is doubled, charset applied."""
-        self._write(self._encode_text(text))
+        self._write(encode_text(text, self._encoding))
 
     def send_prompt(self, text: str) -> None:
         """Queue a prompt and mark its end: ``IAC EOR`` if agreed, else
         ``IAC GA`` unless the client agreed to suppress go-ahead."""
-        self.send_text(text)
+        self.send_encoded_prompt(encode_text(text, self._encoding))
+
+    def send_encoded(self, data: bytes) -> None:
+        """Queue text already encoded for this connection: what
+        :func:`encode_text` makes of it with :attr:`encoding`."""
+        self._write(data)
+
+    def send_encoded_prompt(self, data: bytes) -> None:
+        """:meth:`send_prompt` for text already encoded (see :meth:`send_encoded`)."""
+        self._write(data)
         if self.enabled(Opt.EOR, local=True):
-            self._write(bytes((IAC, EOR)))
+            self._write(_IAC_EOR)
         elif not self.enabled(Opt.SGA, local=True):
-            self._write(bytes((IAC, GA)))
+            self._write(_IAC_GA)
 
     def send_gmcp(self, package: str, data: Any = None) -> bool:
         """Queue a GMCP message (``data`` None: no payload). False, and
@@ -439,14 +468,19 @@ class TelnetProtocol:
         return True
 
     def data_to_send(self) -> bytes:
-        """Collect everything queued for the wire (compressed if MCCP2 is on)."""
-        if self._compressor is not None and self._plain:
-            self._out += self._compressor.compress(bytes(self._plain))
-            self._out += self._compressor.flush(zlib.Z_SYNC_FLUSH)
-            self._plain.clear()
-        data = bytes(self._out)
-        self._out.clear()
-        return data
+        """Collect everything queued for the wire (compressed if MCCP2 is on:
+        all of it in one piece of the stream, with one sync flush)."""
+        if self._plain:
+            plain = self._plain[0] if len(self._plain) == 1 else b"".join(self._plain)
+            self._plain = []
+            self._plain_size = 0
+            self._out.append(self._compressor.compress(plain) + self._compressor.flush(zlib.Z_SYNC_FLUSH))
+        out = self._out
+        if not out:
+            return b""
+        self._out = []
+        self._out_size = 0
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def finish(self) -> None:
         """Before closing: end the MCCP2 stream cleanly, if one is running."""
@@ -455,7 +489,7 @@ class TelnetProtocol:
     @property
     def bytes_pending(self) -> int:
         """Bytes queued and not yet collected (uncompressed size under MCCP2)."""
-        return len(self._out) + len(self._plain)
+        return self._out_size + self._plain_size
 
     @property
     def buffered_input(self) -> int:
@@ -811,25 +845,16 @@ class TelnetProtocol:
 
     def _write(self, data: bytes) -> None:
         if self._compressor is not None:
-            self._plain += data
+            self._plain.append(data)
+            self._plain_size += len(data)
         else:
-            self._out += data
+            self._out.append(data)
+            self._out_size += len(data)
 
     def _send_sb(self, option: int, payload: bytes) -> None:
         self._write(
             bytes((IAC, SB, option)) + payload.replace(b"\xff", b"\xff\xff") + bytes((IAC, SE))
         )
-
-    def _encode_text(self, text: str) -> bytes:
-        # NVT: newline is CR LF, a carriage return alone is CR NUL.
-        text = text.replace("\r\n", "\n").replace("\r", "\r\0").replace("\n", "\r\n")
-        if self._encoding == "utf-8":
-            data = text.encode("utf-8", "replace")  # lone surrogates become '?'
-        elif text.isascii():
-            data = text.encode("ascii")
-        else:
-            data = _transliterate(text, self._encoding)
-        return data.replace(b"\xff", b"\xff\xff")
 
     def _start_compression(self) -> None:
         # The marker goes out uncompressed; every byte after it is in the stream.
@@ -839,10 +864,12 @@ class TelnetProtocol:
     def _stop_compression(self) -> None:
         if self._compressor is None:
             return
-        tail = self._compressor.compress(bytes(self._plain)) + self._compressor.flush(zlib.Z_FINISH)
-        self._plain.clear()
+        tail = self._compressor.compress(b"".join(self._plain)) + self._compressor.flush(zlib.Z_FINISH)
+        self._plain = []
+        self._plain_size = 0
         self._compressor = None
-        self._out += tail
+        self._out.append(tail)
+        self._out_size += len(tail)
 
     # ------------------------------------------------------------ TTYPE / MTTS
 
@@ -1064,6 +1091,20 @@ class TelnetProtocol:
 
     def _violation(self, reason: str) -> None:
         self._events.append(ProtocolViolation(reason))
+
+
+def encode_text(text: str, encoding: str) -> bytes:
+    """Text as a telnet connection whose output codec is ``encoding`` sends
+    it: newlines become CR LF (NVT; a carriage return alone is CR NUL), the
+    codec applied (without UTF-8, accented letters lose their accents and
+    what has no spelling becomes '?'), IAC doubled."""
+    text = text.replace("\r\n", "\n").replace("\r", "\r\0").replace("\n", "\r\n")
+    if encoding == "utf-8":
+        # UTF-8 never makes the byte 0xff, so there is no IAC to double.
+        return text.encode("utf-8", "replace")  # lone surrogates become '?'
+    if text.isascii():
+        return text.encode("ascii")
+    return _transliterate(text, encoding).replace(b"\xff", b"\xff\xff")
 
 
 def _decode_line(data: bytes, truncated: bool) -> str:
