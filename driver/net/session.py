@@ -45,6 +45,10 @@ class ClientInfo:
 class Session(abc.ABC):
     """A connected client, as the driver sees it."""
 
+    # Empty slots here let a transport's session class (one per connection)
+    # do without a __dict__; subclasses that declare none still get one.
+    __slots__ = ()
+
     info: ClientInfo
 
     @abc.abstractmethod

@@ -21,13 +21,23 @@ only moves bytes and enforces the rules a public server needs:
 
 Output text is JitRealm markup (:mod:`driver.net.ansi`): wrapped to the width
 NAWS reported, rendered to ANSI when the client shows colour and stripped when
-it does not.
+it does not, and encoded for the charset agreed, once per kind of client
+(:mod:`driver.net.render`) and shared by every session of that kind.
+
+* **One write per session per turn.** Everything the driver sends a session
+  while it runs (a whole turn of events) is queued; when the loop yields, the
+  listener's flusher writes each session's queue in one write, MCCP2
+  compressed with one flush, straight to the socket. Only a session whose
+  client is not reading gets a writer task, until it has caught up.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +47,7 @@ import trio
 
 from driver.net import ansi
 from driver.net.ratelimit import TokenBucket
+from driver.net.render import Renderer, renderer_for
 from driver.net.session import ClientInfo, Gateway, Session, SessionHandler
 from driver.net.telnet import (
     DEFAULT_OPTIONS,
@@ -49,6 +60,7 @@ from driver.net.telnet import (
     ProtocolViolation,
     TelnetLimits,
     TelnetProtocol,
+    encode_text,
 )
 
 __all__ = ["TelnetConfig", "TelnetSession", "colour_depth", "serve_telnet"]
@@ -88,41 +100,102 @@ def colour_depth(info: ClientInfo) -> ansi.ColourDepth:
     return ansi.ColourDepth.ANSI16
 
 
+class _Flusher:
+    """Writes each session's output of a turn in one write.
+
+    Sessions queue output in their protocol machine as the driver sends it,
+    and put themselves on this list the first time they have something
+    pending. One task per listener wakes once the task that queued the
+    output yields (the loop does, between turns) and writes every listed
+    session's pending bytes at once, MCCP2 compressed and flushed once. So a
+    crowded room's ``say`` costs each listener one write, not one per line,
+    and no task per session is woken for it.
+    """
+
+    __slots__ = ("_dirty", "_wake")
+
+    def __init__(self) -> None:
+        self._dirty: list[TelnetSession] = []
+        self._wake = trio.Event()
+
+    def schedule(self, session: TelnetSession) -> None:
+        if not self._dirty:
+            self._wake.set()
+        self._dirty.append(session)
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            dirty, self._dirty = self._dirty, []
+            for session in dirty:
+                try:
+                    session._flush()
+                except Exception:
+                    # One session's bug must not stop everyone's output.
+                    log.exception("telnet %s: flush failed", session.info.peer)
+                    session._end("flush failed")
+
+
 class TelnetSession(Session):
-    """One telnet connection, as the driver sees it (see :class:`Session`)."""
+    """One telnet connection, as the driver sees it (see :class:`Session`).
+
+    Output is rendered by the :class:`~driver.net.render.Renderer` shared by
+    every telnet session of the same kind (width, colour depth, charset),
+    queued in the protocol machine, and written by the listener's
+    :class:`_Flusher` straight to the socket, which takes it at once unless
+    the client is not reading. Only then does the session start a writer
+    task, which drains the backlog (or gives up after
+    :attr:`TelnetConfig.write_timeout`) and ends; closing runs it too, to
+    flush and end the MCCP2 stream. An idle session is one task (its reader)
+    and a few small objects.
+    """
+
+    __slots__ = (
+        "info", "_stream", "_fd", "_config", "_protocol", "_flusher", "_handler",
+        "_close_reason", "_nursery", "_last_line", "_bucket", "_flood_warned",
+        "_renderer", "_render_key", "_scheduled", "_writing", "_backlog",
+    )  # fmt: skip
 
     def __init__(
         self,
         stream: trio.SocketStream,
         peer: str,
         config: TelnetConfig,
+        flusher: _Flusher,
         mssp: Callable[[], Mapping[str, MsspValue]] | None = None,
     ) -> None:
         self.info = ClientInfo(transport="telnet", peer=peer)
         self._stream = stream
+        self._fd = _writable_fd(stream)
         self._config = config
         self._protocol = TelnetProtocol(
             self.info, limits=config.limits, mssp=mssp, options=config.options
         )
+        self._flusher = flusher
         self._handler: SessionHandler | None = None
-        self._wake = trio.Event()
         self._close_reason: str | None = None
-        self._cancel_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
         self._last_line = trio.current_time()
         self._bucket = TokenBucket(config.lines_per_second, config.line_burst)
         self._flood_warned = False
+        self._renderer: Renderer[bytes] | None = None
+        self._render_key: tuple[int, bool, int, str] | None = None
+        self._scheduled = False  # on the flusher's list
+        self._writing = False  # the writer task runs: it owns the socket
+        self._backlog = b""  # taken from the protocol, not yet written
 
     # ------------------------------------------------------------ Session
 
     def send_text(self, text: str) -> None:
         if self._close_reason is not None:
             return
-        self._queue(self._format(text), prompt=False)
+        self._queue(self._render(text), prompt=False)
 
     def send_prompt(self, text: str) -> None:
         if self._close_reason is not None:
             return
-        self._queue(self._format(text), prompt=True)
+        self._queue(self._render(text), prompt=True)
 
     def send_gmcp(self, package: str, data: Any) -> None:
         if self._close_reason is not None or not self.wants_gmcp(package):
@@ -137,7 +210,7 @@ class TelnetSession(Session):
     def close(self, reason: str = "") -> None:
         if self._close_reason is None:
             self._close_reason = reason or "closed by server"
-            self._wake.set()
+            self._start_writer()
 
     # ------------------------------------------------------------ extras
 
@@ -166,44 +239,99 @@ class TelnetSession(Session):
 
     # ------------------------------------------------------------ output
 
-    def _format(self, text: str) -> str:
-        width = self.info.width
-        if width > 0:
-            text = ansi.wrap(text, width)
-        return ansi.render(text, colour_depth(self.info))
+    def _render(self, text: str) -> bytes:
+        info = self.info
+        encoding = self._protocol.encoding
+        # Negotiation can change any of these at any time; comparing them is
+        # cheaper than recomputing the kind (IntFlag arithmetic) every line.
+        key = (info.width, info.ansi, info.mtts, encoding)
+        renderer = self._renderer
+        if renderer is None or key != self._render_key:
+            self._render_key = key
+            width = max(info.width, 0)
+            depth = colour_depth(info)
+            renderer = self._renderer = renderer_for(
+                ("telnet", width, depth, encoding),
+                width,
+                depth,
+                functools.partial(encode_text, encoding=encoding),
+                b"\r\n",
+            )
+        return renderer.text(text)
 
-    def _queue(self, text: str, *, prompt: bool) -> None:
-        # A text bigger than the whole cap is refused before it is encoded.
-        if self._protocol.bytes_pending + len(text) > self._config.output_cap:
+    def _queue(self, data: bytes, *, prompt: bool) -> None:
+        # A text bigger than the whole cap is refused before it is queued.
+        if self._protocol.bytes_pending + len(data) > self._config.output_cap:
             self._overflow()
             return
         if prompt:
-            self._protocol.send_prompt(text)
+            self._protocol.send_encoded_prompt(data)
         else:
-            self._protocol.send_text(text)
+            self._protocol.send_encoded(data)
         self._after_queue()
 
     def _after_queue(self) -> None:
-        if self._protocol.bytes_pending > self._config.output_cap:
+        pending = self._protocol.bytes_pending
+        if pending > self._config.output_cap:
             self._overflow()
-        else:
-            self._wake.set()
+        elif pending and not self._scheduled:
+            self._scheduled = True
+            self._flusher.schedule(self)
 
     def _overflow(self) -> None:
         log.info("telnet %s: output queue over its cap; closing", self.info.peer)
         self.close("output overflow")
 
-    async def _writer(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake = trio.Event()
-            if self._close_reason is not None:
-                break
-            if not await self._send(self._protocol.data_to_send(), self._config.write_timeout):
+    def _flush(self) -> None:
+        """The flusher's turn: write what is pending, now if the socket takes it."""
+        self._scheduled = False
+        if self._writing or self._close_reason is not None or self._nursery is None:
+            return  # the writer owns the output, or nothing may be written yet
+        data = self._protocol.data_to_send()
+        if not data:
+            return
+        sent = 0
+        if self._fd >= 0:
+            try:
+                sent = os.write(self._fd, data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                self._end("connection lost")
                 return
-        self._protocol.finish()
-        await self._send(self._protocol.data_to_send(), self._config.close_flush_timeout)
-        self._end()
+        if sent < len(data):
+            # The client is not keeping up (or this platform cannot write a
+            # socket directly): the writer task takes over until it is drained.
+            self._backlog = data[sent:]
+            self._start_writer()
+
+    def _start_writer(self) -> None:
+        if not self._writing and self._nursery is not None:
+            self._writing = True
+            self._nursery.start_soon(self._writer)
+
+    async def _writer(self) -> None:
+        """Drain the backlog; when the session is closing, flush what is
+        queued, end the MCCP2 stream and end the session."""
+        config = self._config
+        try:
+            while True:
+                if self._backlog:
+                    closing = self._close_reason is not None
+                    timeout = config.close_flush_timeout if closing else config.write_timeout
+                    if not await self._send(self._backlog, timeout):
+                        return
+                    self._backlog = b""
+                if self._close_reason is not None:
+                    self._protocol.finish()
+                    await self._send(self._protocol.data_to_send(), config.close_flush_timeout)
+                    self._end()
+                    return
+                self._backlog = self._protocol.data_to_send()
+                if not self._backlog:
+                    return  # drained: the flusher writes directly again
+        finally:
+            self._writing = False
 
     async def _send(self, data: bytes, timeout: float) -> bool:
         """Write ``data``; False (and the session ended) if the client is gone."""
@@ -223,8 +351,8 @@ class TelnetSession(Session):
     def _end(self, reason: str | None = None) -> None:
         if self._close_reason is None:
             self._close_reason = reason or "closed"
-        if self._cancel_scope is not None:
-            self._cancel_scope.cancel()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
 
     # ------------------------------------------------------------ input
 
@@ -290,11 +418,13 @@ class TelnetSession(Session):
             self.close("gateway error")
         try:
             async with trio.open_nursery() as nursery:
-                self._cancel_scope = nursery.cancel_scope
-                self._wake.set()
-                nursery.start_soon(self._writer)
-                if self._handler is not None:
-                    nursery.start_soon(self._reader)
+                self._nursery = nursery
+                if self._close_reason is not None:
+                    self._start_writer()  # closed before there was a nursery to write in
+                else:
+                    self._after_queue()  # the offers and the greeting
+                    if self._handler is not None:
+                        await self._reader()
         finally:
             # Every way out of the nursery sets a reason, except the server
             # itself being cancelled. The handler hears first: closing the
@@ -306,6 +436,18 @@ class TelnetSession(Session):
                     self._call("on_disconnect", self._close_reason)
             finally:
                 await trio.aclose_forcefully(self._stream)
+
+
+def _writable_fd(stream: trio.SocketStream) -> int:
+    """The socket's descriptor, for writing without a task switch, or -1
+    where a socket cannot be written with ``os.write`` (Windows) or the
+    stream has no descriptor: then every write goes through the writer task."""
+    if sys.platform == "win32":
+        return -1
+    try:
+        return stream.socket.fileno()
+    except (AttributeError, OSError):
+        return -1
 
 
 def _peer_name(stream: trio.SocketStream) -> str:
@@ -339,10 +481,11 @@ async def _serve_connection(
     gateway: Gateway,
     config: TelnetConfig,
     mssp: Callable[[], Mapping[str, MsspValue]],
+    flusher: _Flusher,
 ) -> None:
     peer = _peer_name(stream)
     _tune_socket(stream, config)
-    session = TelnetSession(stream, peer, config, mssp)
+    session = TelnetSession(stream, peer, config, flusher, mssp)
     log.info("telnet %s: connected", peer)
     try:
         await session.run(gateway)
@@ -394,11 +537,15 @@ async def serve_telnet(
             values.update(mssp_info())
         return values
 
+    flusher = _Flusher()
+
     async def handle(stream: trio.SocketStream) -> None:
-        await _serve_connection(stream, gateway, config, mssp)
+        await _serve_connection(stream, gateway, config, mssp, flusher)
 
     for listener in listeners:
         name = listener.socket.getsockname()
         log.info("telnet: listening on %s port %d", name[0], name[1])
-    task_status.started(bound)
-    await trio.serve_listeners(handle, listeners)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(flusher.run)
+        task_status.started(bound)
+        await trio.serve_listeners(handle, listeners)

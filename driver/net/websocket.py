@@ -54,6 +54,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from driver.net import ansi
 from driver.net.ratelimit import TokenBucket
+from driver.net.render import Renderer, ansi_renderer
 from driver.net.session import ClientInfo, Gateway, Session, SessionHandler
 from driver.net.wsformats import (
     BadMessage,
@@ -129,10 +130,17 @@ class WebSocketSession(Session):
     task drains.
     """
 
+    __slots__ = (
+        "info", "wire", "_limits", "_outbox", "_outbox_size", "_wakeup", "_ending", "_scope",
+        "_renderer", "_render_key",
+    )  # fmt: skip
+
     def __init__(self, info: ClientInfo, wire: WireFormat, limits: WebSocketLimits) -> None:
         self.info = info
         self.wire = wire
         self._limits = limits
+        self._renderer: Renderer[str] | None = None
+        self._render_key: tuple[int, bool] | None = None
         self._outbox: deque[Frame] = deque()
         self._outbox_size = 0
         self._wakeup = trio.Event()
@@ -191,8 +199,15 @@ class WebSocketSession(Session):
     # -- internals -----------------------------------------------------------
 
     def _render(self, text: str) -> str:
-        depth = ansi.ColourDepth.TRUECOLOR if self.info.ansi else ansi.ColourDepth.NONE
-        return ansi.render(ansi.wrap(text, self.info.width), depth)
+        # Shared with every session of the same width and colour (see
+        # driver.net.render); the wire format frames the text per session.
+        key = (self.info.width, self.info.ansi)
+        renderer = self._renderer
+        if renderer is None or key != self._render_key:
+            self._render_key = key
+            depth = ansi.ColourDepth.TRUECOLOR if self.info.ansi else ansi.ColourDepth.NONE
+            renderer = self._renderer = ansi_renderer(max(self.info.width, 0), depth)
+        return renderer.text(text)
 
     def _push(self, frame: Frame) -> None:
         if self._ending is not None:
