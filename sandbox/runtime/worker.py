@@ -36,11 +36,10 @@ import resource
 import signal
 import socket
 import sys
-import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from sandbox import wire
 from sandbox.protocol import AdmissionError, ErrorKind, GuestError, Outcome
@@ -59,9 +58,6 @@ CPU_HARD_MARGIN = 30
 #: reservations) long before the machine's 128 TiB. What a guest may really
 #: use is capped per store by the sandbox's memory limit.
 DEFAULT_MEMORY_MB = 4 * 1024 * 1024
-#: Answers are held back at most this long while more messages wait, so
-#: a batch of light invocations goes back in one write.
-FLUSH_AFTER_S = 0.001
 RECV_BYTES = 256 * 1024
 
 
@@ -119,31 +115,31 @@ class WorldProxy:
         self._call_id = call_id
 
     def environment(self, target: str) -> str | None:
-        return self._ask(self._call_id, wire.W_ENVIRONMENT, (target,))  # type: ignore[no-any-return]
+        return cast(str | None, self._ask(self._call_id, wire.W_ENVIRONMENT, [target]))
 
     def contents(self, target: str) -> list[str]:
-        return self._ask(self._call_id, wire.W_CONTENTS, (target,))  # type: ignore[no-any-return]
+        return cast(list[str], self._ask(self._call_id, wire.W_CONTENTS, [target]))
 
     def query(self, asker: str, target: str, key: str) -> bytes | None:
-        return self._ask(self._call_id, wire.W_QUERY, (asker, target, key))  # type: ignore[no-any-return]
+        return cast(bytes | None, self._ask(self._call_id, wire.W_QUERY, [asker, target, key]))
 
     def clone(self, asker: str, blueprint: str) -> str:
-        return self._ask(self._call_id, wire.W_CLONE, (asker, blueprint))  # type: ignore[no-any-return]
+        return cast(str, self._ask(self._call_id, wire.W_CLONE, [asker, blueprint]))
 
     def destruct(self, asker: str, target: str) -> None:
-        self._ask(self._call_id, wire.W_DESTRUCT, (asker, target))
+        self._ask(self._call_id, wire.W_DESTRUCT, [asker, target])
 
     def move(self, asker: str, target: str, destination: str) -> None:
-        self._ask(self._call_id, wire.W_MOVE, (asker, target, destination))
+        self._ask(self._call_id, wire.W_MOVE, [asker, target, destination])
 
     def now_ms(self) -> int:
-        return self._ask(self._call_id, wire.W_NOW_MS, ())  # type: ignore[no-any-return]
+        return cast(int, self._ask(self._call_id, wire.W_NOW_MS, []))
 
     def next_callout_handle(self) -> int:
-        return self._ask(self._call_id, wire.W_NEXT_HANDLE, ())  # type: ignore[no-any-return]
+        return cast(int, self._ask(self._call_id, wire.W_NEXT_HANDLE, []))
 
     def cancel_callout(self, asker: str, handle: int) -> bool:
-        return self._ask(self._call_id, wire.W_CANCEL, (asker, handle))  # type: ignore[no-any-return]
+        return cast(bool, self._ask(self._call_id, wire.W_CANCEL, [asker, handle]))
 
 
 class Worker:
@@ -158,7 +154,6 @@ class Worker:
         self.answers: deque[list[Any]] = deque()
         self.out: list[bytes] = []
         self.out_bytes = 0
-        self.out_since = 0.0
         self.versions: set[str] = set()  # admitted here, one admission each
         self.load_errors: dict[str, str] = {}
         self.gone: str | None = None  # why the channel broke, once it has
@@ -181,9 +176,7 @@ class Worker:
             # Only an outcome can be this big (limits keep it far smaller);
             # the driver must still get an answer for the id.
             data = wire.encode([wire.ERROR, message[1], f"answer too large: {exc}"])
-        if not self.out:
-            self.out_since = time.perf_counter()
-        elif self.out_bytes + len(data) + 2 > self.max_frame:
+        if self.out and self.out_bytes + len(data) + 2 > self.max_frame:
             self.flush()
         self.out.append(data)
         self.out_bytes += len(data)
@@ -257,9 +250,11 @@ class Worker:
                     self.announced = True
                     self.send((wire.RETIRING, "CPU time limit (RLIMIT_CPU) nearly reached"))
                     self.flush()
-                elif self.out and (
-                    not inbox or time.perf_counter() - self.out_since > FLUSH_AFTER_S
-                ):
+                else:
+                    # Each answer goes out at once: holding it to share a
+                    # write with the next one would make it wait for however
+                    # long that next call runs. (Answers that pile up while
+                    # the driver is busy are read together anyway.)
                     self.flush()
         except ChannelGone as exc:
             if self.gone == "the driver closed the channel":
