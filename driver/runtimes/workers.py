@@ -85,6 +85,12 @@ RECV_BYTES: Final = 256 * 1024
 #: Frames smaller than this are joined into one buffer to send; bigger ones
 #: (components) go out as parts with sendmsg, not copied again.
 SMALL_FRAME: Final = 64 * 1024
+#: Messages a worker may have to answer before more are sent. It works
+#: through them one at a time, so more in its socket would not run sooner;
+#: held here, calls that come due meanwhile (other tenants') leave together
+#: in one frame when it is ready for them. Two keep it from idling between
+#: frames.
+PIPELINE_DEPTH: Final = 2
 
 # Jobs: the first three get an answer; the notices do not.
 _INVOKE, _ADMIT, _LOAD, _RELEASE, _SWEEP = range(5)
@@ -167,7 +173,6 @@ class _Proc:
         self.backlog_ready = trio.Event()
         self.kill_reason: str | None = None
         self.retiring = False
-        self.burst = 0  # answers the last read brought (several: tenants are busy together)
 
     def kill(self, reason: str) -> None:
         if self.kill_reason is None:
@@ -444,17 +449,15 @@ class WorkerPool:
         proc = slot.proc
         if (
             proc is not None
-            and proc.burst <= 1
             and not proc.fifo
             and not slot.pending
             and not proc.backlog
             and not proc.retiring
             and proc.ready.is_set()
         ):
-            # The worker is idle and only one call came back last time:
-            # nothing to batch with, so no reason to wait for the sender.
-            # When several tenants are busy together, their calls queue and
-            # the sender writes them as one frame.
+            # The worker is idle: nothing to batch with, so no reason to
+            # wait for the sender. While it is busy, calls queue and the
+            # sender writes them together (see PIPELINE_DEPTH).
             self._send(slot, proc, [job])
         else:
             slot.submit(job)
@@ -678,12 +681,13 @@ class WorkerPool:
 
     async def _sender(self, slot: _Slot, proc: _Proc) -> None:
         """Everything queued for the slot goes out together: one frame (a
-        few at the frame cap), one ``send``."""
+        few at the frame cap), one ``send``, once the worker has fewer than
+        :data:`PIPELINE_DEPTH` messages to answer."""
         await proc.ready.wait()
         while True:
             if proc.retiring:
                 await trio.sleep_forever()  # the supervisor replaces this process
-            if not slot.pending:
+            if not slot.pending or len(proc.fifo) >= PIPELINE_DEPTH:
                 await slot.wake.wait()
                 slot.wake = trio.Event()  # pending is checked again below: no wake-up is lost
                 continue
@@ -860,12 +864,13 @@ class WorkerPool:
             except wire.WireError as exc:
                 proc.kill(f"sent a bad frame ({exc}); killed")
                 return
-            proc.burst = sum(len(messages) for messages in frames)
             for messages in frames:
                 for message in messages:
                     dispatch(slot, proc, message)
 
-    def _answered(self, proc: _Proc, job: _Job) -> None:
+    def _answered(self, slot: _Slot, proc: _Proc, job: _Job) -> None:
+        if slot.pending:
+            slot.wake.set()  # the sender may be holding back for this
         fifo = proc.fifo
         if fifo and fifo[0] is job:
             fifo.popleft()
@@ -892,7 +897,7 @@ class WorkerPool:
             job = proc.calls.pop(message[1], None)
             if job is None:
                 return  # its worker was replaced meanwhile
-            self._answered(proc, job)
+            self._answered(slot, proc, job)
             outcome = wire.outcome_from_wire(message[2])
             key = (job.tenant, job.version)
             if outcome.error is None:
@@ -906,7 +911,7 @@ class WorkerPool:
             version, error = message[1], message[2]
             for job in proc.fifo:
                 if job.kind == _LOAD and job.version == version:
-                    self._answered(proc, job)
+                    self._answered(slot, proc, job)
                     break
             if error is not None:
                 proc.loaded.discard(version)  # tried again before the next call
@@ -915,7 +920,7 @@ class WorkerPool:
             job = proc.calls.pop(message[1], None)
             if job is None:
                 return
-            self._answered(proc, job)
+            self._answered(slot, proc, job)
             if kind == wire.ADMITTED:
                 proc.loaded.add(message[2])
                 if slot is self._admitter:
@@ -967,11 +972,11 @@ class WorkerPool:
         if job is None:
             for queued in proc.fifo:
                 if queued.kind == _LOAD and queued.version == ref:
-                    self._answered(proc, queued)
+                    self._answered(slot, proc, queued)
                     proc.loaded.discard(queued.version)
                     break
             return
-        self._answered(proc, job)
+        self._answered(slot, proc, job)
         if job.kind == _INVOKE:
             job.finish(Outcome(GuestError(ErrorKind.HOST_ERROR, f"{slot.name}: {text}")))
         else:
