@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import trio
 
+from driver.runtimes import Runtime
+from driver.runtimes.inproc import InprocRuntime
 from sandbox.runtime.host import Sandbox
 
 from .driver_support import BASIC_WORLD, build
@@ -23,9 +26,31 @@ from .guests import guest_components  # noqa: F401  (a session fixture, shared b
 
 
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Sandbox:
+def wasm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The on-disk compile cache every sandbox of the session shares."""
+    return tmp_path_factory.mktemp("wasm-cache")
+
+
+@pytest.fixture(scope="session")
+def sandbox(wasm_cache: Path) -> Sandbox:
     """One sandbox for the session: compiled components are cached on disk."""
-    return Sandbox(cache_dir=tmp_path_factory.mktemp("wasm-cache"))
+    return Sandbox(cache_dir=wasm_cache)
+
+
+@pytest.fixture(params=["inproc", "workers"])
+async def backend(
+    request: pytest.FixtureRequest, sandbox: Sandbox, wasm_cache: Path, nursery: trio.Nursery
+) -> Runtime:
+    """The WebAssembly runtime, once per backend: the driver, tenancy and
+    persistence suites run against both (the same tests, the same asserts).
+    The worker pool (one worker) lives as long as the test."""
+    if request.param == "inproc":
+        return InprocRuntime(sandbox)
+    from driver.runtimes.workers import WorkerPool
+
+    pool = WorkerPool(1, cache_dir=wasm_cache)
+    await nursery.start(pool.run)
+    return pool
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from driver.app import Realm, RealmConfig
 from driver.auth.accounts import Backoff, LoginThrottle, ScryptParams, hash_password, new_account
 from driver.net import ansi
 from driver.net.session import ClientInfo, Session
+from driver.runtimes import Runtime
 from driver.runtimes.inproc import InprocRuntime
 from driver.store.accounts import AccountStore, MemoryAccountStore
 from driver.tenancy.tenant import Event, Quotas, Tenant
@@ -95,10 +96,15 @@ class RecordingOutput:
         return "".join(self.texts.get(player_id, []))
 
 
-async def make_tenant(sandbox: Sandbox, world: Path, build_dir: Path, **quota_overrides: Any) -> tuple[Tenant, RecordingOutput, FakeClock]:
+def as_runtime(runtime: Runtime | Sandbox) -> Runtime:
+    """A test's runtime: a backend fixture's, or the session sandbox in process."""
+    return InprocRuntime(runtime) if isinstance(runtime, Sandbox) else runtime
+
+
+async def make_tenant(runtime: Runtime | Sandbox, world: Path, build_dir: Path, **quota_overrides: Any) -> tuple[Tenant, RecordingOutput, FakeClock]:
     output = RecordingOutput()
     clock = FakeClock()
-    tenant = Tenant("test", InprocRuntime(sandbox), output, quotas=Quotas(**quota_overrides), clock=clock)
+    tenant = Tenant("test", as_runtime(runtime), output, quotas=Quotas(**quota_overrides), clock=clock)
     await publish(tenant, world, build_dir)
     return tenant, output, clock
 
@@ -238,14 +244,14 @@ def add_wizard(accounts: AccountStore) -> None:
     accounts.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
 
 
-async def make_realm(sandbox: Sandbox, world: Path, build_dir: Path, **config: Any) -> Realm:
+async def make_realm(runtime: Runtime | Sandbox, world: Path, build_dir: Path, **config: Any) -> Realm:
     """A Realm over a built test world (every blueprint published), with
     accounts in memory: only the wizard so far. ``config``: more RealmConfig."""
     accounts = MemoryAccountStore()
     add_wizard(accounts)
     realm = Realm(
         RealmConfig(world_dir=world, build_dir=build_dir, kdf_params=CHEAP, **config),
-        runtime=InprocRuntime(sandbox),
+        runtime=as_runtime(runtime),
         accounts=accounts,
     )
     assert await realm.publish_all() == []

@@ -104,6 +104,7 @@ class Tenant:
         self.budgets = Budgets(self.quotas, clock)
         self.quarantine = Quarantine(self.quotas, clock)
         self.followups: deque[Event] = deque()
+        self.backlog: deque[Event] = deque()  # follow-ups a turn's end cut off, in order
         self.errors: deque[GuestErrorRecord] = deque(maxlen=self.quotas.max_errors_kept)
         self.log: deque[tuple[float, str, str, str]] = deque(maxlen=500)  # (at, object, level, text)
         self.clone_counter = 0
@@ -571,7 +572,7 @@ class Tenant:
 
     @property
     def busy(self) -> bool:
-        return bool(self.commands or self.queue or self.followups)
+        return bool(self.commands or self.backlog or self.queue or self.followups)
 
     async def run_event(self, event: Event, deadline: float = math.inf) -> None:
         """Run one event and then its follow-ups, then release output.
@@ -595,7 +596,11 @@ class Tenant:
         followups = self.followups
         while followups and budget > 0:
             if time.perf_counter() >= deadline:
-                return  # the turn is over; the chain goes on next turn
+                # The turn is over: the chain goes on later, in order, after
+                # the players' commands that are waiting.
+                self.backlog.extend(followups)
+                followups.clear()
+                return
             budget -= 1
             await followups.popleft()()
         while followups:
@@ -625,11 +630,12 @@ class Tenant:
         deadline = time.perf_counter() + budget / 1000
         self._zero_delay_this_turn = 0
         if self.followups:
-            # A chain the last turn did not finish (or work done outside any
-            # event: start-up, tests) goes first, in order.
-            await self.run_event(_nothing, deadline)
-        commands, queue = self.commands, self.queue
-        while (commands or queue) and time.perf_counter() < deadline:
+            # Work done outside any event (start-up, tools, tests) set these
+            # in motion: they wait their turn like a cut-off chain.
+            self.backlog.extend(self.followups)
+            self.followups.clear()
+        commands, backlog, queue = self.commands, self.backlog, self.queue
+        while (commands or backlog or queue) and time.perf_counter() < deadline:
             if commands:
                 player_id, event = commands.popleft()
                 left = self.pending_commands[player_id] - 1
@@ -638,6 +644,12 @@ class Tenant:
                 else:
                     del self.pending_commands[player_id]
                 await self.run_event(event, deadline)
+            elif backlog:
+                # Go on with a chain an earlier turn cut off: its follow-ups
+                # are this event's, first in line.
+                self.followups, self.backlog = backlog, deque()
+                backlog = self.backlog
+                await self.run_event(_nothing, deadline)
             else:
                 await self.run_event(queue.popleft(), deadline)
 

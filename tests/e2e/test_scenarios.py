@@ -18,8 +18,8 @@ async def start(nursery: trio.Nursery, realm: Realm, **kw) -> int:
     return telnet_port
 
 
-async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
-    realm = await make_realm(sandbox, BASIC_WORLD, basic_build)
+async def test_two_players_meet_talk_and_pass_an_item(backend, basic_build):
+    realm = await make_realm(backend, BASIC_WORLD, basic_build)
     async with trio.open_nursery() as nursery:
         port = await start(nursery, realm)
         ann = await TelnetClient.log_in(port, "create ann secret99", "Obvious exits: east.")
@@ -52,11 +52,11 @@ async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
         nursery.cancel_scope.cancel()
 
 
-async def test_wizard_clones_a_thousand_reloads_and_everything_survives(sandbox, tmp_path):
+async def test_wizard_clones_a_thousand_reloads_and_everything_survives(backend, tmp_path):
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build_dir = tmp_path / "build"
     build(world, build_dir)
-    realm = await make_realm(sandbox, world, build_dir)
+    realm = await make_realm(backend, world, build_dir)
     # The world's clock only moves when the test says so: however long a busy
     # machine takes over the thousand clones, no callout falls due before
     # the reload.

@@ -13,7 +13,7 @@ from typing import Any
 import cbor2
 import pytest
 
-from driver.runtimes.inproc import InprocRuntime
+from driver.runtimes import Runtime
 from driver.tenancy import recovery
 from driver.tenancy.output import Outbox
 from driver.tenancy.quotas import Quotas
@@ -23,7 +23,7 @@ from driver.world.objects import MudObject
 from sandbox.build import manifest as build_manifest
 from sandbox.runtime.host import Sandbox
 
-from ..driver_support import FakeClock, build
+from ..driver_support import FakeClock, as_runtime, build
 
 HOSTILE_WORLD = Path(__file__).resolve().parents[1] / "worlds" / "hostile"
 
@@ -58,9 +58,9 @@ def hostile_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-async def make_world(sandbox: Sandbox, build_dir: Path, **quotas: Any) -> tuple[Tenant, Screen, FakeClock]:
+async def make_world(runtime: Runtime | Sandbox, build_dir: Path, **quotas: Any) -> tuple[Tenant, Screen, FakeClock]:
     screen, clock = Screen(), FakeClock()
-    tenant = Tenant("hostile", InprocRuntime(sandbox), screen, quotas=Quotas(**quotas), clock=clock)
+    tenant = Tenant("hostile", as_runtime(runtime), screen, quotas=Quotas(**quotas), clock=clock)
     for path, entry in build_manifest.load(build_dir).items():
         if entry.component:
             await tenant.publish(path, (build_dir / entry.component).read_bytes())
@@ -97,8 +97,8 @@ async def answered(tenant: Tenant, player: MudObject) -> bool:
     return done == [True]
 
 
-async def test_callout_storm_is_throttled_then_quarantined(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, screen, clock = await make_world(sandbox, hostile_build)
+async def test_callout_storm_is_throttled_then_quarantined(backend: Runtime, hostile_build: Path) -> None:
+    tenant, screen, clock = await make_world(backend, hostile_build)
     bea = await bystander(tenant)
     await tenant.clone("/obj/storm")
     for _ in range(20):
@@ -112,9 +112,9 @@ async def test_callout_storm_is_throttled_then_quarantined(sandbox: Sandbox, hos
     assert len(tenant.callouts) == 0  # quarantine dropped what was pending
 
 
-async def test_fuel_burning_heartbeats_wait_for_their_budget(sandbox: Sandbox, hostile_build: Path) -> None:
+async def test_fuel_burning_heartbeats_wait_for_their_budget(backend: Runtime, hostile_build: Path) -> None:
     tenant, screen, clock = await make_world(
-        sandbox, hostile_build, quarantine_strikes=1000, object_fuel_per_second=60_000_000,
+        backend, hostile_build, quarantine_strikes=1000, object_fuel_per_second=60_000_000,
         fuel_per_second=120_000_000,
     )  # fmt: skip
     bea = await bystander(tenant)
@@ -131,8 +131,8 @@ async def test_fuel_burning_heartbeats_wait_for_their_budget(sandbox: Sandbox, h
     assert {b.id for b in burners}  # they still exist: throttled, not destroyed
 
 
-async def test_burners_are_quarantined_and_released_by_a_wizard(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, screen, clock = await make_world(sandbox, hostile_build, quarantine_strikes=3)
+async def test_burners_are_quarantined_and_released_by_a_wizard(backend: Runtime, hostile_build: Path) -> None:
+    tenant, screen, clock = await make_world(backend, hostile_build, quarantine_strikes=3)
     burner = await tenant.clone("/obj/burner")
     await run_for(tenant, clock, 3.0, step_ms=100)
     assert burner.id in tenant.quarantine.objects
@@ -146,8 +146,8 @@ async def test_burners_are_quarantined_and_released_by_a_wizard(sandbox: Sandbox
     assert len(tenant.errors) > errors
 
 
-async def test_time_in_host_calls_counts_against_the_deadline(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, _, clock = await make_world(sandbox, hostile_build, quarantine_strikes=1000)
+async def test_time_in_host_calls_counts_against_the_deadline(backend: Runtime, hostile_build: Path) -> None:
+    tenant, _, clock = await make_world(backend, hostile_build, quarantine_strikes=1000)
     await tenant.clone("/obj/reader")
     await run_for(tenant, clock, 1.0, step_ms=100)
     failures = list(tenant.errors)
@@ -157,8 +157,8 @@ async def test_time_in_host_calls_counts_against_the_deadline(sandbox: Sandbox, 
     assert deadline == 200
 
 
-async def test_state_growth_is_capped_per_object(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, _, clock = await make_world(sandbox, hostile_build, quarantine_strikes=1000)
+async def test_state_growth_is_capped_per_object(backend: Runtime, hostile_build: Path) -> None:
+    tenant, _, clock = await make_world(backend, hostile_build, quarantine_strikes=1000)
     grower = await tenant.clone("/obj/grower")
     await run_for(tenant, clock, 2.0, step_ms=100)
     size = sum(len(k) + len(v) for k, v in grower.state.items())
@@ -167,8 +167,8 @@ async def test_state_growth_is_capped_per_object(sandbox: Sandbox, hostile_build
     assert any(e.kind == "host-limit" for e in tenant.errors)
 
 
-async def test_clone_storm_stops_and_the_wizard_can_still_clone(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, screen, clock = await make_world(sandbox, hostile_build)
+async def test_clone_storm_stops_and_the_wizard_can_still_clone(backend: Runtime, hostile_build: Path) -> None:
+    tenant, screen, clock = await make_world(backend, hostile_build)
     bea = await bystander(tenant)
     await tenant.clone("/obj/cloner")
     for _ in range(10):
@@ -182,8 +182,8 @@ async def test_clone_storm_stops_and_the_wizard_can_still_clone(sandbox: Sandbox
     assert recovery.purge(tenant, "/obj/cloner") == cloners
 
 
-async def test_ping_pong_is_throttled_and_quarantined(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, _, clock = await make_world(sandbox, hostile_build)
+async def test_ping_pong_is_throttled_and_quarantined(backend: Runtime, hostile_build: Path) -> None:
+    tenant, _, clock = await make_world(backend, hostile_build)
     bea = await bystander(tenant)
     a = await tenant.clone("/obj/pinger")
     b = await tenant.clone("/obj/pinger")
@@ -224,8 +224,8 @@ async def test_memory_hogs_are_held_to_the_tenants_total(sandbox: Sandbox, hosti
     assert sandbox._tenant_memory.get("hostile", 0) == 0  # noqa: SLF001
 
 
-async def test_one_heartbeat_pending_per_object(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, _, clock = await make_world(sandbox, hostile_build, quarantine_strikes=1000)
+async def test_one_heartbeat_pending_per_object(backend: Runtime, hostile_build: Path) -> None:
+    tenant, _, clock = await make_world(backend, hostile_build, quarantine_strikes=1000)
     await tenant.clone("/obj/burner")
     for _ in range(20):  # beats fall due, but no turn runs
         clock.advance(100)
@@ -233,8 +233,8 @@ async def test_one_heartbeat_pending_per_object(sandbox: Sandbox, hostile_build:
     assert len(tenant.queue) == 1
 
 
-async def test_too_busy_only_for_a_players_own_flood(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, _, clock = await make_world(sandbox, hostile_build, max_queued_events=10)
+async def test_too_busy_only_for_a_players_own_flood(backend: Runtime, hostile_build: Path) -> None:
+    tenant, _, clock = await make_world(backend, hostile_build, max_queued_events=10)
 
     async def nothing() -> None:
         pass
@@ -249,8 +249,8 @@ async def test_too_busy_only_for_a_players_own_flood(sandbox: Sandbox, hostile_b
     assert tenant.enqueue_command("/player/bea", nothing)  # not anyone else's
 
 
-async def test_timers_held_until_a_wizard_resumes(sandbox: Sandbox, hostile_build: Path) -> None:
-    tenant, _, clock = await make_world(sandbox, hostile_build)
+async def test_timers_held_until_a_wizard_resumes(backend: Runtime, hostile_build: Path) -> None:
+    tenant, _, clock = await make_world(backend, hostile_build)
     await tenant.clone("/obj/storm")
     tenant.timers_paused = True
     await run_for(tenant, clock, 1.0)

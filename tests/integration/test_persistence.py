@@ -89,9 +89,9 @@ async def run_server(realm: Realm, persistence, body) -> None:
         nursery.cancel_scope.cancel()
 
 
-async def test_restart_restores_the_world_exactly(basic_build, tmp_path):
+async def test_restart_restores_the_world_exactly(backend, basic_build, tmp_path):
     data = tmp_path / "var"
-    realm, persistence = await open_realm(config(data, basic_build))
+    realm, persistence = await open_realm(config(data, basic_build), backend)
     add_wizard(realm.accounts)
     await run_server(realm, persistence, lambda port: play(realm, persistence, port))
     before = picture(realm)
@@ -99,7 +99,7 @@ async def test_restart_restores_the_world_exactly(basic_build, tmp_path):
     callouts = {h: (c.object_id, c.method, c.due - realm.tenant.clock()) for h, c in realm.tenant.callouts.by_handle.items()}
     persistence.store.close()
 
-    again, persistence2 = await open_realm(config(data, basic_build))
+    again, persistence2 = await open_realm(config(data, basic_build), backend)
     try:
         after = picture(again)
         # Link-dead players stay where they were, with what they carry.
@@ -124,8 +124,8 @@ async def test_restart_restores_the_world_exactly(basic_build, tmp_path):
         persistence2.store.close()
 
 
-async def test_output_waits_for_the_commit(basic_build, tmp_path):
-    realm, persistence = await open_realm(config(tmp_path / "var", basic_build))
+async def test_output_waits_for_the_commit(backend, basic_build, tmp_path):
+    realm, persistence = await open_realm(config(tmp_path / "var", basic_build), backend)
 
     async def body(port: int) -> None:
         ann = await create_ann(port)
@@ -146,8 +146,8 @@ async def test_output_waits_for_the_commit(basic_build, tmp_path):
         persistence.store.close()
 
 
-async def test_output_of_a_changeless_event_waits_only_for_earlier_changes(basic_build, tmp_path):
-    realm, persistence = await open_realm(config(tmp_path / "var", basic_build))
+async def test_output_of_a_changeless_event_waits_only_for_earlier_changes(backend, basic_build, tmp_path):
+    realm, persistence = await open_realm(config(tmp_path / "var", basic_build), backend)
     persistence.alive_every = 3600  # no clock writes during the test
 
     async def body(port: int) -> None:
@@ -175,13 +175,13 @@ async def test_output_of_a_changeless_event_waits_only_for_earlier_changes(basic
         persistence.store.close()
 
 
-async def test_full_disk_pauses_the_world_and_loses_nothing(basic_build, tmp_path):
+async def test_full_disk_pauses_the_world_and_loses_nothing(backend, basic_build, tmp_path):
     """The store refuses commits (as SQLite does when the disk is full): the
     world pauses, says why, keeps what it could not write, and carries on
     once the store takes it. (The store's own full-disk behaviour, with a
     real size cap, is tested in test_store.)"""
     data = tmp_path / "var"
-    realm, persistence = await open_realm(config(data, basic_build))
+    realm, persistence = await open_realm(config(data, basic_build), backend)
     real_commit = persistence.store.commit
     disk_full = True
 
@@ -214,16 +214,16 @@ async def test_full_disk_pauses_the_world_and_loses_nothing(basic_build, tmp_pat
         await run_server(realm, persistence, body)
     finally:
         persistence.store.close()
-    again, p2 = await open_realm(config(data, basic_build))
+    again, p2 = await open_realm(config(data, basic_build), backend)
     try:
         assert again.tenant.graph.get("/rooms/start").get("/player/ann") == 3
     finally:
         p2.store.close()
 
 
-async def test_dump_and_restore_round_trip(basic_build, tmp_path):
+async def test_dump_and_restore_round_trip(backend, basic_build, tmp_path):
     data = tmp_path / "var"
-    realm, persistence = await open_realm(config(data, basic_build))
+    realm, persistence = await open_realm(config(data, basic_build), backend)
     add_wizard(realm.accounts)
     await run_server(realm, persistence, lambda port: play(realm, persistence, port))
     # A live dump: the server's store is still open.
@@ -233,18 +233,18 @@ async def test_dump_and_restore_round_trip(basic_build, tmp_path):
     before = picture(realm)
     persistence.store.close()
     snapshot.restore(tmp_path / "world.dump", tmp_path / "copy")
-    copy, p2 = await open_realm(config(tmp_path / "copy", basic_build))
+    copy, p2 = await open_realm(config(tmp_path / "copy", basic_build), backend)
     try:
         assert picture(copy) == before
     finally:
         p2.store.close()
 
 
-async def test_bad_data_directories_are_refused_clearly(basic_build, tmp_path):
+async def test_bad_data_directories_are_refused_clearly(backend, basic_build, tmp_path):
     data = tmp_path / "var"
-    realm, persistence = await open_realm(config(data, basic_build))
+    realm, persistence = await open_realm(config(data, basic_build), backend)
     with pytest.raises(StoreLockedError, match=str(data)):
-        await open_realm(config(data, basic_build))
+        await open_realm(config(data, basic_build), backend)
     persistence.store.close()
 
     import sqlite3
@@ -254,24 +254,24 @@ async def test_bad_data_directories_are_refused_clearly(basic_build, tmp_path):
     conn.commit()
     conn.close()
     with pytest.raises(SchemaTooNewError, match="newer"):
-        await open_realm(config(data, basic_build))
+        await open_realm(config(data, basic_build), backend)
 
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "jitrealm.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreCorruptError):
-        await open_realm(config(junk, basic_build))
+        await open_realm(config(junk, basic_build), backend)
     assert (junk / "jitrealm.db").read_bytes() == b"this is not a database" * 100
 
 
-async def test_source_changed_while_down_the_build_decides_and_state_is_kept(sandbox, tmp_path):
+async def test_source_changed_while_down_the_build_decides_and_state_is_kept(backend, tmp_path):
     from ..driver_support import build, copy_world
 
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build_dir = tmp_path / "build"
     build(world, build_dir)
     cfg = RealmConfig(world_dir=world, build_dir=build_dir, data_dir=tmp_path / "var", kdf_params=CHEAP)
-    realm, persistence = await open_realm(cfg)
+    realm, persistence = await open_realm(cfg, backend)
 
     async def body(port: int) -> None:
         ticker = await realm.tenant.clone("/obj/ticker")
@@ -285,7 +285,7 @@ async def test_source_changed_while_down_the_build_decides_and_state_is_kept(san
 
     source = world / "obj" / "ticker.c"
     source.write_text(source.read_text().replace("a ticking gadget", "a changed gadget"))
-    again, p2 = await open_realm(cfg)  # builds the changed source, then publishes it
+    again, p2 = await open_realm(cfg, backend)  # builds the changed source, then publishes it
     try:
         tenant = again.tenant
         new = tenant.blueprints.get("/obj/ticker").version

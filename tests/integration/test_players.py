@@ -9,8 +9,8 @@ from ..driver_support import BASIC_WORLD, login, make_realm, running, send, wait
 LINKDEAD_SECONDS = 0.2  # link-dead bodies are stowed this soon
 
 
-async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
-    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+async def test_two_players_meet_talk_and_pass_an_item(backend, basic_build):
+    realm = await make_realm(backend, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         assert "The Start" in ann.text() and "Obvious exits: east" in ann.text()
@@ -50,8 +50,8 @@ async def test_two_players_meet_talk_and_pass_an_item(sandbox, basic_build):
         await send(ann, ah, "clone /obj/stone", "What?")  # not a wizard
 
 
-async def test_wizard_commands_on_live_objects(sandbox, basic_build):
-    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+async def test_wizard_commands_on_live_objects(backend, basic_build):
+    realm = await make_realm(backend, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         wiz, wh = await login(realm, "connect admin wizardly")
         out = await send(wiz, wh, "clone /obj/ticker", "Cloned /obj/ticker#")
@@ -74,8 +74,8 @@ async def test_wizard_commands_on_live_objects(sandbox, basic_build):
         await send(wiz, wh, "help", "Wizard commands")
 
 
-async def test_reconnect_takes_over_and_linkdead_bodies_are_stowed(sandbox, basic_build):
-    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+async def test_reconnect_takes_over_and_linkdead_bodies_are_stowed(backend, basic_build):
+    realm = await make_realm(backend, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         ann2, ah2 = await login(realm, "connect ann secret99", peer="127.0.0.1:2")
@@ -98,8 +98,8 @@ async def test_reconnect_takes_over_and_linkdead_bodies_are_stowed(sandbox, basi
         assert "Welcome back" in ann3.text() and "The Start" in ann3.text()
 
 
-async def test_quit_stows_the_body_and_closes(sandbox, basic_build):
-    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+async def test_quit_stows_the_body_and_closes(backend, basic_build):
+    realm = await make_realm(backend, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         await send(ann, ah, "quit", "Farewell")
@@ -109,8 +109,8 @@ async def test_quit_stows_the_body_and_closes(sandbox, basic_build):
         assert "/player/ann" not in realm.players.links
 
 
-async def test_examine_reads_objects_and_room_details(sandbox, basic_build):
-    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+async def test_examine_reads_objects_and_room_details(backend, basic_build):
+    realm = await make_realm(backend, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         ann, ah = await login(realm, "create ann secret99")
         (await realm.tenant.find("/rooms/start")).set("details", {"floor": "Bare boards, swept clean."})
@@ -119,8 +119,8 @@ async def test_examine_reads_objects_and_room_details(sandbox, basic_build):
         await send(ann, ah, "exa", "Examine what?")
 
 
-async def test_gmcp_from_the_world_and_at_login(sandbox, basic_build):
-    realm = await make_realm(sandbox, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+async def test_gmcp_from_the_world_and_at_login(backend, basic_build):
+    realm = await make_realm(backend, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
     async with running(realm):
         wiz, wh = await login(realm, "connect admin wizardly")
         assert ("Char.Name", {"name": "Admin", "fullname": "Admin"}) in wiz.gmcp

@@ -11,10 +11,10 @@ from ..driver_support import BASIC_WORLD, build, copy_world, login, make_realm, 
 RELOAD_TIMEOUT = 30  # seconds a command that compiles may take
 
 
-async def test_compile_error_is_shown_and_the_old_version_keeps_running(sandbox, tmp_path):
+async def test_compile_error_is_shown_and_the_old_version_keeps_running(backend, tmp_path):
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build(world, tmp_path / "build")
-    realm = await make_realm(sandbox, world, tmp_path / "build")
+    realm = await make_realm(backend, world, tmp_path / "build")
     async with running(realm):
         wiz, wh = await login(realm, "connect admin wizardly")
         await send(wiz, wh, "clone /obj/ticker", "Cloned", timeout=RELOAD_TIMEOUT)
@@ -29,10 +29,10 @@ async def test_compile_error_is_shown_and_the_old_version_keeps_running(sandbox,
         await send(wiz, wh, "arm", "Armed.", timeout=RELOAD_TIMEOUT)  # the old code still answers
 
 
-async def test_watch_rebuilds_and_reloads_a_saved_source(sandbox, tmp_path):
+async def test_watch_rebuilds_and_reloads_a_saved_source(backend, tmp_path):
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build(world, tmp_path / "build")
-    realm = await make_realm(sandbox, world, tmp_path / "build")
+    realm = await make_realm(backend, world, tmp_path / "build")
     notes: list[str] = []
     async with running(realm) as nursery:
         nursery.start_soon(watch_sources(realm, notes.append))

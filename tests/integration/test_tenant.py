@@ -15,8 +15,8 @@ from ..driver_support import BASIC_WORLD, build, copy_world, drain, event, make_
 
 
 @pytest.fixture
-async def world(sandbox, basic_build):
-    return await make_tenant(sandbox, BASIC_WORLD, basic_build)
+async def world(backend, basic_build):
+    return await make_tenant(backend, BASIC_WORLD, basic_build)
 
 
 async def player(tenant, name="ann", room="/rooms/start"):
@@ -142,8 +142,8 @@ async def test_zero_delay_runs_after_the_event_not_inside_it(world):
     assert ticker.get("ticks") == 1
 
 
-async def test_zero_delay_storm_is_capped_per_turn(sandbox, basic_build):
-    tenant, _, clock = await make_tenant(sandbox, BASIC_WORLD, basic_build, max_zero_delay_per_turn=20)
+async def test_zero_delay_storm_is_capped_per_turn(backend, basic_build):
+    tenant, _, clock = await make_tenant(backend, BASIC_WORLD, basic_build, max_zero_delay_per_turn=20)
     ticker = await tenant.clone("/obj/ticker")
     other_ran: list[bool] = []
     tenant.enqueue(lambda: tenant.run_hook(ticker, "on-command", ("/player/x", "storm", "")))
@@ -176,8 +176,8 @@ async def test_heartbeat_runs_at_its_interval_and_can_stop(world):
     assert ticker.get("beats") == 3
 
 
-async def test_rooms_reset_on_the_tenant_interval(sandbox, basic_build):
-    tenant, _, clock = await make_tenant(sandbox, BASIC_WORLD, basic_build, reset_interval_ms=1000, reset_jitter=0.1)
+async def test_rooms_reset_on_the_tenant_interval(backend, basic_build):
+    tenant, _, clock = await make_tenant(backend, BASIC_WORLD, basic_build, reset_interval_ms=1000, reset_jitter=0.1)
     await tenant.find("/rooms/start")
     resets: list[str] = []
     original = tenant._periodic
@@ -219,8 +219,8 @@ async def test_failed_hook_applies_nothing_and_tells_the_actor(world):
     assert outcome is not None and outcome.ok
 
 
-async def test_message_ping_pong_is_bounded(sandbox, basic_build):
-    tenant, out, _ = await make_tenant(sandbox, BASIC_WORLD, basic_build, max_followups_per_event=50)
+async def test_message_ping_pong_is_bounded(backend, basic_build):
+    tenant, out, _ = await make_tenant(backend, BASIC_WORLD, basic_build, max_followups_per_event=50)
     ann = await player(tenant)
     room = ann.env
     p1, p2 = await tenant.clone("/npc/parrot"), await tenant.clone("/npc/parrot")
@@ -268,8 +268,8 @@ async def test_query_reads_only_public_keys(world):
     assert cbor2.loads(txn.query("/x", ticker.id, "mark")) == 1
 
 
-async def test_pending_callout_quota_is_a_host_limit(sandbox, basic_build):
-    tenant, _, _ = await make_tenant(sandbox, BASIC_WORLD, basic_build, max_pending_callouts=1)
+async def test_pending_callout_quota_is_a_host_limit(backend, basic_build):
+    tenant, _, _ = await make_tenant(backend, BASIC_WORLD, basic_build, max_pending_callouts=1)
     ticker = await tenant.clone("/obj/ticker")
     assert (await tenant.run_hook(ticker, "on-command", ("/p", "arm", ""))).ok
     outcome = await tenant.run_hook(ticker, "on-command", ("/p", "arm", ""))
@@ -277,11 +277,11 @@ async def test_pending_callout_quota_is_a_host_limit(sandbox, basic_build):
     assert len(tenant.callouts) == 1
 
 
-async def test_reload_keeps_state_callouts_and_heartbeats(sandbox, tmp_path: Path):
+async def test_reload_keeps_state_callouts_and_heartbeats(backend, tmp_path: Path):
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build_dir = tmp_path / "build"
     build(world, build_dir)
-    tenant, _, clock = await make_tenant(sandbox, world, build_dir)
+    tenant, _, clock = await make_tenant(backend, world, build_dir)
     tickers = [await tenant.clone("/obj/ticker") for _ in range(3)]
     for t in tickers:
         t.set("count", 7)
@@ -329,10 +329,10 @@ async def test_now_ms_follows_the_tenant_clock(world):
     assert Txn(tenant).now_ms() - before == 5000
 
 
-async def test_loading_a_room_finishes_what_its_on_load_started(sandbox, basic_build):
+async def test_loading_a_room_finishes_what_its_on_load_started(backend, basic_build):
     """Clones a room makes while loading have run their own on-load before
     anyone looks at the room."""
-    tenant, _, _ = await make_tenant(sandbox, BASIC_WORLD, basic_build)
+    tenant, _, _ = await make_tenant(backend, BASIC_WORLD, basic_build)
     room = await tenant.find("/rooms/start")
     stone_id = None
 
