@@ -326,16 +326,25 @@ def outcome_to_wire(outcome: Outcome) -> list[Any]:
 
 
 def outcome_from_wire(value: Sequence[Any]) -> Outcome:
+    """The outcome a worker sent. A worker runs untrusted code, so the
+    shape is checked (cheaply: what the driver stores or applies); anything
+    else raises and the caller stops believing that worker."""
     error, result, effects, changes, fuel_used, wall_ms, logs = value
+    if type(changes) is not dict or not all(
+        type(k) is str and (v is None or type(v) is bytes) for k, v in changes.items()
+    ):
+        raise WireError("state changes must map text to bytes or null")
+    if result is not None and type(result) is not bool:
+        raise WireError(f"a hook result is a bool or null, not {type(result).__name__}")
     classes = EFFECTS
     return Outcome(
         error_from_wire(error),
         result,
         [classes[e[0]](*e[1:]) for e in effects],
         changes,
-        fuel_used,
-        wall_ms,
-        [(level, text) for level, text in logs],
+        int(fuel_used),
+        float(wall_ms),
+        [(str(level), str(text)) for level, text in logs],
     )
 
 
