@@ -268,16 +268,6 @@ def _describe_exit(returncode: int | None) -> str:
     return f"exited with status {returncode}"
 
 
-def _has_data(sock: socket.socket) -> bool:
-    """Whether the worker has written something the reader has not read."""
-    try:
-        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True  # closed or broken: the reader will see it
-
-
 def _worker_env() -> dict[str, str]:
     """A minimal environment: nothing of the driver's (secrets, paths) leaks in."""
     source_root = Path(wire.__file__).resolve().parent.parent
@@ -809,11 +799,13 @@ class WorkerPool:
 
         Only silence counts. Time the driver itself was not running (a
         stalled loop, a starved process) is added back to the head's clock,
-        and a worker whose answer is already waiting in the socket is not
-        silent: the reader just has not run yet.
+        and an overdue head is confirmed a tick later, so an answer already
+        in the socket is read first (the reader may simply not have run yet).
+        A worker that floods the channel instead of answering gains nothing.
         """
         tick = self._tick
         last = trio.current_time()
+        suspect: _Job | None = None
         while True:
             await trio.sleep(tick)
             now = trio.current_time()
@@ -829,20 +821,25 @@ class WorkerPool:
                     return
                 continue
             fifo = proc.fifo
-            if fifo and now - proc.head_since > fifo[0].budget and not _has_data(proc.sock):
-                head = fifo[0]
-                if head.kind == _INVOKE:
-                    why = (
-                        f"gave no answer {head.budget * 1000:.0f} ms into a call (deadline "
-                        f"{head.deadline_s * 1000:.0f} ms + {self._grace_s * 1000:.0f} ms grace"
-                        + ("" if head.budget < head.deadline_s + self._grace_s + 1 else " + instantiation")
-                        + "); killed"
-                    )
-                else:
-                    what = "an admission" if head.kind == _ADMIT else "loading a component"
-                    why = f"spent over {head.budget:g} s on {what}; killed"
-                proc.kill(why)
-                return
+            if not fifo or now - proc.head_since <= fifo[0].budget:
+                suspect = None
+                continue
+            head = fifo[0]
+            if head is not suspect:
+                suspect = head
+                continue
+            if head.kind == _INVOKE:
+                why = (
+                    f"gave no answer {head.budget * 1000:.0f} ms into a call (deadline "
+                    f"{head.deadline_s * 1000:.0f} ms + {self._grace_s * 1000:.0f} ms grace"
+                    + ("" if head.budget < head.deadline_s + self._grace_s + 1 else " + instantiation")
+                    + "); killed"
+                )
+            else:
+                what = "an admission" if head.kind == _ADMIT else "loading a component"
+                why = f"spent over {head.budget:g} s on {what}; killed"
+            proc.kill(why)
+            return
 
     async def _reader(self, slot: _Slot, proc: _Proc) -> None:
         """Read answers until the channel closes (the worker died or exited)."""
@@ -864,9 +861,15 @@ class WorkerPool:
             except wire.WireError as exc:
                 proc.kill(f"sent a bad frame ({exc}); killed")
                 return
-            for messages in frames:
-                for message in messages:
-                    dispatch(slot, proc, message)
+            try:
+                for messages in frames:
+                    for message in messages:
+                        dispatch(slot, proc, message)
+            except Exception as exc:
+                # A worker runs untrusted code: what it says is checked, and
+                # one that says nonsense is not believed any further.
+                proc.kill(f"sent a malformed message ({type(exc).__name__}: {exc}); killed")
+                return
 
     def _answered(self, slot: _Slot, proc: _Proc, job: _Job) -> None:
         if slot.pending:
@@ -894,11 +897,14 @@ class WorkerPool:
     def _dispatch(self, slot: _Slot, proc: _Proc, message: list[Any]) -> None:
         kind = message[0]
         if kind == wire.OUTCOME:
-            job = proc.calls.pop(message[1], None)
+            job = proc.calls.get(message[1])
             if job is None:
                 return  # its worker was replaced meanwhile
-            self._answered(slot, proc, job)
+            # Decoded before the call is taken off the books: if the worker
+            # sent nonsense, the call is still in flight when it is killed.
             outcome = wire.outcome_from_wire(message[2])
+            del proc.calls[message[1]]
+            self._answered(slot, proc, job)
             key = (job.tenant, job.version)
             if outcome.error is None:
                 proc.warm.add(key)
@@ -917,6 +923,8 @@ class WorkerPool:
                 proc.loaded.discard(version)  # tried again before the next call
                 log.warning("%s (pid %d): %s", slot.name, proc.pid, error)
         elif kind == wire.ADMITTED or kind == wire.REFUSED:
+            if type(message[2]) is not str:
+                raise wire.WireError(f"an admission's answer is text, not {type(message[2]).__name__}")
             job = proc.calls.pop(message[1], None)
             if job is None:
                 return
