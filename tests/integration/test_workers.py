@@ -556,6 +556,61 @@ async def test_workers_that_cannot_start_fail_the_pool_clearly(python, nursery):
     assert outcome.error is not None and outcome.error.kind is ErrorKind.INSTANTIATE
 
 
+FAKE_WORKER = """
+import argparse, os, socket, sys
+from sandbox import wire
+
+p = argparse.ArgumentParser()
+p.add_argument("--fd", type=int)
+ns, _ = p.parse_known_args()
+sock = socket.socket(fileno=ns.fd)
+sock.setblocking(True)
+mode = os.environ["FAKE_MODE"]
+sock.sendall(wire.frame([wire.encode([wire.HELLO, os.getpid(), wire.PROTOCOL])]))
+decoder = wire.FrameDecoder()
+while True:
+    data = sock.recv(1 << 16)
+    if not data:
+        sys.exit(0)
+    for frame in decoder.feed(data):
+        for m in frame:
+            if m[0] == wire.ADMIT:
+                answer = [wire.ADMITTED, m[1], wire.content_hash(m[2])]
+                sock.sendall(wire.frame([wire.encode(answer)]))
+            elif m[0] == wire.INVOKE and mode == "lies":
+                bogus = [None, True, [], {"hp": 5}, 1, 0.1, []]  # state values must be bytes
+                sock.sendall(wire.frame([wire.encode([wire.OUTCOME, m[1], bogus])]))
+            elif m[0] == wire.INVOKE and mode == "floods":
+                while True:  # asks forever, never answers
+                    sock.sendall(wire.frame([wire.encode([wire.QUERY, m[1], wire.W_NOW_MS, []])]))
+"""
+
+
+@pytest.mark.parametrize("mode", ["lies", "floods"])
+async def test_a_worker_that_misbehaves_is_not_believed(mode, nursery, tmp_path, guest_components, monkeypatch):
+    """A worker runs untrusted code, so the driver checks what it says: a
+    malformed outcome, or questions instead of an answer, cost the call a
+    sandbox-crash and the worker its life, never the driver."""
+    (tmp_path / "fake_worker.py").write_text(FAKE_WORKER)
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nFAKE_MODE={mode} exec {sys.executable} {tmp_path / "fake_worker.py"} "$@"\n')
+    python.chmod(0o755)
+    pool = WorkerPool(1, python=str(python), grace_ms=300, admission_worker=False)
+    with trio.fail_after(60):
+        await nursery.start(pool.run)
+    limits = replace(ROOMY, deadline_ms=200)
+    with trio.fail_after(60):
+        version = await pool.admit(code(guest_components, "counter"))
+        outcome = await pool.invoke(version, SELF, "on-command", (ACTOR, "push", ""), {}, limits, TestWorld(),
+                                    tenant="t")
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.SANDBOX_CRASH
+    expected = "sent a malformed message" if mode == "lies" else "gave no answer"
+    assert expected in outcome.error.message, outcome.error.message
+    assert outcome.effects == [] and outcome.state_changes == {}
+    with trio.fail_after(30):
+        await pool.aclose()
+
+
 def _fds(pid: int) -> dict[int, str]:
     fd_dir = Path(f"/proc/{pid}/fd")
     return {int(fd): os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir)}
