@@ -299,6 +299,22 @@ _EFFECT_ENCODERS: Final[dict[type, Callable[[Any], list[Any]]]] = {
     cls: _effect_encoder(code, cls) for code, cls in enumerate(EFFECTS)
 }
 _ERROR_KINDS: Final = {kind.value: kind for kind in ErrorKind}
+_SCALARS: Final[dict[str, type]] = {"str": str, "int": int, "bytes": bytes}
+#: Per effect code, the exact type of each field (None: any decoded JSON).
+_EFFECT_FIELD_TYPES: Final = tuple(
+    tuple(_SCALARS.get(str(f.type)) for f in fields(cls)) for cls in EFFECTS
+)
+
+
+def _effect_from_wire(item: Sequence[Any]) -> Effect:
+    code, *values = item
+    expected = _EFFECT_FIELD_TYPES[code]
+    if len(values) != len(expected) or not all(
+        t is None or type(v) is t for v, t in zip(values, expected, strict=True)
+    ):
+        raise WireError(f"malformed {EFFECTS[code].op} effect")
+    effect: Effect = EFFECTS[code](*values)
+    return effect
 
 
 def error_to_wire(error: GuestError | None) -> list[str] | None:
@@ -309,7 +325,7 @@ def error_from_wire(value: Sequence[str] | None) -> GuestError | None:
     if value is None:
         return None
     kind, message = value
-    return GuestError(_ERROR_KINDS[kind], message)
+    return GuestError(_ERROR_KINDS[kind], str(message))
 
 
 def outcome_to_wire(outcome: Outcome) -> list[Any]:
@@ -327,8 +343,9 @@ def outcome_to_wire(outcome: Outcome) -> list[Any]:
 
 def outcome_from_wire(value: Sequence[Any]) -> Outcome:
     """The outcome a worker sent. A worker runs untrusted code, so the
-    shape is checked (cheaply: what the driver stores or applies); anything
-    else raises and the caller stops believing that worker."""
+    shape is checked (cheaply: the types of what the driver stores or
+    applies); anything else raises and the caller stops believing that
+    worker."""
     error, result, effects, changes, fuel_used, wall_ms, logs = value
     if type(changes) is not dict or not all(
         type(k) is str and (v is None or type(v) is bytes) for k, v in changes.items()
@@ -336,11 +353,10 @@ def outcome_from_wire(value: Sequence[Any]) -> Outcome:
         raise WireError("state changes must map text to bytes or null")
     if result is not None and type(result) is not bool:
         raise WireError(f"a hook result is a bool or null, not {type(result).__name__}")
-    classes = EFFECTS
     return Outcome(
         error_from_wire(error),
         result,
-        [classes[e[0]](*e[1:]) for e in effects],
+        [_effect_from_wire(e) for e in effects],
         changes,
         int(fuel_used),
         float(wall_ms),
