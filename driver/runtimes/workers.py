@@ -15,9 +15,11 @@ How the pool keeps that cheap and safe:
   stays there, so its instances stay warm; different tenants run in
   parallel on different workers. One tenant never has two invocations in
   flight, so its events stay in order for free.
-* **Batching.** ``invoke`` only queues; one sender task per worker takes
-  everything queued and writes it as one frame with one ``send``, so
-  invocations of tenants that become due together cross together.
+* **Batching.** A call to an idle worker is written at once. While the
+  worker is busy (two messages to answer, :data:`PIPELINE_DEPTH`), calls
+  queue in the driver, and one sender task per worker writes everything
+  queued as one frame with one ``send`` when the worker is ready for more:
+  the calls of tenants that become due together cross together.
 * **Admission apart, components once per worker.** Admission (compile,
   checks, a trial instantiation) runs in a worker of its own, so compiling a
   big guest never stalls a tenant. The driver keeps the bytes of every
@@ -35,7 +37,9 @@ How the pool keeps that cheap and safe:
   reason, costs the calls in flight on it an outcome of kind
   ``sandbox-crash`` naming the worker and how it died, and nothing else:
   queued calls wait, the worker is restarted (with exponential backoff when
-  it keeps dying) and components are sent again on demand.
+  it keeps dying) and components are sent again on demand. A worker runs
+  untrusted code, so what it says is checked; one that sends nonsense, or
+  questions instead of an answer, is killed the same way.
 * **Clean processes.** Each worker is a fresh ``exec`` of the Python
   interpreter (never a fork of the driver), with a minimal environment, an
   empty temporary working directory, only its channel inherited, and the
@@ -290,11 +294,12 @@ class WorkerPool:
     worker's ``RLIMIT_AS`` (address space: the engine reserves 4 GiB per
     linear memory, so the default of 4 TiB allows about a thousand live
     memories) and soft ``RLIMIT_CPU`` (over a worker's life; near it the
-    worker asks to be replaced and is, between calls); ``grace_ms`` is how long past an invocation's
-    deadline a worker may stay silent before it is killed; ``admit_timeout_s``
-    bounds an admission or a component load (compiling a Python guest takes
-    seconds); ``backoff_max_s`` caps the wait before restarting a worker that
-    keeps dying. With ``admission_worker`` (the default) one more worker does
+    worker asks to be replaced and is, between calls); ``grace_ms`` is how
+    long past an invocation's deadline a worker may stay silent before it
+    is killed; ``admit_timeout_s`` bounds an admission or a component load
+    (compiling a Python guest takes seconds); ``startup_timeout_s`` bounds
+    a worker's start; ``backoff_max_s`` caps the wait before restarting a
+    worker that keeps dying. With ``admission_worker`` (the default) one more worker does
     nothing but admit components, so a long compile never stalls a tenant;
     tenants' workers then load admitted code from the compile cache.
     """
