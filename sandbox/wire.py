@@ -20,29 +20,26 @@ is cut into frames without encoding anything twice.
 arrays rather than maps or tagged objects because they are the cheapest to
 build, encode and take apart on the per-invocation path.
 
-Driver to worker:
+Driver to worker::
 
-====================  ==================================================
-``[LOAD, version, code]``         make an admitted version runnable here
-``[ADMIT, id, code]``             admission check and trial instantiation
-``[INVOKE, id, version, tenant, self_id, hook, args, state, limits]``
-``[ANSWER, id, status, value]``   the answer to a world query of call ``id``
-``[RELEASE, version]``            forget a version (no answer)
-``[SWEEP, idle_seconds]``         drop instances idle that long (no answer)
-====================  ==================================================
+    [LOAD, version, code]         make an admitted version runnable there
+    [ADMIT, id, code]             admission checks and a trial instantiation
+    [INVOKE, id, version, tenant, self_id, hook, args, state, limits]
+    [ANSWER, id, status, value]   the answer to a world query of call id
+    [RELEASE, version]            forget a version (no answer)
+    [SWEEP, idle_seconds]         drop instances idle that long (no answer)
 
-Worker to driver:
+Worker to driver::
 
-====================  ==================================================
-``[HELLO, pid, protocol]``        the worker is hardened and ready
-``[OUTCOME, id, outcome]``        how invocation ``id`` ended
-``[QUERY, id, method, args]``     call ``id`` asks the world (it waits)
-``[ADMITTED, id, version]``       admission ``id`` succeeded
-``[REFUSED, id, message]``        admission ``id`` was refused
-``[LOADED, version, error]``      a LOAD finished (error: None or why not)
-``[ERROR, id or None, message]``  the worker could not handle a message
-``[RETIRING, reason]``            CPU budget nearly spent: replace me
-====================  ==================================================
+    [HELLO, pid, protocol]        hardened and ready
+    [OUTCOME, id, outcome]        how invocation id ended
+    [QUERY, id, method, args]     call id asks the world (and waits)
+    [ADMITTED, id, version]       admission id succeeded
+    [REFUSED, id, message]        admission id was refused: why
+    [LOADED, version, error]      a LOAD finished (error: null, or why not)
+    [ERROR, id, message]          a message it could not handle (id: the
+                                  message's id, a LOAD's version, or null)
+    [RETIRING, reason]            CPU budget nearly spent: replace me
 
 Every LOAD, ADMIT and INVOKE gets exactly one answer, in the order sent (a
 worker handles one message at a time), which is what lets the driver time
