@@ -76,6 +76,10 @@ class Persistence:
         self.store = store
         self.world = world
         self.held: list[tuple[Tenant, Outbox]] = []  # outboxes of events not yet durable
+        # Rows of events that are over, built as each ends: a tenant may be in
+        # the middle of its next event (awaiting a sandbox worker) when the
+        # commit loop runs, and a commit holds whole events only.
+        self.pending = Batch()
         self.failed: Batch | None = None  # a batch the store refused (disk full)
         self._kick = trio.Event()
         self._alive_due = True  # write the wall clock at the next commit
@@ -91,6 +95,10 @@ class Persistence:
         self._kick.set()
 
     def event_done(self, tenant: Tenant, outbox: Outbox) -> None:
+        if tenant.changes:
+            cpu = time.thread_time()
+            self._add_tenant(self.pending, tenant, tenant.changes.take())
+            self.cpu_seconds += time.thread_time() - cpu
         if outbox:
             self.held.append((tenant, outbox))
         self._kick.set()
@@ -100,12 +108,11 @@ class Persistence:
     def build_batch(self) -> Batch:
         """Rows for everything marked since the last batch; marks are taken.
         (The commit loop adds the wall clock when it writes.)"""
-        batch = Batch()
-        # Every tenant, not only those that ran events: changes made outside
-        # any event (restore, start-up publishing, tools) are saved too.
+        batch, self.pending = self.pending, Batch()
+        # Changes made outside any event (restore, start-up publishing, tools)
+        # are saved too; a tenant in the middle of an event is left alone:
+        # its changes go with the event when it ends.
         for tenant in self.world.tenants:
-            # A tenant in the middle of an event (awaiting a sandbox worker)
-            # is saved after it: a commit holds whole events only.
             if tenant.changes and not tenant.in_event:
                 self._add_tenant(batch, tenant, tenant.changes.take())
         return batch

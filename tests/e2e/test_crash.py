@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import trio
 
 from ..driver_support import BASIC_WORLD, ROOT, TelnetClient
@@ -32,8 +33,11 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data: Path, build_dir: Path) -> None:
+    """`jitrealm run` in a subprocess over the basic test world."""
+
+    def __init__(self, data: Path, build_dir: Path, sandbox: str = "inproc", *extra: str) -> None:
         self.data, self.build_dir = data, build_dir
+        self.sandbox, self.extra = sandbox, extra
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -43,15 +47,18 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "driver.cli", "run", "--data", str(self.data), "--world", str(BASIC_WORLD),
              "--build", str(self.build_dir), "--telnet", f"127.0.0.1:{self.port}", "--http", f"127.0.0.1:{free_port()}",
-             "--sandbox", "inproc"],
+             "--sandbox", self.sandbox, *self.extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
         assert self.proc.stdout is not None
+        said: list[bytes] = []
         with trio.fail_after(60):
             while True:
                 line = await trio.to_thread.run_sync(self.proc.stdout.readline)
                 if not line:
-                    raise AssertionError(f"server exited with {self.proc.wait()}")
+                    tail = b"".join(said[-10:]).decode(errors="replace")
+                    raise AssertionError(f"server exited with {self.proc.wait()}:\n{tail}")
+                said.append(line)
                 if b" is up:" in line:
                     break
         # Drain the rest of its output so the pipe never fills.
@@ -81,9 +88,10 @@ async def stream(client: TelnetClient, start: int, acked: dict[str, int], name: 
             acked[name] = pending.pop(0)
 
 
-async def test_sigkill_under_load_loses_nothing_acknowledged(basic_build, tmp_path):
+@pytest.mark.parametrize("sandbox", ["inproc", "workers"])
+async def test_sigkill_under_load_loses_nothing_acknowledged(basic_build, tmp_path, sandbox):
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
-    server = Server(tmp_path / "var", basic_build)
+    server = Server(tmp_path / "var", basic_build, sandbox)
     acked = dict.fromkeys(PLAYERS, 0)
     try:
         for kill in range(KILLS):
