@@ -169,22 +169,89 @@ def _list_names(objects: list[MudObject]) -> str:
 # -- player commands -------------------------------------------------------------------
 
 def describe_room(room: MudObject | None, viewer: MudObject) -> str:
+    """What ``viewer`` sees of ``room``: its name, description and exits,
+    then what and who else is there.
+
+    In a crowded room this runs for every look and every arrival, and the
+    text is the same for everyone but for the viewer's own line. So the
+    parts are kept (see :func:`_room_head`, :func:`_object_line`), keyed by
+    the very state values they are made of: a room whose state changes, or
+    a player who renames, simply makes new keys, and nothing is ever stale.
+    The lines are also what :mod:`driver.net.render` renders once per kind
+    of client.
+    """
     if room is None:
         return "You are nowhere at all. (Try `goto` or ask a wizard.)\n"
-    lines = [f"{{bold cyan}}{room.short}{{/}}"]
-    long = room.text("long")
-    if long:
-        lines.append(long.rstrip())
-    exits = room.exits()
-    lines.append("{green}Obvious exits: " + (", ".join(exits) if exits else "none") + ".{/}")
-    things = [o for o in room.contents or () if o is not viewer]
-    players = [o for o in things if o.is_player]
-    items = [o for o in things if not o.is_player]
-    for obj in items:
-        lines.append(f"  {obj.short}")
-    for obj in players:
-        lines.append(f"  {{yellow}}{obj.name} is here.{{/}}")
-    return "\n".join(lines) + "\n"
+    lines = [_room_head(room)]
+    players: list[str] = []
+    for obj in room.contents or ():
+        if obj is viewer:
+            continue
+        if obj.blueprint is None:  # a player
+            players.append(_object_line(obj, _PLAYER_LINES, "name", _player_line))
+        else:
+            lines.append(_object_line(obj, _ITEM_LINES, "short", _item_line))
+    lines += players
+    lines.append("")
+    return "\n".join(lines)
+
+
+# Bounded caches of the parts of a room's description. A key holds the
+# state values (CBOR bytes) the text is made of, so it is always right; the
+# bound only limits memory, and clearing costs a recomputation.
+_MAX_CACHED = 4096
+_HEADS: dict[tuple[str, bytes | None, bytes | None, bytes | None, bytes | None], str] = {}
+_PLAYER_LINES: dict[tuple[str, bytes | None], str] = {}
+_ITEM_LINES: dict[tuple[str, bytes | None], str] = {}
+
+
+def _room_head(room: MudObject) -> str:
+    """The room's name, description and exits, as markup lines."""
+    state = room.state
+    key = (room.id, state.get("short"), state.get("name"), state.get("long"), state.get("exits"))
+    head = _HEADS.get(key)
+    if head is None:
+        lines = [f"{{bold cyan}}{room.short}{{/}}"]
+        long = room.text("long")
+        if long:
+            lines.append(long.rstrip())
+        exits = room.exits()
+        lines.append("{green}Obvious exits: " + (", ".join(exits) if exits else "none") + ".{/}")
+        head = "\n".join(lines)
+        if len(_HEADS) >= _MAX_CACHED:
+            _HEADS.clear()
+        _HEADS[key] = head
+    return head
+
+
+def _player_line(obj: MudObject) -> str:
+    return f"  {{yellow}}{obj.name} is here.{{/}}"
+
+
+def _item_line(obj: MudObject) -> str:
+    return f"  {obj.short}"
+
+
+def _object_line(
+    obj: MudObject,
+    cache: dict[tuple[str, bytes | None], str],
+    key_name: str,
+    make: Callable[[MudObject], str],
+) -> str:
+    # An item's line depends on its short (or, failing that, its name, or
+    # else its id); a player's on its name (or id). The key holds the id and
+    # the value of ``key_name``; when that value does not give the text by
+    # itself (absent, empty, not text) the line is made but not kept.
+    raw = obj.state.get(key_name)
+    key = (obj.id, raw)
+    line = cache.get(key)
+    if line is None:
+        line = make(obj)
+        if raw is not None and obj.text(key_name):
+            if len(cache) >= _MAX_CACHED:
+                cache.clear()
+            cache[key] = line
+    return line
 
 
 async def _look(ctx: Context) -> None:

@@ -4,6 +4,13 @@
 Everything an event says is held in the tenant's outbox until the event is
 over (and, with persistence, durable): a player never sees a message whose
 cause a crash could take back. Outside events it goes out at once.
+
+In a crowded room one ``say`` is one line to each of the others, so this is
+the inner loop of the output path: a line said to the room becomes one
+:class:`Text` item shared by every recipient, and releasing an outbox takes
+the text items' way to their sessions without dispatching on type per item.
+The sessions render once per kind of client (:mod:`driver.net.render`) and
+write once per turn.
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ class Delivery:
         self.presence = presence
         self.settings = settings
         self.tenant: Tenant | None = None  # bound once the tenant exists
+        # The last text item made: a line told to a whole room is the same
+        # string for every recipient, and so is its item.
+        self._last_text = Text("")
 
     def _deliver(self, player_id: str, item: OutItem) -> None:
         tenant = self.tenant
@@ -59,11 +69,24 @@ class Delivery:
 
     def release(self, outbox: Outbox) -> None:
         """Send an event's held output (the tenant calls this when it may)."""
+        links = self.presence.links
         for player_id, item in outbox:
-            self.send_now(player_id, item)
+            if type(item) is Text:  # nearly every item: straight to the session
+                link = links.get(player_id)
+                if link is not None and link.session is not None:
+                    link.session.send_text(item.text)
+            else:
+                self.send_now(player_id, item)
 
     def text(self, player_id: str, text: str) -> None:
-        self._deliver(player_id, Text(text))
+        item = self._last_text
+        if item.text is not text:
+            item = self._last_text = Text(text)
+        tenant = self.tenant
+        if tenant is not None and tenant.in_event:
+            tenant.outbox.append((player_id, item))
+        else:
+            self.send_now(player_id, item)
 
     def wizard_notice(self, text: str) -> None:
         """Tell every wizard online, at once (not held with an event's output)."""
