@@ -368,11 +368,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu-seconds", type=int, default=3600, help="RLIMIT_CPU (soft) in seconds")
     p.add_argument("--call-path", choices=("fast", "stock"), default="fast")
     p.add_argument("--max-frame-bytes", type=int, default=wire.MAX_FRAME_BYTES)
+    p.add_argument("--owns-cwd", action="store_true",
+                   help="remove the (empty) working directory on exit: the driver made it for this "
+                   "worker, and may be gone (killed) when the worker exits")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ns = _parser().parse_args(argv)
+    cwd = os.getcwd()
+    try:
+        return _run(ns)
+    finally:
+        if ns.owns_cwd:
+            try:
+                os.rmdir(cwd)  # only ever empty: nothing here writes files
+            except OSError:
+                pass
+
+
+def _run(ns: argparse.Namespace) -> int:
     closed = harden(ns.fd, ns.memory_mb, ns.cpu_seconds)
     if closed:
         _say(f"closed inherited file descriptors {closed}")
