@@ -615,7 +615,7 @@ class WorkerPool:
         args = [
             self._python, "-m", "sandbox.runtime.worker", "--fd", str(fd),
             "--memory-mb", str(self._memory_mb), "--cpu-seconds", str(self._cpu_seconds),
-            "--call-path", self._call_path, "--max-frame-bytes", str(self._max_frame),
+            "--call-path", self._call_path, "--max-frame-bytes", str(self._max_frame), "--owns-cwd",
         ]  # fmt: skip
         if self._cache_dir is not None:
             args += ["--cache-dir", str(self._cache_dir)]
