@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -663,6 +664,52 @@ async def test_workers_are_hardened(pool, guest_components, cache_dir):
         with pytest.raises(ProcessLookupError):  # reaped, not left a zombie
             os.kill(pid, 0)
     assert not any(d.exists() for d in dirs)
+
+
+def test_workers_of_a_killed_driver_exit_and_leave_nothing(cache_dir):
+    """SIGKILL the driver: its workers see the channel close, exit, and
+    remove their working directories themselves."""
+    script = textwrap.dedent(
+        """
+        import json, os, sys, pathlib
+        import trio
+        from driver.runtimes.workers import WorkerPool
+
+        async def main():
+            pool = WorkerPool(2, cache_dir=pathlib.Path(sys.argv[1]))
+            async with trio.open_nursery() as nursery:
+                await nursery.start(pool.run)
+                stats = pool.stats()
+                pids = [w.pid for w in (*stats.workers, stats.admission)]
+                print(json.dumps({p: os.readlink(f"/proc/{p}/cwd") for p in pids}), flush=True)
+                await trio.sleep_forever()
+
+        trio.run(main)
+        """
+    )
+    driver = subprocess.Popen([sys.executable, "-c", script, str(cache_dir)], stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT)  # fmt: skip
+    try:
+        assert driver.stdout is not None
+        workers = {int(pid): Path(cwd) for pid, cwd in json.loads(driver.stdout.readline()).items()}
+        assert len(workers) == 3 and all(cwd.is_dir() for cwd in workers.values())
+    finally:
+        driver.kill()
+        driver.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)
+    assert not any(cwd.exists() for cwd in workers.values())
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for whoever inherited it has exited)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
 
 
 def test_the_driver_never_maps_wasmtime(guest_components, cache_dir):
