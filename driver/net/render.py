@@ -34,6 +34,7 @@ full text is different for each viewer anyway), lines longer than
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar, cast
 
@@ -118,23 +119,32 @@ class Renderer(Generic[Out]):
         if "\x1b" in text:
             # A raw escape sequence may run across lines: all at once.
             return self._encode(render(wrap(text, self.width), self.depth))
-        lines = self._lines
-        pieces: list[Out] = []
-        active: bool | None = None
-        for line in text.split("\n"):
-            entry = lines.new.get(line)
-            if entry is None:
-                entry = lines.get_old(line)
+        lines = text.split("\n")
+        # Every line known (a look at a room seen before): no Python-level
+        # loop but the search for the last line with a tag.
+        entries = list(map(self._lines.new.get, lines))
+        if None in entries:
+            for i, entry in enumerate(entries):
                 if entry is None:
-                    rendered, state = render_open(wrap(line, self.width), self.depth)
-                    entry = (self._encode(rendered), state)
-                    if len(line) <= MAX_LINE:
-                        lines.put(line, entry)
-            pieces.append(entry[0])
-            if entry[1] is not None:
-                active = entry[1]
-        out = self._newline.join(pieces)
-        return out + self._reset if active else out
+                    entries[i] = self._line(lines[i])
+        known = cast(list[tuple[Out, bool | None]], entries)
+        out = self._newline.join(map(_first, known))
+        for _, state in reversed(known):
+            if state is not None:
+                return out + self._reset if state else out
+        return out
+
+    def _line(self, line: str) -> tuple[Out, bool | None]:
+        entry = self._lines.get_old(line)
+        if entry is None:
+            rendered, state = render_open(wrap(line, self.width), self.depth)
+            entry = (self._encode(rendered), state)
+            if len(line) <= MAX_LINE:
+                self._lines.put(line, entry)
+        return entry
+
+
+_first = operator.itemgetter(0)
 
 
 # Every shared renderer, by what makes a kind of client. Kinds are few in
