@@ -7,6 +7,7 @@ import trio
 from driver.app import Realm
 from driver.net.telnet_server import TelnetConfig
 from driver.server import serve
+from driver.tenancy.quotas import Quotas
 
 from ..driver_support import BASIC_WORLD, FakeClock, TelnetClient, build, copy_world, make_realm
 
@@ -56,7 +57,9 @@ async def test_wizard_clones_a_thousand_reloads_and_everything_survives(backend,
     world = copy_world(BASIC_WORLD, tmp_path / "world")
     build_dir = tmp_path / "build"
     build(world, build_dir)
-    realm = await make_realm(backend, world, build_dir)
+    # The wizard types 3,000 lines without waiting: the telnet rate limit and
+    # the world's cap on a player's waiting commands are raised for them.
+    realm = await make_realm(backend, world, build_dir, quotas=Quotas(max_pending_commands=10_000))
     # The world's clock only moves when the test says so: however long a busy
     # machine takes over the thousand clones, no callout falls due before
     # the reload.
