@@ -120,6 +120,14 @@ class Renderer(Generic[Out]):
             # A raw escape sequence may run across lines: all at once.
             return self._encode(render(wrap(text, self.width), self.depth))
         lines = text.split("\n")
+        if len(lines) == 1 or (len(lines) == 2 and not lines[1]):
+            # One line (a say, a prompt): remembered as a text already, not
+            # again as a line.
+            rendered, state = render_open(wrap(lines[0], self.width), self.depth)
+            out = self._encode(rendered)
+            if len(lines) == 2:
+                out += self._newline
+            return out + self._reset if state else out
         # Every line known (a look at a room seen before): no Python-level
         # loop but the search for the last line with a tag.
         entries = list(map(self._lines.new.get, lines))

@@ -201,8 +201,8 @@ def describe_room(room: MudObject | None, viewer: MudObject) -> str:
 # bound only limits memory, and clearing costs a recomputation.
 _MAX_CACHED = 4096
 _HEADS: dict[tuple[str, bytes | None, bytes | None, bytes | None, bytes | None], str] = {}
-_PLAYER_LINES: dict[tuple[str, bytes | None], str] = {}
-_ITEM_LINES: dict[tuple[str, bytes | None], str] = {}
+_PLAYER_LINES: dict[bytes, str] = {}  # by the player's `name`
+_ITEM_LINES: dict[bytes, str] = {}  # by the thing's `short`
 
 
 def _room_head(room: MudObject) -> str:
@@ -233,24 +233,22 @@ def _item_line(obj: MudObject) -> str:
 
 
 def _object_line(
-    obj: MudObject,
-    cache: dict[tuple[str, bytes | None], str],
-    key_name: str,
-    make: Callable[[MudObject], str],
+    obj: MudObject, cache: dict[bytes, str], key_name: str, make: Callable[[MudObject], str]
 ) -> str:
-    # An item's line depends on its short (or, failing that, its name, or
-    # else its id); a player's on its name (or id). The key holds the id and
-    # the value of ``key_name``; when that value does not give the text by
-    # itself (absent, empty, not text) the line is made but not kept.
+    # A player's line is made of its `name`, a thing's of its `short`, when
+    # that is text that is not empty; the value (CBOR bytes, as stored) is
+    # the key. Otherwise the line falls back on other keys or the id, and
+    # is made every time.
     raw = obj.state.get(key_name)
-    key = (obj.id, raw)
-    line = cache.get(key)
+    if raw is None:
+        return make(obj)
+    line = cache.get(raw)
     if line is None:
         line = make(obj)
-        if raw is not None and obj.text(key_name):
+        if obj.text(key_name):
             if len(cache) >= _MAX_CACHED:
                 cache.clear()
-            cache[key] = line
+            cache[raw] = line
     return line
 
 
