@@ -22,7 +22,8 @@ The flow:
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 
@@ -38,7 +39,9 @@ class ClientInfo:
     ansi: bool = True  # may we send ANSI colour?
     utf8: bool = True
     gmcp: bool = False  # GMCP agreed
-    gmcp_packages: set[str] = field(default_factory=set)  # Core.Supports, lower-cased names
+    # Core.Supports, lower-cased names. Replaced, never changed in place, so
+    # that every session can start with the one shared empty set.
+    gmcp_packages: AbstractSet[str] = frozenset()
     mtts: int = 0  # MTTS bit field
 
 

@@ -59,9 +59,9 @@ import time
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import Any
+from typing import Any, NamedTuple
 
 from driver.net.session import ClientInfo
 
@@ -298,18 +298,23 @@ class _Q(IntEnum):
     WANTYES = 3
 
 
-@dataclass(slots=True)
-class _Side:
-    """One side of one option: state plus the RFC 1143 queue bit."""
+class _Side(NamedTuple):
+    """One side of one option: state plus the RFC 1143 queue bit. Immutable,
+    and only eight of them exist (see _SIDES): a connection's negotiation
+    state is one small object per option, whatever happens to it."""
 
-    state: _Q = _Q.NO
-    opposite: bool = False  # the queue bit: OPPOSITE when True, EMPTY when False
+    state: _Q
+    opposite: bool  # the queue bit: OPPOSITE when True, EMPTY when False
+
+
+_SIDES = {(state, opposite): _Side(state, opposite) for state in _Q for opposite in (False, True)}
+_NO = _SIDES[(_Q.NO, False)]
 
 
 @dataclass(slots=True)
 class _OptionState:
-    us: _Side = field(default_factory=_Side)
-    him: _Side = field(default_factory=_Side)
+    us: _Side = _NO
+    him: _Side = _NO
 
     def side(self, local: bool) -> _Side:
         return self.us if local else self.him
@@ -442,7 +447,13 @@ class TelnetProtocol:
     def send_encoded(self, data: bytes) -> None:
         """Queue text already encoded for this connection: what
         :func:`encode_text` makes of it with :attr:`encoding`."""
-        self._write(data)
+        # _write, inlined: this is once per line per session.
+        if self._compressor is not None:
+            self._plain.append(data)
+            self._plain_size += len(data)
+        else:
+            self._out.append(data)
+            self._out_size += len(data)
 
     def send_encoded_prompt(self, data: bytes) -> None:
         """:meth:`send_prompt` for text already encoded (see :meth:`send_encoded`)."""
@@ -504,33 +515,35 @@ class TelnetProtocol:
     def enabled(self, option: int, *, local: bool) -> bool:
         """True if ``option`` is on for that side (``local``: ours)."""
         st = self._opts.get(option)
-        return st is not None and st.side(local).state is _Q.YES
+        return st is not None and st.side(local).state == _Q.YES
 
     def enable(self, option: int, *, local: bool) -> None:
         """Ask for an option (RFC 1143 'we want it on')."""
-        side = self._state(option).side(local)
-        if side.state is _Q.NO:
-            side.state = _Q.WANTYES
+        state, opposite = self._side(option, local)
+        if state == _Q.NO:
+            self._set_side(option, local, _Q.WANTYES, opposite)
             self._send_verb(option, local, True)
-        elif side.state is _Q.WANTNO:
-            side.opposite = True
-        elif side.state is _Q.WANTYES:
-            side.opposite = False
-        # YES: already on.
+        elif state == _Q.WANTNO:
+            self._set_side(option, local, state, True)
+        elif state == _Q.WANTYES:
+            self._set_side(option, local, state, False)
+        else:
+            self._set_side(option, local, state, opposite)  # YES: already on.
 
     def disable(self, option: int, *, local: bool) -> None:
         """Ask for an option to be off (RFC 1143 'we want it off')."""
-        side = self._state(option).side(local)
-        if side.state is _Q.YES:
-            side.state = _Q.WANTNO
+        state, opposite = self._side(option, local)
+        if state == _Q.YES:
+            self._set_side(option, local, _Q.WANTNO, opposite)
             # From our point of view it stops now; the answer only confirms.
             self._disabled(option, local)
             self._send_verb(option, local, False)
-        elif side.state is _Q.WANTYES:
-            side.opposite = True
-        elif side.state is _Q.WANTNO:
-            side.opposite = False
-        # NO: already off.
+        elif state == _Q.WANTYES:
+            self._set_side(option, local, state, True)
+        elif state == _Q.WANTNO:
+            self._set_side(option, local, state, False)
+        else:
+            self._set_side(option, local, state, opposite)  # NO: already off.
 
     def mssp_variables(self) -> dict[str, list[str]]:
         """The MSSP variables we send: the server's, over our defaults."""
@@ -725,11 +738,19 @@ class TelnetProtocol:
 
     # ------------------------------------------------------------ RFC 1143
 
-    def _state(self, option: int) -> _OptionState:
+    def _side(self, option: int, local: bool) -> _Side:
+        st = self._opts.get(option)
+        return _NO if st is None else st.side(local)
+
+    def _set_side(self, option: int, local: bool, state: _Q, opposite: bool) -> None:
+        """Record one side (and so keep state for the option from now on)."""
         st = self._opts.get(option)
         if st is None:
             st = self._opts[option] = _OptionState()
-        return st
+        if local:
+            st.us = _SIDES[(state, opposite)]
+        else:
+            st.him = _SIDES[(state, opposite)]
 
     def _accepts(self, option: int, local: bool) -> bool:
         if option not in self._options:
@@ -745,60 +766,57 @@ class TelnetProtocol:
 
     def _receive_positive(self, option: int, local: bool) -> None:
         """WILL (about the client) or DO (about us) arrived."""
-        st = self._opts.get(option)
-        if st is None:
+        if option not in self._opts:
             if not self._accepts(option, local):
                 # Refuse without keeping state for options we never speak, so
                 # a client naming all 256 options costs us nothing.
                 self._send_verb(option, local, False)
                 return
-            st = self._state(option)
-        side = st.side(local)
-        if side.state is _Q.NO:
+            self._set_side(option, local, _Q.NO, False)
+        state, opposite = self._side(option, local)
+        if state == _Q.NO:
             if self._accepts(option, local):
-                side.state = _Q.YES
+                self._set_side(option, local, _Q.YES, opposite)
                 self._send_verb(option, local, True)
                 self._enabled(option, local)
             else:
                 self._send_verb(option, local, False)
-        elif side.state is _Q.WANTNO:
+        elif state == _Q.WANTNO:
             # The negative we sent was answered positively: a broken peer.
-            if side.opposite:
-                side.state, side.opposite = _Q.YES, False
+            if opposite:
+                self._set_side(option, local, _Q.YES, False)
                 self._enabled(option, local)
             else:
-                side.state = _Q.NO
+                self._set_side(option, local, _Q.NO, opposite)
             self._violation(f"option {option}: our refusal answered with agreement")
-        elif side.state is _Q.WANTYES:
-            if side.opposite:
-                side.state, side.opposite = _Q.WANTNO, False
+        elif state == _Q.WANTYES:
+            if opposite:
+                self._set_side(option, local, _Q.WANTNO, False)
                 self._send_verb(option, local, False)
             else:
-                side.state = _Q.YES
+                self._set_side(option, local, _Q.YES, opposite)
                 self._enabled(option, local)
         # YES: already on; answering again is what makes naive ends loop.
 
     def _receive_negative(self, option: int, local: bool) -> None:
         """WONT (about the client) or DONT (about us) arrived."""
-        st = self._opts.get(option)
-        if st is None:
+        if option not in self._opts:
             return  # NO already, by definition
-        side = st.side(local)
-        if side.state is _Q.YES:
-            side.state = _Q.NO
+        state, opposite = self._side(option, local)
+        if state == _Q.YES:
+            self._set_side(option, local, _Q.NO, opposite)
             self._disabled(option, local)
             self._send_verb(option, local, False)
             self._events.append(OptionEnded(option, local))
-        elif side.state is _Q.WANTNO:
-            if side.opposite:
-                side.state, side.opposite = _Q.WANTYES, False
+        elif state == _Q.WANTNO:
+            if opposite:
+                self._set_side(option, local, _Q.WANTYES, False)
                 self._send_verb(option, local, True)
             else:
-                side.state = _Q.NO
-        elif side.state is _Q.WANTYES:
-            refused = not side.opposite
-            side.state, side.opposite = _Q.NO, False
-            if refused:
+                self._set_side(option, local, _Q.NO, opposite)
+        elif state == _Q.WANTYES:
+            self._set_side(option, local, _Q.NO, False)
+            if not opposite:
                 self._refused(option, local)
         # NO: ignore.
 
@@ -1076,15 +1094,15 @@ class TelnetProtocol:
             name = item.strip().split(" ", 1)[0].lower()
             if _GMCP_PACKAGE.fullmatch(name):
                 names.add(name)
-        packages = self.info.gmcp_packages
+        packages = set(self.info.gmcp_packages)
         if how == "set":
-            packages.clear()
-            packages.update(names)
+            packages = names
         elif how == "add":
             room = self.limits.max_gmcp_packages - len(packages)
             packages.update(sorted(names - packages)[: max(0, room)])
         else:
             packages.difference_update(names)
+        self.info.gmcp_packages = packages
         self._events.append(GmcpSupportsChanged(frozenset(packages)))
 
     # ------------------------------------------------------------ helpers
