@@ -154,7 +154,7 @@ class TelnetSession(Session):
     __slots__ = (
         "info", "_stream", "_fd", "_config", "_protocol", "_flusher", "_handler",
         "_close_reason", "_nursery", "_last_line", "_bucket", "_flood_warned",
-        "_renderer", "_render_key", "_scheduled", "_writing", "_backlog",
+        "_renderer", "_scheduled", "_writing", "_backlog",
     )  # fmt: skip
 
     def __init__(
@@ -180,7 +180,6 @@ class TelnetSession(Session):
         self._bucket = TokenBucket(config.lines_per_second, config.line_burst)
         self._flood_warned = False
         self._renderer: Renderer[bytes] | None = None
-        self._render_key: tuple[int, bool, int, str] | None = None
         self._scheduled = False  # on the flusher's list
         self._writing = False  # the writer task runs: it owns the socket
         self._backlog = b""  # taken from the protocol, not yet written
@@ -188,14 +187,14 @@ class TelnetSession(Session):
     # ------------------------------------------------------------ Session
 
     def send_text(self, text: str) -> None:
-        if self._close_reason is not None:
-            return
-        self._queue(self._render(text), prompt=False)
+        if self._close_reason is None:
+            renderer = self._renderer or self._choose_renderer()
+            self._queue(renderer.text(text), prompt=False)
 
     def send_prompt(self, text: str) -> None:
-        if self._close_reason is not None:
-            return
-        self._queue(self._render(text), prompt=True)
+        if self._close_reason is None:
+            renderer = self._renderer or self._choose_renderer()
+            self._queue(renderer.text(text), prompt=True)
 
     def send_gmcp(self, package: str, data: Any) -> None:
         if self._close_reason is not None or not self.wants_gmcp(package):
@@ -239,36 +238,41 @@ class TelnetSession(Session):
 
     # ------------------------------------------------------------ output
 
-    def _render(self, text: str) -> bytes:
+    def _choose_renderer(self) -> Renderer[bytes]:
+        """The renderer of this client's kind. What makes the kind (width,
+        colour, charset) is learnt by negotiation, so the reader forgets
+        the renderer after every read that negotiated something (and it is
+        chosen again here when next needed)."""
         info = self.info
         encoding = self._protocol.encoding
-        # Negotiation can change any of these at any time; comparing them is
-        # cheaper than recomputing the kind (IntFlag arithmetic) every line.
-        key = (info.width, info.ansi, info.mtts, encoding)
-        renderer = self._renderer
-        if renderer is None or key != self._render_key:
-            self._render_key = key
-            width = max(info.width, 0)
-            depth = colour_depth(info)
-            renderer = self._renderer = renderer_for(
-                ("telnet", width, depth, encoding),
-                width,
-                depth,
-                functools.partial(encode_text, encoding=encoding),
-                b"\r\n",
-            )
-        return renderer.text(text)
+        width = max(info.width, 0)
+        depth = colour_depth(info)
+        renderer = self._renderer = renderer_for(
+            ("telnet", width, depth, encoding),
+            width,
+            depth,
+            functools.partial(encode_text, encoding=encoding),
+            b"\r\n",
+        )
+        return renderer
 
     def _queue(self, data: bytes, *, prompt: bool) -> None:
+        protocol = self._protocol
+        cap = self._config.output_cap
         # A text bigger than the whole cap is refused before it is queued.
-        if self._protocol.bytes_pending + len(data) > self._config.output_cap:
+        if protocol.bytes_pending + len(data) > cap:
             self._overflow()
             return
         if prompt:
-            self._protocol.send_encoded_prompt(data)
+            protocol.send_encoded_prompt(data)
+            if protocol.bytes_pending > cap:  # the prompt's end mark did it
+                self._overflow()
+                return
         else:
-            self._protocol.send_encoded(data)
-        self._after_queue()
+            protocol.send_encoded(data)
+        if not self._scheduled:
+            self._scheduled = True
+            self._flusher.schedule(self)
 
     def _after_queue(self) -> None:
         pending = self._protocol.bytes_pending
@@ -368,7 +372,14 @@ class TelnetSession(Session):
                 if not data:
                     self.close("client closed the connection")
                     return
-                self._handle(self._protocol.receive_data(data))
+                events = self._protocol.receive_data(data)
+                for event in events:
+                    if type(event) is not Line:
+                        # Negotiation may have changed the kind of client,
+                        # for the lines of this read too.
+                        self._renderer = None
+                        break
+                self._handle(events)
                 self._after_queue()  # negotiation answers
                 continue
             if trio.current_time() >= self._last_line + config.idle_timeout:
