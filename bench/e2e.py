@@ -8,7 +8,14 @@ the command parser, and is handled by a guest: the room's C ``on-command``
 (``bench/worlds/e2e/rooms/start.c``) makes exactly three host calls, one
 state-get (the room's ping count), one state-set (the count plus one) and
 one say to the room ("Pong: <token> (<count>)"), which reaches every player
-in it (``--per-room``, default 5: the sender and four others). The server
+in it. By default each player has a room of their own (``--per-room 1``):
+the say reaches only its sender, so the figure counts commands, not the
+fan-out of what they say (bench/net.py measures ``say`` among five;
+``--per-room 5`` here adds that fan-out: five session writes a command,
+25,000 a second at the default rate, more than one generator process on
+the other core can read). The guest runs in a sandbox worker process, as
+`jitrealm run` runs guests by default (``--sandbox inproc``: in the server
+process); the worker is under the server, on its core. The server
 runs with its SQLite store in a scratch data directory (as `jitrealm run`
 does), so every reply waits for the group commit of the state write behind
 it. The server process is pinned to one CPU and the pin is verified; the
@@ -58,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="End-to-end benchmark: guest-handled commands over telnet + WebSocket, persistence on; prints JSON."
     )
-    loadgen.add_arguments(p, sessions=1000, rate=5000.0, seconds=20.0, world=WORLD, per_room=5)
+    loadgen.add_arguments(p, sessions=1000, rate=5000.0, seconds=20.0, world=WORLD, per_room=1)
     ns = p.parse_args(argv)
     loadgen.check_arguments(p, ns)
     return ns
