@@ -37,8 +37,11 @@ Keys (the rest is explained in :mod:`loadgen`):
   If the pin did not take effect the run fails: ``failed`` says why and the
   exit status is 1.
 
-``--persist`` runs the server with its SQLite store in a scratch data
-directory, as `jitrealm run` does: every answer then waits for its group
+Guest code (the world's rooms and NPCs: on-load, on-message for those
+that hear a say...) runs in one sandbox worker process under the server, on
+its core, as `jitrealm run` runs guests by default (``--sandbox inproc``:
+in the server process). ``--persist`` runs the server with its SQLite
+store in a scratch data directory, as `jitrealm run` does: every answer then waits for its group
 commit. (The server tunes its garbage collector in ``serve()``; this
 benchmark is how that setting was found: with Python's default thresholds,
 full collections of every session's in-flight objects every couple of
