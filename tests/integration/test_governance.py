@@ -12,6 +12,7 @@ from typing import Any
 
 import cbor2
 import pytest
+import trio
 
 from driver.runtimes import Runtime
 from driver.tenancy import recovery
@@ -259,3 +260,62 @@ async def test_timers_held_until_a_wizard_resumes(backend: Runtime, hostile_buil
     tenant.timers_paused = False
     await run_for(tenant, clock, 1.0)
     assert len(tenant.callouts) == 0
+
+
+async def test_a_world_saved_mid_storm_starts_and_serves_players(
+    backend: Runtime, hostile_build: Path, tmp_path: Path
+) -> None:
+    """Two thousand callouts of a storm are saved (the storm ran under
+    budgets raised out of reach); the world restarts with its real budgets
+    and a player logs in and is answered while the storm is throttled."""
+    from driver.app import RealmConfig, open_realm
+    from driver.server import serve
+
+    from ..driver_support import CHEAP, TelnetClient, add_wizard
+
+    def config(quotas: Quotas) -> RealmConfig:
+        return RealmConfig(
+            world_dir=HOSTILE_WORLD, build_dir=hostile_build, data_dir=tmp_path / "var",
+            kdf_params=CHEAP, quotas=quotas,
+        )  # fmt: skip
+
+    unbounded = Quotas(callouts_per_second=1e9, object_callouts_per_second=1e9, max_pending_callouts=10**6)
+    realm, persistence = await open_realm(config(unbounded), backend)
+    storm = await realm.tenant.clone("/obj/storm")
+    clock = FakeClock()
+    realm.tenant.clock = clock
+    realm.tenant.budgets.clock = clock
+    with trio.fail_after(120):
+        while len(realm.tenant.callouts) < 2_000:
+            clock.advance(10)
+            realm.tenant.collect_due(clock())
+            await realm.tenant.run_turn(1000)
+    assert storm.id in realm.tenant.graph
+    saved = len(realm.tenant.callouts)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(persistence.run)
+        with trio.fail_after(60):
+            while realm.tenant.changes or persistence.held or persistence.pending:
+                persistence.kick()
+                await trio.sleep(0.05)
+        await trio.sleep(0.2)
+        nursery.cancel_scope.cancel()
+    persistence.store.close()
+
+    again, persistence2 = await open_realm(config(Quotas()), backend)
+    assert len(again.tenant.callouts) == saved  # the storm came back whole
+    add_wizard(again.accounts)
+    async with trio.open_nursery() as nursery:
+        port, _ = await nursery.start(
+            lambda task_status: serve(again, ("127.0.0.1", 0), ("127.0.0.1", 0),
+                                      persistence=persistence2, task_status=task_status)
+        )  # fmt: skip
+        wiz = await TelnetClient.log_in(port, "connect admin wizardly", timeout=30)
+        for _ in range(5):
+            await wiz.command("look", "Proving Ground", timeout=10)
+            await trio.sleep(0.3)
+        await wiz.command("callouts cancel /obj/storm", "Cancelled", timeout=10)
+        assert len(again.tenant.callouts) < saved
+        await wiz.close()
+        nursery.cancel_scope.cancel()
+    persistence2.store.close()
