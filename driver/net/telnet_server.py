@@ -85,6 +85,9 @@ class TelnetConfig:
     keepalive_idle: int = 60  # TCP keepalive: seconds of silence before probing...
     keepalive_interval: int = 15  # ...seconds between probes...
     keepalive_count: int = 4  # ...and unanswered probes before the OS drops it
+    # Over-long subnegotiation payload dropped (one endless SB, or many too
+    # long) before the client is disconnected: no client needs to send one.
+    max_subnegotiation_dropped: int = 1 << 20
     limits: TelnetLimits = field(default_factory=TelnetLimits)
     options: frozenset[Opt] = DEFAULT_OPTIONS
 
@@ -380,12 +383,24 @@ class TelnetSession(Session):
                         self._renderer = None
                         break
                 self._handle(events)
+                if self._protocol.subnegotiation_bytes_dropped > config.max_subnegotiation_dropped:
+                    self._subnegotiation_flood()
+                    return
                 self._after_queue()  # negotiation answers
                 continue
             if trio.current_time() >= self._last_line + config.idle_timeout:
                 self.send_text(config.idle_message + "\n")
                 self.close("idle timeout")
                 return
+
+    def _subnegotiation_flood(self) -> None:
+        log.info(
+            "telnet %s: %d bytes of over-long subnegotiations dropped; closing",
+            self.info.peer,
+            self._protocol.subnegotiation_bytes_dropped,
+        )
+        self.send_text("Your client sent more telnet negotiation than it may. Goodbye.\n")
+        self.close("subnegotiation flood")
 
     def _handle(self, events: list[Event]) -> None:
         assert self._handler is not None
