@@ -28,6 +28,7 @@ import hmac
 import secrets
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -353,7 +354,7 @@ def ensure_admin(
 
 
 # --------------------------------------------------------------------------
-# Throttling failed logins
+# Throttling failed logins, and account creation
 # --------------------------------------------------------------------------
 
 
@@ -373,11 +374,28 @@ class Backoff:
         return min(self.cap, self.base * 2.0 ** min(failures - self.free, 64))
 
 
-# Three tries per account, then 2 s, 4 s, 8 s ... up to 5 minutes. A locked
-# account is a nuisance for its owner, so the cap stays short.
-ACCOUNT_BACKOFF = Backoff(free=3, base=2.0, cap=300.0)
-# Ten tries per address (people share addresses), then 1 s, 2 s, 4 s ...
+@dataclass(frozen=True, slots=True)
+class RateWindow:
+    """At most ``count`` events in any ``per`` seconds."""
+
+    count: int
+    per: float
+
+
+# One account from one address: three tries, then 2 s, 4 s, 8 s ... up to
+# 5 minutes. This is what stops guessing a password, and it locks only the
+# guesser's address out of that account.
+PAIR_BACKOFF = Backoff(free=3, base=2.0, cap=300.0)
+# One account from everywhere: a guessing attack spread over many addresses.
+# Each address adds at most ACCOUNT_SHARE failures here, so no single
+# address (the attacker's) can lock the owner out; it takes ten.
+ACCOUNT_BACKOFF = Backoff(free=20, base=2.0, cap=300.0)
+ACCOUNT_SHARE = 2
+# One address over every account (spraying one password over many names):
+# ten tries, then 1 s, 2 s, 4 s ... People share addresses, so it is lenient.
 ADDRESS_BACKOFF = Backoff(free=10, base=1.0, cap=300.0)
+# New characters from one address.
+CREATION_RATE = RateWindow(count=3, per=600.0)
 
 
 @dataclass(slots=True)
@@ -388,19 +406,33 @@ class _Record:
 
 
 class LoginThrottle:
-    """Counts failed logins per address and per account; locks out with
-    exponential backoff.
+    """Slows password guessing without locking the owner out: counts failed
+    logins per address and account together, per address, and per account;
+    locks out with exponential backoff. Also rate-limits account creation
+    per address.
 
-    Per account, to stop guessing one password from many addresses; per
-    address, to stop one address spraying guesses over many accounts. The
-    address policy is more lenient because many people can share an address
-    (NAT, a classroom).
+    * Per (address, account): stops guessing one account's password from
+      one address. Only that address is locked out of that account, so 36
+      wrong guesses at ``admin`` from one place leave the real admin free
+      to log in from another.
+    * Per account, over all addresses: stops the same guessing spread over
+      many addresses. Each address contributes at most ``account_share``
+      failures (so it takes several addresses), and addresses the account
+      has logged in from successfully (the owner's) are exempt from it.
+    * Per address, over all accounts: stops one address spraying guesses
+      over many accounts. Lenient, because many people share an address.
 
     Use it like this: ``retry_after`` before checking anything (a locked-out
-    attempt is refused without touching the password); ``record_failure``
-    *before* starting the KDF, so parallel connections cannot run more
-    guesses than the policy allows while earlier ones are still hashing;
-    ``record_success`` when the password matched, which clears both counts.
+    attempt is refused without touching the password); ``attempt_started``
+    *before* starting the KDF, which counts the attempt against the account
+    (per address and overall) so that parallel connections cannot run more
+    guesses at one account than the policy allows while earlier ones are
+    still hashing; then ``attempt_failed`` (counts it against the address)
+    or ``record_success`` (clears the counts, remembers the address as the
+    owner's). The address count is not charged up front: correct logins
+    from one address arriving together (a classroom behind NAT) must not
+    refuse each other. The driver bounds how many checks one address may
+    have in flight instead, and asks :meth:`address_retry_after` before each.
 
     Counts are forgotten after ``forget_after`` seconds without failures, and
     the table is pruned so it cannot grow without bound. The clock is
@@ -413,56 +445,141 @@ class LoginThrottle:
         clock: Callable[[], float] = time.monotonic,
         account_policy: Backoff = ACCOUNT_BACKOFF,
         address_policy: Backoff = ADDRESS_BACKOFF,
+        pair_policy: Backoff = PAIR_BACKOFF,
+        account_share: int = ACCOUNT_SHARE,
+        creation_rate: RateWindow = CREATION_RATE,
         forget_after: float = 3600.0,
         max_entries: int = 100_000,
+        known_per_account: int = 8,
     ) -> None:
         self._clock = clock
-        self._policies = {"account": account_policy, "address": address_policy}
+        self._policies = {"account": account_policy, "address": address_policy, "pair": pair_policy}
+        self._share = account_share
+        self._creation_rate = creation_rate
         self._forget_after = forget_after
         self._max_entries = max_entries
-        self._records: dict[tuple[str, str], _Record] = {}
+        self._known_per_account = known_per_account
+        self._records: dict[tuple[str, ...], _Record] = {}
+        # Addresses each account last logged in from, most recent last.
+        self._known: dict[str, tuple[str, ...]] = {}
+        # When each address last created an account (at most count of them).
+        self._created: dict[str, deque[float]] = {}
 
-    def _keys(self, address: str, name: str) -> list[tuple[str, str]]:
-        return [("address", address), ("account", name_key(name))]
+    # -- failed logins -------------------------------------------------------------------------
 
-    def _live(self, key: tuple[str, str], now: float) -> _Record | None:
+    def retry_after(self, address: str, name: str) -> float:
+        """Seconds until a login for ``name`` from ``address`` may be tried (0 = now)."""
+        now = self._clock()
+        account = name_key(name)
+        keys = [("address", address), ("pair", address, account)]
+        if address not in self._known.get(account, ()):
+            keys.append(("account", account))
+        return max(self._wait(key, now) for key in keys)
+
+    def address_retry_after(self, address: str) -> float:
+        """Seconds until ``address`` may try any login (0 = now): the
+        address-wide lock alone, which ``attempt_failed`` charges."""
+        return self._wait(("address", address), self._clock())
+
+    def attempt_started(self, address: str, name: str) -> None:
+        """A password check for ``name`` from ``address`` is about to run:
+        count it as failed against the account until it is decided."""
+        now = self._clock()
+        account = name_key(name)
+        pair = self._count(("pair", address, account), now)
+        if pair <= self._share:
+            self._count(("account", account), now)
+        self._bound(now)
+
+    def attempt_failed(self, address: str, name: str) -> None:
+        """A check begun with ``attempt_started`` failed: count it against
+        the address too."""
+        now = self._clock()
+        self._count(("address", address), now)
+        self._bound(now)
+
+    def record_failure(self, address: str, name: str) -> None:
+        """Count one failed attempt everywhere (``attempt_started`` and
+        ``attempt_failed`` in one)."""
+        self.attempt_started(address, name)
+        self.attempt_failed(address, name)
+
+    def record_success(self, address: str, name: str) -> None:
+        """The password matched: forget this address's and account's
+        failures, and remember the address as the owner's."""
+        account = name_key(name)
+        for key in (("address", address), ("pair", address, account), ("account", account)):
+            self._records.pop(key, None)
+        known = tuple(a for a in self._known.pop(account, ()) if a != address)
+        self._known[account] = (*known, address)[-self._known_per_account :]
+        if len(self._known) > self._max_entries:
+            # The oldest entries go first (dicts keep insertion order and a
+            # login re-inserts). Forgetting only ever makes the throttle stricter.
+            for stale in list(self._known)[: len(self._known) - self._max_entries]:
+                del self._known[stale]
+
+    # -- account creation ----------------------------------------------------------------------
+
+    def creation_retry_after(self, address: str) -> float:
+        """Seconds until ``address`` may create another account (0 = now)."""
+        stamps = self._created.get(address)
+        rate = self._creation_rate
+        if stamps is None or len(stamps) < rate.count:
+            return 0.0
+        return max(0.0, stamps[0] + rate.per - self._clock())
+
+    def record_creation(self, address: str) -> None:
+        """``address`` is creating an account (counted before hashing, so
+        parallel connections cannot create more than the rate allows)."""
+        now = self._clock()
+        rate = self._creation_rate
+        stamps = self._created.pop(address, None) or deque(maxlen=max(1, rate.count))
+        stamps.append(now)
+        self._created[address] = stamps  # re-inserted: most recent last
+        if len(self._created) > self._max_entries:
+            for stale in [a for a, s in self._created.items() if now - s[-1] >= rate.per]:
+                del self._created[stale]
+            for stale in list(self._created)[: max(0, len(self._created) - self._max_entries)]:
+                del self._created[stale]
+
+    def creation_failed(self, address: str) -> None:
+        """The account counted by ``record_creation`` was not made (the name
+        was taken meanwhile): give the address its turn back."""
+        stamps = self._created.get(address)
+        if stamps:
+            stamps.pop()
+            if not stamps:
+                del self._created[address]
+
+    # -- inside --------------------------------------------------------------------------------
+
+    def _live(self, key: tuple[str, ...], now: float) -> _Record | None:
         record = self._records.get(key)
         if record is not None and self._expired(record, now):
             del self._records[key]
             return None
         return record
 
+    def _wait(self, key: tuple[str, ...], now: float) -> float:
+        record = self._live(key, now)
+        return max(0.0, record.locked_until - now) if record is not None else 0.0
+
+    def _count(self, key: tuple[str, ...], now: float) -> int:
+        record = self._live(key, now)
+        if record is None:
+            record = self._records[key] = _Record()
+        record.failures += 1
+        record.last_failure = now
+        lock = self._policies[key[0]].lock_for(record.failures)
+        record.locked_until = max(record.locked_until, now + lock)
+        return record.failures
+
     def _expired(self, record: _Record, now: float) -> bool:
         return now >= record.locked_until and now - record.last_failure >= self._forget_after
 
-    def retry_after(self, address: str, name: str) -> float:
-        """Seconds until a login for ``name`` from ``address`` may be tried (0 = now)."""
-        now = self._clock()
-        wait = 0.0
-        for key in self._keys(address, name):
-            record = self._live(key, now)
-            if record is not None:
-                wait = max(wait, record.locked_until - now)
-        return wait
-
-    def record_failure(self, address: str, name: str) -> None:
-        """Count one (possibly not yet decided) failed attempt."""
-        now = self._clock()
-        for key in self._keys(address, name):
-            record = self._live(key, now)
-            if record is None:
-                record = self._records[key] = _Record()
-            record.failures += 1
-            record.last_failure = now
-            lock = self._policies[key[0]].lock_for(record.failures)
-            record.locked_until = max(record.locked_until, now + lock)
+    def _bound(self, now: float) -> None:
         if len(self._records) > self._max_entries:
             self._prune(now)
-
-    def record_success(self, address: str, name: str) -> None:
-        """The password matched: forget this address's and account's failures."""
-        for key in self._keys(address, name):
-            self._records.pop(key, None)
 
     def _prune(self, now: float) -> None:
         for key in [k for k, r in self._records.items() if self._expired(r, now)]:

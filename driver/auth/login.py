@@ -229,6 +229,13 @@ def _seconds(wait: float) -> str:
     return f"{n} second" if n == 1 else f"{n} seconds"
 
 
+def _minutes(wait: float) -> str:
+    if wait < 60:
+        return _seconds(wait)
+    n = math.ceil(wait / 60)
+    return "1 minute" if n == 1 else f"{n} minutes"
+
+
 def peer_host(peer: str) -> str:
     """The host part of a ``ClientInfo.peer`` (``1.2.3.4:5678`` -> ``1.2.3.4``,
     ``[::1]:5678`` -> ``::1``): throttling counts per address, not per port."""
@@ -334,6 +341,7 @@ class Login:
         try:
             self._store.create(account)
         except AccountExists:
+            self._throttle.creation_failed(self._address)  # nothing was made: not counted
             actions: list[Action] = [
                 _show(f"Someone else just took the name {account.name}; please choose another.")
             ]
@@ -352,6 +360,7 @@ class Login:
         self._checking = ("", "")
         if result.ok:
             return self._logged_in(key, checked_hash, result.new_hash)
+        self._throttle.attempt_failed(self._address, key)
         self._failures += 1
         actions: list[Action] = [_show("Wrong password.")]
         if self._failures >= self._max_failures:
@@ -368,6 +377,15 @@ class Login:
             return actions + self._to_name() + self._drain()
         self.stage = Stage.PASSWORD
         return actions + self._prompt() + self._drain()
+
+    def password_throttled(self, wait: float) -> list[Action]:
+        """Instead of a :class:`VerifyPassword` result: the driver did not run
+        the check, because this address was locked out (``wait`` seconds) by
+        other attempts decided while this one waited for its turn."""
+        if self.stage is not Stage.CHECKING:
+            raise LoginStateError(f"no password check was requested (stage {self.stage.value})")
+        self._checking = ("", "")
+        return [_show(self._throttled_text(wait)), *self._to_name(), *self._drain()]
 
     # -- dispatch ----------------------------------------------------------
 
@@ -511,9 +529,10 @@ class Login:
         if wait > 0:
             # Locked out: refused without looking at the password.
             return [_show(self._throttled_text(wait)), *self._to_name()]
-        # Counted before hashing so that parallel connections cannot run
-        # more guesses than the policy allows; success clears it.
-        self._throttle.record_failure(self._address, account.key)
+        # Counted against the account before hashing, so that parallel
+        # connections cannot run more guesses at it than the policy allows;
+        # success clears it.
+        self._throttle.attempt_started(self._address, account.key)
         self._name = account.name
         self._one_line = one_line
         self._checking = (account.key, account.password_hash)
@@ -521,7 +540,7 @@ class Login:
         return [VerifyPassword(password, account.password_hash, self._params)]
 
     def _start_create(self, name: str, *, confirm: bool) -> list[Action]:
-        problem = self._new_name_problem(name)
+        problem = self._new_name_problem(name) or self._creation_problem()
         if problem is not None:
             return [_show(problem), *self._to_name()]
         self._name = display_name(name)
@@ -557,7 +576,7 @@ class Login:
         return self._create(self._name, password, one_line=False)
 
     def _create(self, name: str, password: str, *, one_line: bool) -> list[Action]:
-        problem = self._new_name_problem(name)
+        problem = self._new_name_problem(name) or self._creation_problem()
         if problem is not None:
             return [_show(problem), *self._to_name()]
         problem = password_error(password, name)
@@ -568,6 +587,9 @@ class Login:
             return [_show(problem), *self._prompt()]
         self._name = display_name(name)
         self.stage = Stage.HASHING
+        # Counted before hashing, so parallel connections cannot create
+        # more than the rate allows; given back if the name is taken meanwhile.
+        self._throttle.record_creation(self._address)
         return [HashPassword(password, self._params)]
 
     # -- helpers -----------------------------------------------------------
@@ -577,6 +599,15 @@ class Login:
         if problem is None and self._store.get(name) is not None:
             problem = f"The name {display_name(name)} is already taken."
         return problem
+
+    def _creation_problem(self) -> str | None:
+        wait = self._throttle.creation_retry_after(self._address)
+        if wait <= 0:
+            return None
+        return (
+            "Too many characters have been created from your address recently. "
+            f"Please try again in {_minutes(wait)}."
+        )
 
     def _logged_in(self, key: str, checked_hash: str, new_hash: str | None) -> list[Action]:
         account = self._store.get(key)
