@@ -24,6 +24,7 @@ import trio
 
 from driver import compiles
 from driver.auth.accounts import ScryptParams
+from driver.net.admission import Admission, ConnectionLimits
 from driver.persistence.commit import Persistence
 from driver.persistence.restore import restore
 from driver.players.delivery import Delivery
@@ -60,6 +61,9 @@ class RealmConfig:
     telnet_port: int = 4000
     build_limits: compiles.BuildLimits = field(default_factory=compiles.BuildLimits)
     timers_paused: bool = False  # start with timers held until a wizard resumes them
+    # Connections per address and before login, the pre-login timeout: for
+    # every listener together (driver.net.admission).
+    connection_limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 class Realm:
@@ -90,6 +94,7 @@ class Realm:
             self.tenant, self.presence, self.delivery, self.accounts, self.settings,
             reload=self.reload,
             kdf_params=config.kdf_params, linkdead_seconds=config.linkdead_seconds,
+            admission=Admission(config.connection_limits),
         )  # fmt: skip
         self.started_at = time.time()
 

@@ -22,7 +22,7 @@ import trio
 
 from driver.app import PROJECT_ROOT, RealmConfig, open_realm
 from driver.runtimes.wasm import start_wasm_runtime
-from driver.server import serve
+from driver.server import CannotListen, serve
 from driver.store import snapshot
 from driver.store.errors import StoreError
 from driver.store.sqlite import SqliteStore
@@ -108,9 +108,19 @@ def cmd_run(argv: Sequence[str]) -> int:
             if password:
                 print(f"Created wizard account 'admin' with password: {password}  (shown once)", flush=True)
             try:
-                telnet_port, http_port = await nursery.start(
-                    functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch, persistence=persistence)
-                )
+                try:
+                    telnet_port, http_port = await nursery.start(
+                        functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch, persistence=persistence)
+                    )
+                except BaseExceptionGroup as group:
+                    cannot = _cannot_listen(group)
+                    if cannot is None:
+                        raise
+                    # A port in use is an operator's mistake, not a bug: one line.
+                    print(f"jitrealm: {cannot}", file=sys.stderr)
+                    status = 2
+                    nursery.cancel_scope.cancel()
+                    return
                 print(
                     f"{realm.title} is up: telnet {_show_host(ns.telnet[0])}:{telnet_port}, "
                     f"browser http://{_show_host(ns.http[0])}:{http_port}/  "
@@ -127,6 +137,17 @@ def cmd_run(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("\nShutting down.", file=sys.stderr)
     return status
+
+
+def _cannot_listen(group: BaseExceptionGroup[BaseException]) -> CannotListen | None:
+    """The first CannotListen in ``group`` (nested as trio's nurseries nest them)."""
+    found = group.subgroup(lambda exc: isinstance(exc, CannotListen))
+    while found is not None:
+        first = found.exceptions[0]
+        if isinstance(first, CannotListen):
+            return first
+        found = first if isinstance(first, BaseExceptionGroup) else None
+    return None
 
 
 def _show_host(host: str) -> str:

@@ -6,15 +6,36 @@ benchmarks start on free ports.
 
 from __future__ import annotations
 
+import errno
 import gc
+import os
+import socket
 import sys
 
 import trio
 
 from driver.app import Realm
+from driver.net.admission import Admission
 from driver.net.telnet_server import TelnetConfig, serve_telnet
 from driver.persistence.commit import Persistence
 from driver.watch import watch_sources
+
+
+class CannotListen(Exception):
+    """A listener could not be opened (the port is taken, the address is not
+    this machine's, ...): a one-line reason for the operator, no traceback."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        if error.errno == errno.EADDRINUSE:
+            reason = "address already in use"
+        elif isinstance(error, socket.gaierror) or not error.errno or error.errno < 0:
+            reason = str(error.strerror or error)  # a name that does not resolve, say
+        else:
+            reason = os.strerror(error.errno)
+        reason = reason[:1].lower() + reason[1:]
+        super().__init__(f"cannot listen on {shown}:{port}: {reason}")
+        self.host, self.port, self.error = host, port, error
 
 
 async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *, watch: bool = False,
@@ -23,6 +44,8 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
     """Run the realm's loop and its listeners until cancelled.
 
     Reports the bound (telnet, http) ports, so tests can pass port 0.
+    Raises :class:`CannotListen` (inside an exception group, as trio
+    reports a nursery's failure) when a listener cannot be opened.
     """
     from driver.net.web import serve_web
 
@@ -35,14 +58,27 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
         nursery.start_soon(realm.loop.run)
         nursery.start_soon(realm.players.reap_loop)
         nursery.start_soon(_sweep_loop, realm)
-        telnet_port = await nursery.start(
-            lambda task_status: serve_telnet(
-                realm.players, telnet[0], telnet[1], mssp_info=realm.mssp, config=telnet_config, task_status=task_status
+        nursery.start_soon(_collect_after_floods, realm.players.admission)
+        # One admission for both listeners: connections per address and
+        # before login are counted across telnet and WebSocket together.
+        admission = realm.players.admission
+        try:
+            telnet_port = await nursery.start(
+                lambda task_status: serve_telnet(
+                    realm.players, telnet[0], telnet[1], mssp_info=realm.mssp, config=telnet_config,
+                    admission=admission, task_status=task_status,
+                )
             )
-        )
-        http_port = await nursery.start(
-            lambda task_status: serve_web(realm.players, http[0], http[1], task_status=task_status)
-        )
+        except OSError as exc:
+            raise CannotListen(telnet[0], telnet[1], exc) from None
+        try:
+            http_port = await nursery.start(
+                lambda task_status: serve_web(
+                    realm.players, http[0], http[1], admission=admission, task_status=task_status
+                )
+            )
+        except OSError as exc:
+            raise CannotListen(http[0], http[1], exc) from None
         realm.config.telnet_port = telnet_port
         if watch:
             def notify(message: str) -> None:
@@ -59,6 +95,31 @@ async def _sweep_loop(realm: Realm, every: float = 10.0, idle_seconds: float = 6
     while True:
         await trio.sleep(every)
         realm.runtime.sweep(idle_seconds)
+
+
+async def _collect_after_floods(
+    admission: Admission, every: float = 10.0, flood: int = 1000
+) -> None:
+    """Give memory back after a flood of connections has closed.
+
+    A closed connection's objects are freed at once (reference counting),
+    but the allocator keeps the memory of a thousand of them as long as a
+    few small objects parked on the interpreter's free lists sit among it;
+    only a full collection empties those lists, and :func:`_tune_gc` makes
+    full collections rare. Measured with 5,000 connections: RSS +58 MB
+    while open, +49 MB after they closed, +25 MB after one collection. So
+    once ``flood`` connections were admitted since the last look and most
+    are gone again, collect once (a few ms to ~100 ms, rarely).
+    """
+    seen = admission.admitted
+    while True:
+        await trio.sleep(every)
+        admitted = admission.admitted
+        if admitted - seen >= flood and admission.open * 4 <= admitted - seen:
+            gc.collect()
+            seen = admitted
+        elif admission.open == 0:
+            seen = admitted  # quiet: start counting afresh
 
 
 def _tune_gc() -> None:

@@ -46,6 +46,7 @@ from typing import Any
 import trio
 
 from driver.net import ansi
+from driver.net.admission import Admission, Ticket, serve_admitted
 from driver.net.ratelimit import TokenBucket
 from driver.net.render import Renderer, renderer_for
 from driver.net.session import ClientInfo, Gateway, Session, SessionHandler
@@ -461,6 +462,10 @@ class TelnetSession(Session):
                 if self._handler is not None:
                     self._call("on_disconnect", self._close_reason)
             finally:
+                # The handler refers back to this session: drop our side, so
+                # a closed connection is freed at once, not by a full GC
+                # (which serve() makes rare), and a flood leaves no RSS.
+                self._handler = None
                 await trio.aclose_forcefully(self._stream)
 
 
@@ -504,6 +509,7 @@ def _tune_socket(stream: trio.SocketStream, config: TelnetConfig) -> None:
 
 async def _serve_connection(
     stream: trio.SocketStream,
+    ticket: Ticket,
     gateway: Gateway,
     config: TelnetConfig,
     mssp: Callable[[], Mapping[str, MsspValue]],
@@ -512,6 +518,7 @@ async def _serve_connection(
     peer = _peer_name(stream)
     _tune_socket(stream, config)
     session = TelnetSession(stream, peer, config, flusher, mssp)
+    ticket.attach(session)  # the gateway reports its login; else it times out
     log.info("telnet %s: connected", peer)
     try:
         await session.run(gateway)
@@ -537,6 +544,7 @@ async def serve_telnet(
     *,
     mssp_info: Callable[[], Mapping[str, MsspValue]] | None = None,
     config: TelnetConfig | None = None,
+    admission: Admission | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Accept telnet connections on ``host``:``port`` until cancelled.
@@ -547,6 +555,9 @@ async def serve_telnet(
     first address ``host`` resolves to is used, so the port is unambiguous.
     ``mssp_info`` supplies MSSP variables (NAME, PLAYERS, ...); PORT and
     UPTIME default to the bound port and the time this call started.
+    ``admission`` decides which connections are served (caps per address
+    and before login, the pre-login timeout); share one with the other
+    transports so they count together. None: one of its own, with defaults.
     """
     config = config or TelnetConfig()
     listeners = await trio.open_tcp_listeners(port, host=_normalise_host(host))
@@ -565,8 +576,8 @@ async def serve_telnet(
 
     flusher = _Flusher()
 
-    async def handle(stream: trio.SocketStream) -> None:
-        await _serve_connection(stream, gateway, config, mssp, flusher)
+    async def handle(stream: trio.SocketStream, ticket: Ticket) -> None:
+        await _serve_connection(stream, ticket, gateway, config, mssp, flusher)
 
     for listener in listeners:
         name = listener.socket.getsockname()
@@ -574,4 +585,11 @@ async def serve_telnet(
     async with trio.open_nursery() as nursery:
         nursery.start_soon(flusher.run)
         task_status.started(bound)
-        await trio.serve_listeners(handle, listeners)
+        await serve_admitted(
+            handle, listeners, admission or Admission(), name="telnet", refusal=_refusal_line
+        )
+
+
+def _refusal_line(message: str) -> bytes:
+    """What a refused telnet client reads before the connection closes."""
+    return message.encode("utf-8") + b"\r\n"

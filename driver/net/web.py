@@ -33,7 +33,8 @@ import h11
 import trio
 import trio_websocket
 
-from driver.net.session import Gateway
+from driver.net.admission import Admission, Ticket, serve_admitted
+from driver.net.session import Gateway, Session, SessionHandler
 from driver.net.websocket import WebSocketLimits, run_websocket_session
 from driver.net.wsformats import SUBPROTOCOLS, choose_subprotocol
 
@@ -207,12 +208,18 @@ class _WebServer:
         self.ws_limits = ws_limits
         self.http_limits = http_limits
 
-    async def handle(self, stream: trio.abc.Stream) -> None:
+    async def handle(self, stream: trio.abc.Stream, ticket: Ticket) -> None:
         """One TCP connection. Never raises: a bug in one connection is logged
-        and must not take the listener down with it."""
+        and must not take the listener down with it.
+
+        Until a WebSocket session takes the ticket over, the pre-login
+        timeout simply ends the connection (a slow or idle HTTP client).
+        """
         peer = format_peer(stream)
         try:
-            await self._serve_http(stream, peer)
+            with trio.CancelScope() as scope:
+                ticket.on_expire(scope.cancel)
+                await self._serve_http(stream, peer, ticket)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         except Exception:
@@ -227,7 +234,7 @@ class _WebServer:
                 return event
             conn.receive_data(bytes(await stream.receive_some(_RECEIVE_SIZE)))
 
-    async def _serve_http(self, stream: trio.abc.Stream, peer: str) -> None:
+    async def _serve_http(self, stream: trio.abc.Stream, peer: str, ticket: Ticket) -> None:
         limits = self.http_limits
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_request_head)
         for served in range(limits.max_requests):
@@ -247,7 +254,7 @@ class _WebServer:
                 return  # ConnectionClosed, or a client speaking out of turn
             try:
                 if _is_websocket_upgrade(event):
-                    await self._upgrade(conn, stream, event, peer)
+                    await self._upgrade(conn, stream, event, peer, ticket)
                     return
                 await self._drain_body(conn, stream)
                 await self._serve_static(conn, stream, event)
@@ -347,7 +354,12 @@ class _WebServer:
         await self._send(conn, stream, *events)
 
     async def _upgrade(
-        self, conn: h11.Connection, stream: trio.abc.Stream, request: h11.Request, peer: str
+        self,
+        conn: h11.Connection,
+        stream: trio.abc.Stream,
+        request: h11.Request,
+        peer: str,
+        ticket: Ticket,
     ) -> None:
         if request.target.split(b"?", 1)[0] != WEBSOCKET_PATH.encode():
             raise _HttpError(404, f"no WebSocket here; the endpoint is {WEBSOCKET_PATH}")
@@ -386,7 +398,8 @@ class _WebServer:
                 )
                 ws = await ws_request.accept(subprotocol=subprotocol)
             if ws is not None:
-                await run_websocket_session(ws, self.gateway, peer=peer, limits=self.ws_limits)
+                gateway = _AdmittedGateway(self.gateway, ticket)
+                await run_websocket_session(ws, gateway, peer=peer, limits=self.ws_limits)
             # Stop trio-websocket's reader; our caller closes the stream.
             nursery.cancel_scope.cancel()
 
@@ -439,12 +452,15 @@ async def serve_web(
     static_dir: Path | str = STATIC_DIR,
     limits: WebSocketLimits | None = None,
     http_limits: HttpLimits | None = None,
+    admission: Admission | None = None,
 ) -> None:
     """Serve the browser client and the WebSocket endpoint until cancelled.
 
     Reports the bound port with ``task_status.started(port)``, so
     ``await nursery.start(serve_web, gateway, "127.0.0.1", 0)`` gives a test
-    its free port.
+    its free port. ``admission`` decides which connections are served (see
+    :mod:`driver.net.admission`); share the telnet listener's so both count
+    together. None: one of its own, with defaults.
     """
     server = _WebServer(
         gateway,
@@ -461,20 +477,36 @@ async def serve_web(
             f"[{name[0]}]" if ":" in name[0] else name[0],
             name[1],
         )
-    await trio.serve_listeners(
-        server.handle, listeners, task_status=_PortStatus(task_status, bound)
+    task_status.started(bound)  # the listeners already queue connections
+    await serve_admitted(
+        server.handle, listeners, admission or Admission(), name="web", refusal=_http_refusal
     )
 
 
-class _PortStatus:
-    """Turns ``serve_listeners``' ``started(listeners)`` into ``started(port)``."""
+def _http_refusal(message: str) -> bytes:
+    """A refused HTTP client's answer: 503, the reason, and close."""
+    body = f"503 {message}\n".encode()
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: %d\r\n"
+        b"Retry-After: 60\r\n"
+        b"Connection: close\r\n\r\n" % len(body)
+    ) + body
 
-    def __init__(self, task_status: trio.TaskStatus[int], port: int) -> None:
-        self._task_status = task_status
-        self._port = port
 
-    def started(self, value: object = None) -> None:
-        self._task_status.started(self._port)
+class _AdmittedGateway:
+    """The gateway as one WebSocket connection sees it: the session it
+    opens is attached to the connection's admission ticket first, so the
+    login and the pre-login timeout apply to it."""
+
+    def __init__(self, gateway: Gateway, ticket: Ticket) -> None:
+        self._gateway = gateway
+        self._ticket = ticket
+
+    def connect(self, session: Session) -> SessionHandler:
+        self._ticket.attach(session)
+        return self._gateway.connect(session)
 
 
 __all__ = [

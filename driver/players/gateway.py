@@ -8,11 +8,22 @@ stalls). Once logged in, its lines become command events of the player's
 tenant. Reconnecting takes over an existing session; a dropped connection
 leaves the character in the world, link-dead, for a while
 (:mod:`driver.players.presence`).
+
+Login is where a guessing attack meets the KDF, so the gateway also bounds
+it: password checks run in worker threads behind one small limiter (each
+scrypt hash holds 32 MiB), and one address may have only a couple of checks
+in flight; each is re-checked against the address's lockout when its turn
+comes. So a thousand guesses sent at once from one address run only as many
+times as the throttle allows, and cannot hold the KDF from everyone else,
+while correct logins arriving together from one address (a classroom behind
+NAT) are only queued, never refused. The login throttle and the connection
+admission both count by address (an IPv6 ``/64``), not by connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
@@ -30,7 +41,9 @@ from driver.auth.login import (
     Show,
     ShowWho,
     VerifyPassword,
+    peer_host,
 )
+from driver.net.admission import Admission, address_key
 from driver.net.session import Session
 from driver.players.commands import Commands
 from driver.players.delivery import Delivery
@@ -57,6 +70,8 @@ class Gateway:
         reload: Callable[[str], Awaitable[str]],
         kdf_params: ScryptParams | None = None,
         linkdead_seconds: float = 600.0,
+        admission: Admission | None = None,
+        kdf_per_address: int = 2,
     ) -> None:
         self.tenant = tenant
         self.presence = presence
@@ -69,6 +84,10 @@ class Gateway:
         self.linkdead_seconds = linkdead_seconds
         self.commands = Commands(self)
         self.kdf_limiter = trio.CapacityLimiter(2)  # each scrypt hash holds 32 MiB
+        self.kdf_gates = _AddressGates(kdf_per_address)
+        # Connections counted per address and before login, for every
+        # transport; the listeners take it from here (driver.server).
+        self.admission = admission or Admission()
         self.nursery: trio.Nursery | None = None
 
     @property
@@ -113,6 +132,7 @@ class Gateway:
 
     def enter(self, conn: _Connection, event: LoggedIn) -> None:
         """Put a freshly logged-in character into the world."""
+        self.admission.logged_in(conn.session)  # no longer pre-login: no timeout
         tenant = self.tenant
         player_id = ids.player_id(event.name)
         old = self.links.get(player_id)
@@ -239,6 +259,33 @@ class Gateway:
         self.delivery.prompt(player_id, PROMPT)
 
 
+class _AddressGates:
+    """At most ``per_address`` holders at once per address; the rest queue
+    in order. Entries exist only while someone holds or waits."""
+
+    def __init__(self, per_address: int) -> None:
+        self._per_address = max(1, per_address)
+        self._gates: dict[str, tuple[trio.Semaphore, list[int]]] = {}
+
+    @asynccontextmanager
+    async def hold(self, address: str) -> AsyncIterator[None]:
+        gate = self._gates.get(address)
+        if gate is None:
+            gate = self._gates[address] = (trio.Semaphore(self._per_address), [0])
+        semaphore, users = gate
+        users[0] += 1
+        try:
+            async with semaphore:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._gates[address]
+
+    def __len__(self) -> int:
+        return len(self._gates)
+
+
 class _Connection:
     """One session's handler: the login screen, then the player's commands."""
 
@@ -249,8 +296,12 @@ class _Connection:
         kwargs: dict[str, Any] = {}
         if players.kdf_params is not None:
             kwargs["params"] = players.kdf_params
+        # Throttled by address, as the admission counts (not by host:port).
+        self.address = address_key(
+            peer_host(session.info.peer), players.admission.limits.ipv6_prefix
+        )
         self.login = Login(
-            players.accounts, players.throttle, session.info.peer, title=players.settings.title, **kwargs
+            players.accounts, players.throttle, self.address, title=players.settings.title, **kwargs
         )
         self.closed = False
 
@@ -303,13 +354,23 @@ class _Connection:
             raise RuntimeError("Gateway.nursery must be set before sessions connect")
 
         limiter = self.players.kdf_limiter
+        throttle = self.players.throttle
+        address = self.address
 
         async def work() -> None:
-            if isinstance(action, HashPassword):
-                encoded = await trio.to_thread.run_sync(action.compute, limiter=limiter)
-                if not self.closed:
-                    self._act(self.login.password_hashed(encoded))
-            else:
+            async with self.players.kdf_gates.hold(address):
+                if isinstance(action, HashPassword):
+                    encoded = await trio.to_thread.run_sync(action.compute, limiter=limiter)
+                    if not self.closed:
+                        self._act(self.login.password_hashed(encoded))
+                    return
+                # Attempts decided while this one queued may have locked the
+                # address out: then this guess is not run at all.
+                wait = throttle.address_retry_after(address)
+                if wait > 0:
+                    if not self.closed:
+                        self._act(self.login.password_throttled(wait))
+                    return
                 checked = await trio.to_thread.run_sync(action.compute, limiter=limiter)
                 if not self.closed:
                     self._act(self.login.password_checked(checked))
