@@ -80,6 +80,11 @@ class HttpLimits:
     """Caps on the plain-HTTP side."""
 
     max_request_head: int = 16 * 1024
+    #: Longest request target (path and query), and longest path, in bytes;
+    #: longer ones get 414. No file here has a long name, and a path segment
+    #: over the OS's 255-byte name limit would fail in the file system.
+    max_target: int = 2048
+    max_path: int = 255
     #: Time to receive a complete request head (slow clients are dropped).
     request_timeout: float = 10.0
     #: Keep-alive: idle time between requests, and requests per connection.
@@ -163,8 +168,12 @@ def resolve_static(root: Path, target: bytes) -> Path:
     if any(not part or part.startswith(".") for part in segments):
         raise _HttpError(404, "no such file")
     real_root = root.resolve()
-    candidate = real_root.joinpath(*segments).resolve()
-    if not candidate.is_relative_to(real_root) or not candidate.is_file():
+    try:
+        candidate = real_root.joinpath(*segments).resolve()
+        found = candidate.is_relative_to(real_root) and candidate.is_file()
+    except OSError:
+        found = False  # a name too long for the file system, say: not a file we have
+    if not found:
         raise _HttpError(404, "no such file")
     return candidate
 
@@ -253,6 +262,7 @@ class _WebServer:
             if not isinstance(event, h11.Request):
                 return  # ConnectionClosed, or a client speaking out of turn
             try:
+                self._check_target(event)
                 if _is_websocket_upgrade(event):
                     await self._upgrade(conn, stream, event, peer, ticket)
                     return
@@ -268,6 +278,13 @@ class _WebServer:
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
+
+    def _check_target(self, request: h11.Request) -> None:
+        limits = self.http_limits
+        target = request.target
+        path = target.split(b"?", 1)[0].split(b"#", 1)[0]
+        if len(target) > limits.max_target or len(path) > limits.max_path:
+            raise _HttpError(414, "request target too long")
 
     async def _drain_body(self, conn: h11.Connection, stream: trio.abc.Stream) -> None:
         """Read (and ignore) a request body; GET and HEAD should not have one,
@@ -306,7 +323,7 @@ class _WebServer:
             *_SECURITY_HEADERS,
             *error.headers,
         ]
-        if error.status >= 500 or error.status in (400, 413, 426, 431):
+        if error.status >= 500 or error.status in (400, 413, 414, 426, 431):
             headers.append((b"Connection", b"close"))
         try:
             await self._send(
