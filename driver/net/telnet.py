@@ -547,9 +547,21 @@ class TelnetProtocol:
         st = self._opts.get(option)
         return st is not None and st.side(local).state == _Q.YES
 
-    def enable(self, option: int, *, local: bool) -> None:
-        """Ask for an option (RFC 1143 'we want it on')."""
+    def enable(self, option: int, *, local: bool, insist: bool = False) -> None:
+        """Ask for an option (RFC 1143 'we want it on').
+
+        ``insist``: if our last request to turn it off was never answered
+        (WANTNO), take it as answered and ask again at once, instead of
+        queueing the request behind an answer that may never come. This is
+        for ECHO: TinTin++ deliberately never answers ``WONT ECHO`` (its
+        guard against negotiation loops), so a server that waits for the
+        ``DONT`` never claims the echo again, and every password after the
+        first shows in clear. A late ``DONT`` still settles: it refuses the
+        new ``WILL``, and the client's ``DO`` then agrees to it again.
+        """
         state, opposite = self._side(option, local)
+        if insist and state == _Q.WANTNO:
+            state, opposite = _Q.NO, False
         if state == _Q.NO:
             self._set_side(option, local, _Q.WANTYES, opposite)
             self._send_verb(option, local, True)

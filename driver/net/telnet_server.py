@@ -237,7 +237,8 @@ class TelnetSession(Session):
             if was_hidden:
                 self._protocol.send_text("\n")
         else:
-            self._protocol.enable(Opt.ECHO, local=True)
+            # insist: TinTin++ never answers our WONT ECHO (see enable).
+            self._protocol.enable(Opt.ECHO, local=True, insist=True)
         self._after_queue()
 
     # ------------------------------------------------------------ output

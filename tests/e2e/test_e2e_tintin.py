@@ -23,7 +23,7 @@ import trio
 
 from driver.net.telnet import Mtts, Opt
 
-from ..terminal_support import find_tintin, run_in_pty
+from ..terminal_support import Terminal, find_tintin, run_in_pty
 from .test_e2e_telnet import MudClient, log_in, running_server
 
 TINTIN_BUDGET = 30.0  # seconds TinTin++ may run before it is killed
@@ -149,3 +149,83 @@ async def test_tintin_creates_a_character_walks_talks_and_quits(sandbox, basic_b
             f"terminal {info.terminal!r}, MTTS {info.mtts}, window {info.width}x{info.height}"
         )
         await watcher.aclose()
+
+
+def tintin_env(home: Path) -> dict[str, str]:
+    home.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TERM": "xterm",
+        "LANG": "C.UTF-8",
+    }
+
+
+PASSWORDS = ("abc12", "FirstTry1", "Mismatch2", "SecondTry3", "WrongPass9")
+
+
+def type_passwords_in_tintin(tintin: str, port: int, tmp: Path) -> str:
+    """Run in a worker thread: a person at TinTin++'s keyboard creates a
+    character, getting the password wrong twice (too short, then not
+    matching), quits, and logs back in after one wrong password. Returns
+    everything TinTin++ drew."""
+    script = tmp / "connect.tin"
+    script.write_text(f"#session jr 127.0.0.1 {port}\n", encoding="utf-8")
+    with Terminal([tintin, "-G", str(script)], tintin_env(tmp / "home")) as term:
+        term.expect("What is your name?")
+        term.type("Pwnew")
+        term.expect("Create it? (yes/no)")
+        term.type("yes")
+        term.expect("Choose a password")
+        term.type(PASSWORDS[0])  # too short
+        term.expect("at least 6 characters long.")
+        term.expect("Choose a password")
+        term.type(PASSWORDS[1])
+        term.expect("Type the password again")
+        term.type(PASSWORDS[2])  # not the same
+        term.expect("do not match")
+        term.expect("Choose a password")
+        term.type(PASSWORDS[3])
+        term.expect("Type the password again")
+        term.type(PASSWORDS[3])
+        term.expect("Welcome to Testland, Pwnew!")
+        term.expect("Obvious exits")
+        term.type("say visible words")  # input shows again once logged in
+        term.expect("You say: visible words")
+        term.type("quit")
+        term.expect("Farewell.")
+        term.settle()
+        term.type(f"#session jr 127.0.0.1 {port}")
+        term.expect("What is your name?")
+        term.type("Pwnew")
+        term.expect("Password:")
+        term.type(PASSWORDS[4])
+        term.expect("Wrong password.")
+        term.expect("Password:")
+        term.type(PASSWORDS[3])
+        term.expect("Welcome back, Pwnew.")
+        term.expect("Obvious exits")
+        term.type("say shown again")
+        term.expect("You say: shown again")
+        term.type("quit")
+        term.expect("Farewell.")
+        term.settle()
+        term.type("#end")
+        return term.text()
+
+
+async def test_tintin_hides_every_password_prompt_first_or_repeated(sandbox, basic_build, tmp_path):
+    """TinTin++ hides what is typed at a password prompt when the server
+    says IAC WILL ECHO, and never answers IAC WONT ECHO (its loop guard).
+    So a server that waits for that answer before claiming the echo again
+    leaves every password after the first in clear on the screen."""
+    tintin = TINTIN
+    assert tintin is not None  # see pytestmark
+    async with running_server(sandbox, basic_build) as server:
+        screen = await trio.to_thread.run_sync(
+            type_passwords_in_tintin, tintin, server.telnet_port, tmp_path
+        )
+    for password in PASSWORDS:
+        assert password not in screen, f"{password!r} shown by TinTin++: {screen[-2500:]}"
+    # What the player typed once logged in was shown (echo is back on).
+    assert "> say visible words" in screen and "> say shown again" in screen, screen[-2500:]

@@ -901,3 +901,37 @@ def test_random_bytes_never_raise_and_stay_bounded(chunks: list[bytes]) -> None:
     assert total_out <= 4 * total_in + 2048 + offers
     proto.send_text("still works")
     proto.data_to_send()
+
+
+def test_insisting_on_echo_does_not_wait_for_an_answer_that_never_comes() -> None:
+    # TinTin++ answers WILL ECHO with DO ECHO but never answers WONT ECHO.
+    proto = TelnetProtocol(options={Opt.ECHO})
+    proto.enable(Opt.ECHO, local=True, insist=True)
+    assert parse(proto.data_to_send()) == [("WILL", Opt.ECHO)]
+    proto.receive_data(iac(DO, Opt.ECHO))
+    proto.disable(Opt.ECHO, local=True)  # the password arrived
+    assert parse(proto.data_to_send()) == [("WONT", Opt.ECHO)]
+    # ...no DONT comes; the next password prompt claims the echo again at once.
+    proto.enable(Opt.ECHO, local=True, insist=True)
+    assert parse(proto.data_to_send()) == [("WILL", Opt.ECHO)]
+    proto.receive_data(iac(DO, Opt.ECHO))
+    assert proto.enabled(Opt.ECHO, local=True)
+    assert proto.data_to_send() == b""
+
+
+def test_insisting_on_echo_settles_with_a_client_whose_dont_was_late() -> None:
+    # A client that does answer, but only after we asked again: it ends on.
+    proto = TelnetProtocol(options={Opt.ECHO})
+    proto.enable(Opt.ECHO, local=True, insist=True)
+    proto.receive_data(iac(DO, Opt.ECHO))
+    proto.data_to_send()
+    proto.disable(Opt.ECHO, local=True)
+    proto.enable(Opt.ECHO, local=True, insist=True)
+    assert parse(proto.data_to_send()) == [("WONT", Opt.ECHO), ("WILL", Opt.ECHO)]
+    proto.receive_data(iac(DONT, Opt.ECHO))  # the late answer to WONT: taken as a refusal
+    assert not proto.enabled(Opt.ECHO, local=True)
+    proto.receive_data(iac(DO, Opt.ECHO))  # its answer to WILL
+    assert proto.enabled(Opt.ECHO, local=True)
+    assert parse(proto.data_to_send()) == [("WILL", Opt.ECHO)]  # acknowledged, once
+    proto.receive_data(iac(DO, Opt.ECHO))  # a Q-method client would ignore it; so do we
+    assert proto.data_to_send() == b"" and proto.enabled(Opt.ECHO, local=True)
