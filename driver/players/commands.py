@@ -489,7 +489,7 @@ WIZHELP = """{bold}Wizard commands{/}
   quarantine [<id|bp>]     list quarantined things, or stop an object or blueprint
   release <id|bp>          lift a quarantine (a new version lifts it too)
   timers [pause|resume]    hold or release the world's timers
-  errors                   recent guest errors"""
+  errors [<ref>]           recent guest errors, or the one a player's (ref ...) names"""
 
 
 async def _help(ctx: Context) -> None:
@@ -684,6 +684,20 @@ async def _callouts(ctx: Context) -> None:
 
 async def _errors(ctx: Context) -> None:
     tenant = ctx.tenant
+    ref = ctx.args.strip().lower().removeprefix("ref").strip()
+    if ref:
+        # `errors 7f3a2c`: the record behind a reference a player reported.
+        found = [e for e in tenant.errors if e.ref == ref]
+        if not found:
+            ctx.say(f"No recent error has the reference {escape(ref)}.")
+            return
+        for e in found:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(e.at))
+            ctx.say(
+                f"{{bold}}Error {e.ref}{{/}} at {stamp}\n  object: {e.object_id}\n  hook:   {e.hook}\n"
+                f"  player: {e.actor or '-'}\n  kind:   {{red}}{e.kind}{{/}}\n  detail: {escape(e.message)}"
+            )
+        return
     errors = list(tenant.errors)[-20:]
     warnings = [entry for entry in tenant.log if entry[2] in ("warn", "error")][-10:]
     if not errors and not warnings:
@@ -692,7 +706,8 @@ async def _errors(ctx: Context) -> None:
     lines = [f"{{bold}}Recent guest errors ({len(tenant.errors)} kept){{/}}"]
     for e in errors:
         stamp = time.strftime("%H:%M:%S", time.gmtime(e.at))
-        lines.append(f"  {stamp} {e.object_id} {e.hook}: {{red}}{e.kind}{{/}} {escape(e.message)}")
+        ref = f"[{e.ref}] " if e.ref else ""
+        lines.append(f"  {stamp} {ref}{e.object_id} {e.hook}: {{red}}{e.kind}{{/}} {escape(e.message)}")
     if warnings:
         lines.append("{bold}Recent warnings from the log{/}")
         for at, obj_id, level, text in warnings:

@@ -43,12 +43,15 @@ from driver.auth.login import (
     VerifyPassword,
     peer_host,
 )
+from driver.net import ansi
 from driver.net.admission import Admission, address_key
 from driver.net.session import Session
 from driver.players.commands import Commands
 from driver.players.delivery import Delivery
 from driver.players.presence import Link, Presence
 from driver.store.accounts import AccountStore
+from driver.tenancy.errors import GuestErrorRecord
+from driver.tenancy.output import Text
 from driver.tenancy.tenant import Tenant
 from driver.world import ids
 from driver.world.settings import WorldSettings
@@ -89,6 +92,7 @@ class Gateway:
         # transport; the listeners take it from here (driver.server).
         self.admission = admission or Admission()
         self.nursery: trio.Nursery | None = None
+        tenant.on_error = self._guest_error
 
     @property
     def links(self) -> dict[str, Link]:
@@ -104,6 +108,21 @@ class Gateway:
         conn = _Connection(self, session)
         conn.start()
         return conn
+
+    def _guest_error(self, record: GuestErrorRecord) -> None:
+        """World code failed: the player who met it was told a reference;
+        the wizards get the details (the one who met it, right after)."""
+        details = (
+            f"[error {record.ref}] {record.object_id} {record.hook}: {record.kind} ({record.message})"
+        )
+        line = "{yellow}" + ansi.escape(details) + "{/}\n"
+        for player_id, link in list(self.links.items()):
+            if not link.is_wizard or link.session is None:
+                continue
+            if player_id == record.actor:
+                self.text(player_id, line)  # after the friendly word, with the event's output
+            else:
+                self.delivery.send_now(player_id, Text(line))
 
     # -- Console (for commands) ---------------------------------------------------------------
 

@@ -32,10 +32,18 @@ class QuotaExceeded(WorldError):
 
 @dataclass(slots=True, frozen=True)
 class GuestErrorRecord:
-    """One hook call that failed: kept (bounded) for the tenant's wizards."""
+    """One hook call that failed: kept (bounded) for the tenant's wizards.
+
+    ``ref`` is the short reference the player who met the failure was
+    shown instead of the details ("The lever jams. (ref 7f3a2c)"), so a
+    wizard can find the record from a player's report; ``actor`` is that
+    player (None when no player's action caused it: a callout, a heartbeat).
+    """
 
     at: float  # wall clock seconds
     object_id: str
     hook: str
     kind: str
     message: str
+    ref: str = ""
+    actor: str | None = None

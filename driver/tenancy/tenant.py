@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import math
+import secrets
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -106,6 +107,9 @@ class Tenant:
         self.followups: deque[Event] = deque()
         self.backlog: deque[Event] = deque()  # follow-ups a turn's end cut off, in order
         self.errors: deque[GuestErrorRecord] = deque(maxlen=self.quotas.max_errors_kept)
+        #: Told of every guest error as it is recorded (the players layer
+        #: shows wizards the details); None: nobody listens.
+        self.on_error: Callable[[GuestErrorRecord], None] | None = None
         self.log: deque[tuple[float, str, str, str]] = deque(maxlen=500)  # (at, object, level, text)
         self.clone_counter = 0
         self._next_handle = 1
@@ -355,14 +359,23 @@ class Tenant:
     def _record_error(self, obj: MudObject, hook: Hook, outcome: Outcome) -> None:
         error = outcome.error
         assert error is not None
-        self.errors.append(GuestErrorRecord(time.time(), obj.id, hook, str(error.kind), error.message))
+        # Players get a friendly word and a reference; the details (which
+        # mean nothing to them, and show the world's insides) go to the
+        # error log and to the wizards, who find the record by its ref.
+        ref = secrets.token_hex(3)
+        actor = self.actor
+        record = GuestErrorRecord(time.time(), obj.id, hook, str(error.kind), error.message, ref, actor)
+        self.errors.append(record)
         for caught in self.quarantine.strike(obj.id, obj.blueprint):
             self._quarantined(caught, f"{error.kind}: {error.message}")
-        if self.actor is not None:
+        if actor is not None:
             self.output.text(
-                self.actor,
-                f"{{red}}Something went wrong with {obj.short}: {error.kind} ({error.message}).{{/}}\n",
+                actor,
+                f"{{red}}Something went wrong with {obj.short}; the wizards have been told. "
+                f"(ref {ref}){{/}}\n",
             )
+        if self.on_error is not None:
+            self.on_error(record)
 
     def _quarantined(self, name: str, why: str) -> None:
         self.stop_timers(name, f"stopped after repeated failures (last: {why})")
