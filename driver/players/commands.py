@@ -5,17 +5,29 @@ then the room, then the room's other contents), each through its
 ``on-command`` hook; the first that returns true has handled it. Objects can
 list the verbs they care about in their ``verbs`` state key, so the driver
 skips the wasm call for any other verb. Only then do the built-in commands
-get the line; unknown input gets "What?" and nothing else happens.
+get the line, then the socials (:mod:`driver.players.socials`). Unknown
+input gets "What?" and, when it is one slip away from a command or verb the
+player could have meant, the suggestion ("did you mean"): nothing else
+happens, so a typo never does something unintended.
+
+Players name things as in any MUD: ``get all``, ``drop 2 coins``, ``get
+all.coin from satchel``; identical things are listed once ("two silver
+coins"). That grammar is :mod:`driver.players.nouns`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import cbor2
 
 from driver.net.ansi import escape
+from driver.players import nouns
+from driver.players.nouns import FILLER_WORDS, noun_of
+from driver.players.socials import SOCIALS, Social, render
 from driver.tenancy import recovery
 from driver.tenancy.errors import WorldError
 from driver.world import ids
@@ -39,6 +51,10 @@ class Console(Protocol):
     def text(self, player_id: str, text: str) -> None: ...
     def is_wizard(self, player_id: str) -> bool: ...
     def online(self) -> list[tuple[str, float]]: ...  # (player id, idle seconds)
+    def linkdead(self) -> list[str]: ...  # player ids whose connection was lost
+    def is_linkdead(self, player_id: str) -> bool: ...
+    def connected_for(self, player_id: str) -> float: ...  # seconds since login
+    def vitals(self, player_id: str) -> dict[str, Any] | None: ...  # last Char.Vitals sent
     def quit(self, player_id: str) -> None: ...
     async def reload(self, blueprint: str) -> str: ...  # recompile + publish; returns a report
     def spawn(self, job: Callable[[], Awaitable[None]]) -> None: ...  # work outside any event
@@ -51,6 +67,7 @@ class Context:
     player: MudObject
     verb: str
     args: str
+    commands: Commands | None = field(default=None, repr=False)
 
     def say(self, text: str) -> None:
         self.console.text(self.player.id, text if text.endswith("\n") else text + "\n")
@@ -64,6 +81,8 @@ class Commands:
 
     def __init__(self, console: Console) -> None:
         self.console = console
+        #: Who last told each player something: whom their ``reply`` answers.
+        self.reply_to: dict[str, str] = {}
         self.builtins: dict[str, Builtin] = {}
         self.wizard: dict[str, Builtin] = {}
         for verb, fn in _PLAYER_COMMANDS.items():
@@ -87,17 +106,35 @@ class Commands:
         args = args.strip()
         if await self._offer(tenant, player, verb, args):
             return
-        ctx = Context(tenant, self.console, player, verb, args)
+        ctx = Context(tenant, self.console, player, verb, args, self)
         fn = self.builtins.get(verb)
         if fn is None and self.console.is_wizard(player.id):
             fn = self.wizard.get(verb)
         if fn is None and (verb in DIRECTIONS or verb in ALL_DIRECTIONS):
             ctx.args = DIRECTIONS.get(verb, verb)
             fn = _go
+        if fn is None and verb in SOCIALS:
+            _social(ctx, SOCIALS[verb])
+            return
         if fn is None:
-            ctx.say("What?")
+            guess = nouns.near_miss(verb, self.known_verbs(player))
+            ctx.say("What?" + (f" Did you mean {{bold}}{escape(guess)}{{/}}?" if guess else ""))
             return
         await fn(ctx)
+
+    def known_verbs(self, player: MudObject) -> set[str]:
+        """Every verb ``player`` could type here: built-in commands, socials,
+        directions, and the verbs of the things around them."""
+        known = set(self.builtins) | set(SOCIALS) | ALL_DIRECTIONS
+        if self.console.is_wizard(player.id):
+            known |= set(self.wizard)
+        room = player.env
+        nearby = [*(player.contents or ()), *([room] if room else []), *(room.contents or () if room else ())]
+        for obj in nearby:
+            verbs = obj.verbs()
+            if verbs is not None and not obj.is_player:
+                known |= verbs
+        return known
 
     async def _offer(self, tenant: Tenant, player: MudObject, verb: str, args: str) -> bool:
         """Offer the line to nearby objects; True if one handled it."""
@@ -126,34 +163,11 @@ class Commands:
 
 # -- matching ------------------------------------------------------------------------------
 
-#: Words in front of a noun that say nothing about which thing is meant
-#: ("look at the well", "get coin from my bag"); the C SDK's realm_noun_of
-#: strips the same ones, so objects and the driver read nouns alike.
-FILLER_WORDS = frozenset({"at", "in", "into", "on", "from", "to", "my", "the", "a", "an"})
+# FILLER_WORDS and noun_of live in driver.players.nouns; named here too,
+# where callers have always found them.
+__all__ = ["FILLER_WORDS", "Commands", "Console", "Context", "describe_room", "noun_of"]
 
-
-def noun_of(text: str) -> str:
-    """``"at the Old Well"`` -> ``"old well"``."""
-    words = text.lower().split()
-    while words and words[0] in FILLER_WORDS:
-        words.pop(0)
-    return " ".join(words)
-
-
-def _match(noun: str, objects: list[MudObject]) -> MudObject | None:
-    noun = noun_of(noun)
-    if not noun:
-        return None
-    for obj in objects:
-        if noun in obj.nouns() or noun == obj.name.lower() or noun == obj.id:
-            return obj
-    # "rusty sword" matches a sword whose short mentions both words
-    words = noun.split()
-    if len(words) > 1:
-        for obj in objects:
-            if words[-1] in obj.nouns() and all(w in obj.short.lower() for w in words):
-                return obj
-    return None
+_match = nouns.match_one
 
 
 def _visible(ctx: Context) -> list[MudObject]:
@@ -163,14 +177,47 @@ def _visible(ctx: Context) -> list[MudObject]:
 
 
 def _list_names(objects: list[MudObject]) -> str:
-    return ", ".join(o.short for o in objects)
+    return ", ".join(nouns.stack_phrase(group) for group in nouns.stacks(objects))
+
+
+def _visible_names(ctx: Context) -> set[str]:
+    """Every noun that names something the player can see: things, people
+    and the scenery of the room and of the things (for "did you mean")."""
+    names: set[str] = set()
+    for obj in _visible(ctx):
+        names.update(obj.nouns())
+        names.add(obj.name.lower())
+        names.update(_details_of(obj))
+    names.update(_details_of(ctx.player.env))
+    return names
+
+
+def _not_here(ctx: Context, what: str, where: str = "here") -> str:
+    """"You see no wel here." and, for a near miss, "Did you mean well?"."""
+    noun = noun_of(what) or what
+    guess = None
+    words = noun.split()
+    if words:
+        guess = nouns.near_miss(words[-1], _visible_names(ctx))
+    hint = f" Did you mean {{bold}}{escape(' '.join([*words[:-1], guess]))}{{/}}?" if guess else ""
+    return f"You see no {escape(noun)} {where}.{hint}"
 
 
 # -- player commands -------------------------------------------------------------------
 
-def describe_room(room: MudObject | None, viewer: MudObject) -> str:
+def describe_room(
+    room: MudObject | None,
+    viewer: MudObject,
+    *,
+    stack: bool = False,
+    linkdead: Callable[[str], bool] | None = None,
+) -> str:
     """What ``viewer`` sees of ``room``: its name, description and exits,
     then what and who else is there.
+
+    ``stack``: identical things are one line ("two silver coins"), as
+    players see them; without, one line per thing. ``linkdead``: whether a
+    player (by id) has lost their connection; their line says so.
 
     In a crowded room this runs for every look and every arrival, and the
     text is the same for everyone but for the viewer's own line. So the
@@ -184,13 +231,25 @@ def describe_room(room: MudObject | None, viewer: MudObject) -> str:
         return "You are nowhere at all. (Try `goto` or ask a wizard.)\n"
     lines = [_room_head(room)]
     players: list[str] = []
+    # Stacks by blueprint and the raw bytes of `short`: no decoding to group.
+    groups: dict[tuple[str, bytes | None], list[MudObject]] = {}
     for obj in room.contents or ():
         if obj is viewer:
             continue
         if obj.blueprint is None:  # a player
-            players.append(_object_line(obj, _PLAYER_LINES, "name", _player_line))
+            if linkdead is not None and linkdead(obj.id):
+                players.append(_linkdead_line(obj))
+            else:
+                players.append(_object_line(obj, _PLAYER_LINES, "name", _player_line))
+        elif stack:
+            groups.setdefault((obj.blueprint, obj.state.get("short")), []).append(obj)
         else:
             lines.append(_object_line(obj, _ITEM_LINES, "short", _item_line))
+    for group in groups.values():  # in the order each stack's first thing came
+        if len(group) == 1:
+            lines.append(_object_line(group[0], _ITEM_LINES, "short", _item_line))
+        else:
+            lines.append("  " + nouns.stack_phrase(group))
     lines += players
     lines.append("")
     return "\n".join(lines)
@@ -228,6 +287,10 @@ def _player_line(obj: MudObject) -> str:
     return f"  {{yellow}}{obj.name} is here.{{/}}"
 
 
+def _linkdead_line(obj: MudObject) -> str:
+    return f"  {{yellow}}{obj.name} is here.{{/}} {{dim}}(link-dead){{/}}"
+
+
 def _item_line(obj: MudObject) -> str:
     return f"  {obj.short}"
 
@@ -255,13 +318,22 @@ def _object_line(
 async def _look(ctx: Context) -> None:
     args = ctx.args
     if not args:
-        ctx.say(describe_room(ctx.player.env, ctx.player))
+        console = ctx.console
+        ctx.say(describe_room(ctx.player.env, ctx.player, stack=True, linkdead=console.is_linkdead))
         return
     args = noun_of(args) or args
-    target = _match(args, _visible(ctx))
+    visible = _visible(ctx)
+    target = _match(args, visible)
+    if target is None:
+        # "look at coins": the plural names them too.
+        found = nouns.select(nouns.Selection(args, count=1), visible)
+        target = found[0] if found else None
     if target is None:
         detail = _detail(ctx.player.env, args)
-        ctx.say(detail if detail is not None else f"You see no {escape(args)} here.")
+        for obj in visible:
+            if detail is None and not obj.is_player:
+                detail = _detail(obj, args)
+        ctx.say(detail if detail is not None else _not_here(ctx, args))
         return
     text = target.text("long") or f"You see nothing special about {target.short}."
     if target.contents and not target.is_player:
@@ -271,18 +343,25 @@ async def _look(ctx: Context) -> None:
         text = f"{target.name}, an adventurer." + (
             "\nCarrying: " + _list_names(carried) + "." if carried else ""
         )
+        if ctx.console.is_linkdead(target.id):
+            text += f"\n{target.name} has lost their link and stares into space."
     ctx.say(text)
 
 
-def _detail(room: MudObject | None, noun: str) -> str | None:
-    """A room's scenery from its `details` map (noun -> text), if any."""
-    if room is None:
-        return None
-    details = room.get("details")
+def _details_of(obj: MudObject | None) -> dict[str, str]:
+    """An object's scenery: its `details` map (noun -> text). Rooms have
+    them, and so may things ("the hilt" of a sword)."""
+    if obj is None:
+        return {}
+    details = obj.get("details")
     if not isinstance(details, dict):
-        return None
-    text = details.get(noun_of(noun))
-    return text if isinstance(text, str) else None
+        return {}
+    return {k: v for k, v in details.items() if isinstance(k, str) and isinstance(v, str)}
+
+
+def _detail(obj: MudObject | None, noun: str) -> str | None:
+    """The scenery ``noun`` names in ``obj``'s `details`, if any."""
+    return _details_of(obj).get(noun_of(noun))
 
 
 async def _examine(ctx: Context) -> None:
@@ -342,13 +421,32 @@ async def _tell(ctx: Context) -> None:
     if not who or not text.strip():
         ctx.say("Tell whom what? (tell <player> <message>)")
         return
-    target = ctx.tenant.graph.get(ids.player_id(who))
+    _tell_player(ctx, ids.player_id(who), who, text)
+
+
+def _tell_player(ctx: Context, target_id: str, who: str, text: str) -> None:
+    target = ctx.tenant.graph.get(target_id) if target_id else None
     online = {pid for pid, _ in ctx.console.online()}
     if target is None or target.id not in online:
         ctx.say(f"No one called {escape(who)} is playing.")
         return
     ctx.console.text(target.id, f"{{magenta}}{ctx.player.name} tells you: {escape(text.strip())}{{/}}\n")
     ctx.say(f"{{magenta}}You tell {target.name}: {escape(text.strip())}{{/}}")
+    if ctx.commands is not None:
+        ctx.commands.reply_to[target.id] = ctx.player.id
+
+
+async def _reply(ctx: Context) -> None:
+    last = ctx.commands.reply_to.get(ctx.player.id) if ctx.commands is not None else None
+    if last is None:
+        ctx.say("No one has told you anything to reply to.")
+        return
+    other = ctx.tenant.graph.get(last)
+    name = other.name if other is not None else last.rsplit("/", 1)[-1].capitalize()
+    if not ctx.args.strip():
+        ctx.say(f"Reply what to {escape(name)}? (reply <message>)")
+        return
+    _tell_player(ctx, last, name, ctx.args)
 
 
 async def _who(ctx: Context) -> None:
@@ -360,6 +458,11 @@ async def _who(ctx: Context) -> None:
         wiz = " (wizard)" if ctx.console.is_wizard(pid) else ""
         idle_note = f" idle {int(idle // 60)}m" if idle >= 60 else ""
         lines.append(f"  {name}{wiz}{idle_note}")
+    # Bodies whose player lost the connection are still in the world.
+    for pid in sorted(ctx.console.linkdead()):
+        obj = ctx.tenant.graph.get(pid)
+        name = obj.name if obj else pid.rsplit("/", 1)[-1].capitalize()
+        lines.append(f"  {name} {{dim}}(link-dead){{/}}")
     ctx.say("\n".join(lines))
 
 
@@ -368,7 +471,8 @@ async def _inventory(ctx: Context) -> None:
     if not items:
         ctx.say("You are empty-handed.")
     else:
-        ctx.say("You are carrying:\n" + "\n".join(f"  {o.short}" for o in items))
+        groups = nouns.stacks(items)
+        ctx.say("You are carrying:\n" + "\n".join(f"  {nouns.stack_phrase(g)}" for g in groups))
 
 
 async def _get(ctx: Context) -> None:
@@ -377,23 +481,41 @@ async def _get(ctx: Context) -> None:
         ctx.say("Get what?")
         return
     source: MudObject | None = ctx.player.env
-    if " from " in args:
-        args, _, container_noun = args.partition(" from ")
+    from_container = False
+    if " from " in f" {args}":
+        args, _, container_noun = f" {args}".partition(" from ")
+        args = args.strip()
         source = _match(container_noun, _visible(ctx))
         if source is None or source.is_player:
-            ctx.say(f"You see no {escape(container_noun)} here.")
+            ctx.say(_not_here(ctx, container_noun))
             return
+        from_container = True
     pool = [o for o in (source.contents or ()) if o is not ctx.player] if source else []
-    target = _match(args, pool)
-    if target is None:
-        ctx.say(f"You see no {escape(args)} there.")
+    selection = nouns.parse_selection(args or "all")
+    chosen = nouns.select(selection, pool)
+    if not chosen:
+        if selection.every and not selection.noun:
+            ctx.say(f"There is nothing in {source.short}." if from_container and source else "There is nothing here.")
+        else:
+            ctx.say(_not_here(ctx, selection.noun or args, "there"))
         return
-    if target.is_player or not target.flag("gettable", True):
-        ctx.say(f"You can't take {target.short}.")
+    takeable = [o for o in chosen if not o.is_player and o.flag("gettable", True)]
+    if not takeable:
+        ctx.say(f"You can't take {_list_names(chosen) if len(chosen) == 1 else 'any of that'}.")
         return
-    ctx.tenant.move(target, ctx.player)
-    ctx.say(f"You take {target.short}.")
-    _tell_room(ctx, f"{ctx.player.name} takes {target.short}.")
+    for obj in takeable:
+        ctx.tenant.move(obj, ctx.player)
+    taken = nouns.list_phrase(takeable)
+    ctx.say(f"You take {taken}.")
+    _tell_room(ctx, f"{ctx.player.name} takes {taken}.")
+    _short_of(ctx, selection, takeable)
+
+
+def _short_of(ctx: Context, selection: nouns.Selection, done: list[MudObject]) -> None:
+    """"drop 3 coins" with two: say so, after doing what could be done."""
+    if selection.count is not None and len(done) < selection.count:
+        was = "was" if len(done) == 1 else "were"
+        ctx.say(f"(There {was} only {nouns.count_word(len(done))}.)")
 
 
 async def _drop(ctx: Context) -> None:
@@ -401,17 +523,24 @@ async def _drop(ctx: Context) -> None:
     if not args:
         ctx.say("Drop what?")
         return
-    target = _match(args, list(ctx.player.contents or ()))
-    if target is None:
-        ctx.say(f"You have no {escape(args)}.")
+    selection = nouns.parse_selection(args)
+    chosen = nouns.select(selection, list(ctx.player.contents or ()))
+    if not chosen:
+        if selection.every and not selection.noun:
+            ctx.say("You are empty-handed.")
+        else:
+            ctx.say(f"You have no {escape(selection.noun or args)}.")
         return
     room = ctx.player.env
     if room is None:
         ctx.say("There is nowhere to drop it.")
         return
-    ctx.tenant.move(target, room)
-    ctx.say(f"You drop {target.short}.")
-    _tell_room(ctx, f"{ctx.player.name} drops {target.short}.")
+    for obj in chosen:
+        ctx.tenant.move(obj, room)
+    dropped = nouns.list_phrase(chosen)
+    ctx.say(f"You drop {dropped}.")
+    _tell_room(ctx, f"{ctx.player.name} drops {dropped}.")
+    _short_of(ctx, selection, chosen)
 
 
 async def _put(ctx: Context) -> None:
@@ -421,16 +550,20 @@ async def _put(ctx: Context) -> None:
     if not sep or not what or not where:
         ctx.say("Put what in what? (put <thing> in <container>)")
         return
-    item = _match(what, list(ctx.player.contents or ()))
-    if item is None:
-        ctx.say(f"You have no {escape(what)}.")
-        return
     container = _match(where, _visible(ctx))
-    if container is None or container is item or not container.flag("container"):
+    selection = nouns.parse_selection(what)
+    carried = [o for o in ctx.player.contents or () if o is not container]
+    chosen = nouns.select(selection, carried)
+    if not chosen:
+        ctx.say(f"You have no {escape(selection.noun or what)}.")
+        return
+    if container is None or not container.flag("container"):
         ctx.say(f"You can't put things in {escape(where)}.")
         return
-    ctx.tenant.move(item, container)
-    ctx.say(f"You put {item.short} in {container.short}.")
+    for obj in chosen:
+        ctx.tenant.move(obj, container)
+    ctx.say(f"You put {nouns.list_phrase(chosen)} in {container.short}.")
+    _short_of(ctx, selection, chosen)
 
 
 async def _give(ctx: Context) -> None:
@@ -438,9 +571,10 @@ async def _give(ctx: Context) -> None:
     if not sep:
         ctx.say("Give what to whom? (give <thing> to <player>)")
         return
-    item = _match(what, list(ctx.player.contents or ()))
-    if item is None:
-        ctx.say(f"You have no {escape(what)}.")
+    selection = nouns.parse_selection(what)
+    chosen = nouns.select(selection, list(ctx.player.contents or ()))
+    if not chosen:
+        ctx.say(f"You have no {escape(selection.noun or what)}.")
         return
     room = ctx.player.env
     others = [o for o in (room.contents or ()) if o is not ctx.player] if room else []
@@ -448,10 +582,74 @@ async def _give(ctx: Context) -> None:
     if target is None:
         ctx.say(f"{escape(whom).capitalize()} is not here.")
         return
-    ctx.tenant.move(item, target)
-    ctx.say(f"You give {item.short} to {target.name}.")
+    for obj in chosen:
+        ctx.tenant.move(obj, target)
+    given = nouns.list_phrase(chosen)
+    ctx.say(f"You give {given} to {target.name}.")
     if target.is_player:
-        ctx.console.text(target.id, f"{ctx.player.name} gives you {item.short}.\n")
+        ctx.console.text(target.id, f"{ctx.player.name} gives you {given}.\n")
+    _short_of(ctx, selection, chosen)
+
+
+async def _score(ctx: Context) -> None:
+    player, console = ctx.player, ctx.console
+    rank = "a wizard" if console.is_wizard(player.id) else "an adventurer"
+    room = player.env
+    carried = list(player.contents or ())
+    minutes = int(console.connected_for(player.id) // 60)
+    lines = [
+        f"{{bold}}{player.name}{{/}}, {rank}.",
+        f"  Location:  {room.short if room else 'nowhere'}",
+        f"  Carrying:  {_list_names(carried) if carried else 'nothing'}",
+        f"  Playing:   {minutes} minute{'s' if minutes != 1 else ''} this session",
+    ]
+    vitals = console.vitals(player.id)
+    for label, key in (("Health", "hp"), ("Stamina", "sp"), ("Mana", "mp")):
+        if vitals and key in vitals and f"max{key}" in vitals:
+            lines.append(f"  {label + ':':<10} {vitals[key]} / {vitals['max' + key]}")
+    ctx.say("\n".join(lines))
+
+
+def _social(ctx: Context, social: Social) -> None:
+    """A social: to the actor, the target (a player or an NPC here) and the room."""
+    actor = ctx.player.name
+    if not ctx.args:
+        if not social.alone_room:  # one that needs someone: "Poke whom?"
+            ctx.say(social.alone_self)
+            return
+        ctx.say(social.alone_self)
+        _room_sees(ctx, render(social.alone_room, actor), except_id=None)
+        return
+    room = ctx.player.env
+    others = [o for o in (room.contents or ()) if o is not ctx.player] if room else []
+    target = _match(ctx.args, others)
+    if target is None:
+        ctx.say(_not_here(ctx, ctx.args))
+        return
+    name = target.name if target.is_player or target.name[:1].isupper() else target.short
+    ctx.say(render(social.at_self, actor, name))
+    if target.is_player:
+        ctx.console.text(target.id, render(social.at_target, actor, name) + "\n")
+    _room_sees(ctx, render(social.at_room, actor, name), except_id=target.id)
+
+
+def _room_sees(ctx: Context, line: str, except_id: str | None) -> None:
+    """``line`` (a whole sentence, "Ann smiles.") for everyone else in the
+    room; objects that hear get it as an emote, as for `emote`."""
+    room = ctx.player.env
+    if room is None:
+        return
+    actor = ctx.player
+    emote = line[len(actor.name) + 1 :] if line.startswith(actor.name + " ") else line
+    payload: bytes | None = None
+    for other in room.contents or ():
+        if other is actor or other.id == except_id:
+            continue
+        if other.is_player:
+            ctx.console.text(other.id, line + "\n")
+        elif other.flag("hears"):
+            payload = payload if payload is not None else cbor2.dumps(emote)
+            ctx.tenant.followup_hook(other, Hook.ON_MESSAGE, (actor.id, "emote", payload))
 
 
 def _tell_room(ctx: Context, text: str) -> None:
@@ -466,12 +664,16 @@ HELP = """{bold}Commands{/}
   north, south, ... (n, s) walk; also `go <direction>`
   say <text>  ('<text>)    speak to the room
   emote <text> (:<text>)   act: `:waves` shows "Name waves"
-  tell <player> <text>     a private message
-  get/take <thing>         pick something up (`get coin from bag`)
-  drop <thing>             put it down
+  tell <player> <text>     a private message; `reply <text>` answers the last one
+  get/take <thing>         pick something up (`get coin from bag`, `get all`)
+  drop <thing>             put it down (`drop 2 coins`, `drop all.coin`, `drop all`)
   put <thing> in <thing>   fill a bag
   give <thing> to <who>    hand something over
   inventory (i)            what you carry
+  score                    who you are and how you fare
+  smile, nod, wave, ...    socials, alone or at someone: `wave at marta`
+                           (also grin laugh chuckle giggle shrug bow sigh wink
+                           cheer clap frown blush yawn hug poke thank comfort)
   who                      who is playing
   quit                     leave (your character stays safe)
 Things in the world may understand more: try what seems natural."""
@@ -505,7 +707,7 @@ _PLAYER_COMMANDS: dict[str, Builtin] = {
     "look": _look, "l": _look, "examine": _examine, "exa": _examine, "x": _examine, "go": _go, "say": _say, "emote": _emote, "tell": _tell,
     "who": _who, "inventory": _inventory, "i": _inventory, "inv": _inventory,
     "get": _get, "take": _get, "drop": _drop, "put": _put, "give": _give,
-    "help": _help, "quit": _quit,
+    "help": _help, "quit": _quit, "reply": _reply, "r": _reply, "score": _score, "sc": _score,
 }
 
 

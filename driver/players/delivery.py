@@ -101,6 +101,10 @@ class Delivery:
         self._deliver(player_id, Close(reason))
 
     def gmcp(self, player_id: str, package: str, data: Any) -> None:
+        if package == "Char.Vitals" and isinstance(data, dict):
+            link = self.presence.links.get(player_id)
+            if link is not None:
+                link.vitals = data  # for `score`, whatever the client takes
         session = self.presence.session_of(player_id)
         if session is not None and session.wants_gmcp(package):
             self._deliver(player_id, GmcpMessage(package, data))
@@ -112,7 +116,9 @@ class Delivery:
         player = self.tenant.graph.get(player_id)
         if player is None:
             return
-        self._deliver(player_id, Text(describe_room(player.env, player)))
+        presence = self.presence
+        text = describe_room(player.env, player, stack=True, linkdead=presence.is_linkdead)
+        self._deliver(player_id, Text(text))
         room = player.env
         if room is not None and session.wants_gmcp("Room.Info"):
             self._deliver(player_id, GmcpMessage("Room.Info", self.room_info(room)))

@@ -135,6 +135,22 @@ class Gateway:
     def online(self) -> list[tuple[str, float]]:
         return self.presence.online()
 
+    def linkdead(self) -> list[str]:
+        return self.presence.linkdead()
+
+    def is_linkdead(self, player_id: str) -> bool:
+        return self.presence.is_linkdead(player_id)
+
+    def connected_for(self, player_id: str) -> float:
+        link = self.links.get(player_id)
+        if link is None or link.connected_at is None:
+            return 0.0
+        return max(0.0, self.clock() - link.connected_at)
+
+    def vitals(self, player_id: str) -> dict[str, Any] | None:
+        link = self.links.get(player_id)
+        return link.vitals if link is not None else None
+
     def quit(self, player_id: str) -> None:
         self.delivery.close(player_id, "quit")
         self._stow(player_id)
@@ -161,15 +177,22 @@ class Gateway:
             if old.session is not None and old.session is not conn.session:
                 old.session.send_text("{yellow}You have logged in from somewhere else.{/}\n")
                 old.session.close("taken over")
+            was_linkdead = old.linkdead_since is not None
             old.session = conn.session
             old.linkdead_since = None
             old.last_input = now
+            old.connected_at = now
             old.is_wizard = event.is_wizard
             conn.player_id = player_id
 
             async def resume() -> None:
                 tenant.actor = player_id
                 self.text(player_id, "{green}You take over your body again.{/}\n")
+                body = tenant.graph.get(player_id)
+                if was_linkdead and body is not None and body.env is not None:
+                    for other in body.env.contents or ():
+                        if other.is_player and other is not body:
+                            self.text(other.id, f"{event.name} has reconnected.\n")
                 self.delivery.gmcp(player_id, "Char.Name", {"name": event.name, "fullname": event.name})
                 self.delivery.room_changed(player_id)
                 self._prompt(player_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from driver.net.session import Session
 
@@ -24,6 +25,13 @@ class Link:
     session: Session | None
     last_input: float
     linkdead_since: float | None = None
+    connected_at: float | None = None  # None: since last_input was first set
+    #: The last Char.Vitals the world sent this player (for `score`).
+    vitals: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.connected_at is None:
+            self.connected_at = self.last_input
 
 
 class Presence:
@@ -49,6 +57,14 @@ class Presence:
             for pid, link in self.links.items()
             if link.linkdead_since is None
         ]
+
+    def linkdead(self) -> list[str]:
+        """Ids of the characters in the world whose player lost the connection."""
+        return [pid for pid, link in self.links.items() if link.linkdead_since is not None]
+
+    def is_linkdead(self, player_id: str) -> bool:
+        link = self.links.get(player_id)
+        return link is not None and link.linkdead_since is not None
 
     def names_online(self) -> list[str]:
         return sorted(link.name for link in self.links.values() if link.linkdead_since is None)
