@@ -30,7 +30,8 @@ from driver.persistence.restore import restore
 from driver.players.delivery import Delivery
 from driver.players.gateway import Gateway
 from driver.players.presence import Presence
-from driver.runtimes import Runtime
+from driver.runtimes import Runtime, RuntimeKind
+from driver.runtimes.declarative import DeclarativeRuntime
 from driver.store.accounts import AccountStore, MemoryAccountStore
 from driver.store.sqlite import SqliteStore
 from driver.tenancy.errors import NoSuchBlueprint, NotBuilt
@@ -86,7 +87,14 @@ class Realm:
         self.settings = read_world_settings(config.world_dir)
         self.presence = Presence()
         self.delivery = Delivery(self.presence, self.settings)
-        self.tenant = Tenant(config.tenant, runtime, self.delivery, quotas=config.quotas)
+        # Declarative rooms (statechart bundles) run beside the WebAssembly blueprints.
+        self.declarative = DeclarativeRuntime()
+        self.tenant = Tenant(
+            config.tenant,
+            {RuntimeKind.WASM: runtime, RuntimeKind.DECLARATIVE: self.declarative},
+            self.delivery,
+            quotas=config.quotas,
+        )
         self.delivery.tenant = self.tenant
         self.tenant.timers_paused = config.timers_paused
         self.loop = Loop([self.tenant], announce=self._announce)
@@ -125,8 +133,6 @@ class Realm:
         """Publish every built blueprint into the tenant. Returns problems."""
         problems: list[str] = []
         for path, entry in sorted(build_manifest.load(self.config.build_dir).items()):
-            if entry.component is None:
-                continue  # declarative bundles run in the room runtime (a later issue)
             try:
                 await self._publish(path, entry)
             except (AdmissionError, OSError) as exc:
@@ -135,10 +141,11 @@ class Realm:
         return problems
 
     async def _publish(self, path: str, entry: build_manifest.Entry) -> tuple[str, str | None]:
-        assert entry.component is not None
-        data = await trio.Path(self.config.build_dir / entry.component).read_bytes()
+        data = await trio.Path(self.config.build_dir / entry.output).read_bytes()
+        kind = RuntimeKind.DECLARATIVE if entry.bundle is not None else RuntimeKind.WASM
         return await self.tenant.publish(
-            path, data, source=self.config.world_dir / entry.source, language=entry.language
+            path, data, source=self.config.world_dir / entry.source, language=entry.language,
+            kind=kind,
         )
 
     async def reload(self, path: str) -> str:
@@ -159,7 +166,7 @@ class Realm:
             if errors:
                 raise errors[0]
         entry = build_manifest.load(self.config.build_dir).get(path)
-        if entry is None or entry.component is None:
+        if entry is None:
             raise NotBuilt(path)
         started = time.perf_counter()
         version, old = await self._publish(path, entry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from driver.persistence.commit import wall_ms
+from driver.runtimes import RuntimeKind, kind_of_code
 from driver.store.records import Snapshot
 from driver.tenancy.tenant import Tenant
 from driver.world.changes import Changes
@@ -37,7 +38,7 @@ async def restore(tenant: Tenant, snapshot: Snapshot) -> list[str]:
             problems.append(f"version {version[:12]} is missing from the store")
             continue
         try:
-            await tenant.blueprints.adopt(data)
+            await tenant.blueprints.adopt(data, kind_of_code(data))
         except AdmissionError as exc:  # refused, or a damaged component
             problems.append(f"version {version[:12]} refused: {exc}")
             continue
@@ -45,7 +46,8 @@ async def restore(tenant: Tenant, snapshot: Snapshot) -> list[str]:
     for bp_row in snapshot.blueprints:
         if bp_row.tenant != tenant.name:
             continue
-        bp = tenant.blueprints.declare(bp_row.path, None, bp_row.language)
+        kind = RuntimeKind.DECLARATIVE if bp_row.language == "json" else RuntimeKind.WASM
+        bp = tenant.blueprints.declare(bp_row.path, None, bp_row.language, kind)
         if bp_row.source:
             bp.source = Path(bp_row.source)
         bp.history = list(bp_row.history)

@@ -28,6 +28,13 @@ class RuntimeKind(enum.StrEnum):
     DECLARATIVE = "declarative"  # a statechart bundle (declarative rooms)
 
 
+def kind_of_code(code: bytes) -> RuntimeKind:
+    """Which runtime admits ``code``: a WebAssembly binary starts with its magic
+    number; anything else is a declarative bundle (JSON). Restoring a world from
+    the store needs this: a stored version is only bytes."""
+    return RuntimeKind.WASM if code[:4] == b"\0asm" else RuntimeKind.DECLARATIVE
+
+
 class Runtime(Protocol):
     """Admits blueprint code and runs its hooks (see module docstring)."""
 

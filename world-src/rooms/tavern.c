@@ -3,7 +3,8 @@
  *
  * Home of Marta the innkeeper (/npc/innkeeper) and of a brass lamp
  * (/obj/lamp) that anyone bound for the cellar below will want. Both are
- * put back on load and reset if they are gone.
+ * put back on load and reset if they are gone. Upstairs is the quiz hall,
+ * a declarative room (/rooms/quiz, world-src/rooms/quiz.json).
  */
 #include "realm.h"
 
@@ -11,6 +12,7 @@ static const char *const EXITS[] = {
     "west", "/rooms/square",
     "out", "/rooms/square",
     "down", "/rooms/cellar",
+    "up", "/rooms/quiz",
 };
 
 /* Scenery for the driver's `look at`: "noun|noun...", then its description. */
@@ -36,8 +38,9 @@ void realm_describe(realm_str self) {
         RS("A low-beamed common room, warm and smoky, with a fire crackling in a hearth big "
            "enough to roast an ox. Mismatched tables stand on floorboards polished by years of "
            "spilled ale, and a long oak bar gleams under a row of hanging tankards. A trapdoor "
-           "behind the bar opens onto steps down to the cellar, and the door west lets in a "
-           "draught from the square whenever it opens."));
+           "behind the bar opens onto steps down to the cellar, a narrow stair climbs to the "
+           "quiz hall upstairs, and the door west lets in a draught from the square whenever "
+           "it opens."));
     realm_state_set_text(RS("area"), RS("Thornwick"));
     realm_state_set_text_map(RS("exits"), EXITS, REALM_LEN(EXITS) / 2);
     realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
