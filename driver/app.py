@@ -228,6 +228,9 @@ async def open_realm(config: RealmConfig, runtime: Runtime | None = None) -> tup
         persistence = Persistence(store, realm.loop)
         for problem in await restore(realm.tenant, snapshot):
             log.warning("restore: %s", problem)
+        # Bodies the restart put back in rooms are link-dead until their
+        # players return (and stowed after the usual grace if they do not).
+        realm.players.restore_bodies()
         realm.tenant.committer = persistence
         for err in await realm.build():
             print(f"build error: {err}", file=sys.stderr)

@@ -14,6 +14,7 @@ import argparse
 import functools
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +23,7 @@ import trio
 
 from driver.app import PROJECT_ROOT, RealmConfig, open_realm
 from driver.runtimes.wasm import start_wasm_runtime
-from driver.server import CannotListen, serve
+from driver.server import CannotListen, serve, stop
 from driver.store import snapshot
 from driver.store.errors import StoreError
 from driver.store.sqlite import SqliteStore
@@ -128,7 +129,15 @@ def cmd_run(argv: Sequence[str]) -> int:
                     f"sandbox {ns.sandbox})",
                     flush=True,
                 )
-                await trio.sleep_forever()
+                # SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop): every
+                # player is told and their output flushed before we go.
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for signum in signals:
+                        print(f"\n{signal.Signals(signum).name}: shutting down.", file=sys.stderr, flush=True)
+                        told = await stop(realm)
+                        print(f"Told {told} session{'s' if told != 1 else ''}; stopped.", file=sys.stderr, flush=True)
+                        nursery.cancel_scope.cancel()
+                        break
             finally:
                 persistence.store.close()
 

@@ -90,6 +90,20 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
         task_status.started((telnet_port, http_port))
 
 
+#: Seconds the sessions get, when the server stops, to be told and to flush.
+SHUTDOWN_GRACE = 5.0
+
+
+async def stop(realm: Realm, grace: float = SHUTDOWN_GRACE) -> int:
+    """Before the server stops: tell every session (telnet or WebSocket, at
+    the login screen or playing) and close it, waiting up to ``grace``
+    seconds for them to flush. Without it a telnet client just sees the
+    connection die. Returns how many sessions were told."""
+    told = realm.players.shutdown()
+    await realm.players.wait_closed(grace)
+    return told
+
+
 async def _sweep_loop(realm: Realm, every: float = 10.0, idle_seconds: float = 60.0) -> None:
     """Give memory back: instances idle for a minute are dropped."""
     while True:

@@ -57,6 +57,10 @@ from driver.world import ids
 from driver.world.settings import WorldSettings
 
 PROMPT = "> "
+SHUTDOWN_NOTICE = (
+    "{bold yellow}The server is shutting down now. Your character is saved; "
+    "come back in a little while.{/}\n"
+)
 
 
 class Gateway:
@@ -92,6 +96,8 @@ class Gateway:
         # transport; the listeners take it from here (driver.server).
         self.admission = admission or Admission()
         self.nursery: trio.Nursery | None = None
+        # Every open connection, logged in or not: all are told at shutdown.
+        self.connections: set[_Connection] = set()
         tenant.on_error = self._guest_error
 
     @property
@@ -106,8 +112,29 @@ class Gateway:
 
     def connect(self, session: Session) -> _Connection:
         conn = _Connection(self, session)
+        self.connections.add(conn)
         conn.start()
         return conn
+
+    # -- shutting down ------------------------------------------------------------------------
+
+    def shutdown(self, text: str = SHUTDOWN_NOTICE) -> int:
+        """Tell every connection, at the login screen or playing, that the
+        server is stopping, and close it; each transport flushes what it
+        was sent before it closes. Returns how many were told."""
+        conns = list(self.connections)
+        for conn in conns:
+            conn.session.send_text(text)
+            conn.session.close("server shutting down")
+        return len(conns)
+
+    async def wait_closed(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` seconds) until every connection has
+        closed; True if they all did."""
+        with trio.move_on_after(timeout):
+            while self.connections:
+                await trio.sleep(0.02)
+        return not self.connections
 
     def _guest_error(self, record: GuestErrorRecord) -> None:
         """World code failed: the player who met it was told a reference;
@@ -230,6 +257,17 @@ class Gateway:
             tenant.enqueue_command(player_id, arrive, always=True)
         for line in event.pending:
             self.command(player_id, line)
+
+    def restore_bodies(self) -> int:
+        """After a restart: every player's body standing in a room is
+        link-dead from now until its player logs in again. Returns how many."""
+        bodies: list[tuple[str, str, bool]] = []
+        for obj in self.tenant.graph.objects.values():
+            if obj.is_player and obj.env is not None:
+                account = self.accounts.get(obj.name)
+                bodies.append((obj.id, obj.name, account is not None and account.is_wizard))
+        self.presence.restored(bodies)
+        return len(bodies)
 
     def _stow(self, player_id: str) -> None:
         """Take a leaving character's body out of the world, remembering where it was."""
@@ -362,6 +400,7 @@ class _Connection:
         """Client GMCP beyond Core.* (which the transport answers) is not used yet."""
 
     def on_disconnect(self, reason: str) -> None:
+        self.players.connections.discard(self)
         if self.closed:
             return
         self.closed = True

@@ -2,13 +2,16 @@
 
 A character stays in :class:`Presence` from login until they quit or have
 been link-dead (connection lost) for too long; a reconnect takes the same
-:class:`Link` over with a new session.
+:class:`Link` over with a new session. After a restart, every body the
+world put back in a room is link-dead until its player returns (see
+:meth:`Presence.restored`): players see them marked so, in rooms and in
+``who``, and they are stowed after the same grace as any other.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +68,14 @@ class Presence:
     def is_linkdead(self, player_id: str) -> bool:
         link = self.links.get(player_id)
         return link is not None and link.linkdead_since is not None
+
+    def restored(self, bodies: Iterable[tuple[str, str, bool]]) -> None:
+        """After a restart: each (player id, name, is wizard) body standing in
+        the world is link-dead from now, until its player logs in again."""
+        now = self.clock()
+        for player_id, name, is_wizard in bodies:
+            if player_id not in self.links:
+                self.links[player_id] = Link(player_id, name, is_wizard, None, now, linkdead_since=now)
 
     def names_online(self) -> list[str]:
         return sorted(link.name for link in self.links.values() if link.linkdead_since is None)
