@@ -30,6 +30,7 @@ from driver.persistence.restore import restore
 from driver.players.delivery import Delivery
 from driver.players.gateway import Gateway
 from driver.players.presence import Presence
+from driver.rooms import RoomHost
 from driver.runtimes import Runtime, RuntimeKind
 from driver.runtimes.declarative import DeclarativeRuntime
 from driver.store.accounts import AccountStore, MemoryAccountStore
@@ -104,6 +105,9 @@ class Realm:
             kdf_params=config.kdf_params, linkdead_seconds=config.linkdead_seconds,
             admission=Admission(config.connection_limits),
         )  # fmt: skip
+        # Live rooms for WebSocket clients; the gateway hands them client events.
+        self.rooms = RoomHost({config.tenant: self.tenant}, self.declarative)
+        self.players.client_events = self.rooms
         self.started_at = time.time()
 
     @property

@@ -58,6 +58,7 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
         nursery.start_soon(realm.loop.run)
         nursery.start_soon(realm.players.reap_loop)
         nursery.start_soon(_sweep_loop, realm)
+        nursery.start_soon(realm.rooms.run)  # live declarative rooms: patches, timers
         nursery.start_soon(_collect_after_floods, realm.players.admission)
         # One admission for both listeners: connections per address and
         # before login are counted across telnet and WebSocket together.

@@ -46,6 +46,7 @@ from driver.auth.login import (
 from driver.net import ansi
 from driver.net.admission import Admission, address_key
 from driver.net.session import Session
+from driver.players.client_events import ClientEvents
 from driver.players.commands import Commands
 from driver.players.delivery import Delivery
 from driver.players.presence import Link, Presence
@@ -96,6 +97,9 @@ class Gateway:
         # transport; the listeners take it from here (driver.server).
         self.admission = admission or Admission()
         self.nursery: trio.Nursery | None = None
+        # Events and GMCP from logged-in clients beyond commands: the live rooms
+        # (driver.rooms), plugged in by the realm.
+        self.client_events: ClientEvents | None = None
         # Every open connection, logged in or not: all are told at shutdown.
         self.connections: set[_Connection] = set()
         tenant.on_error = self._guest_error
@@ -397,7 +401,20 @@ class _Connection:
             self._act(self.login.on_line(text))
 
     def on_gmcp(self, package: str, data: Any) -> None:
-        """Client GMCP beyond Core.* (which the transport answers) is not used yet."""
+        """Client GMCP beyond Core.* (which the transport answers): the live rooms'."""
+        events = self.players.client_events
+        if events is not None and self.player_id is not None and not self.closed:
+            events.gmcp(self.player_id, self.session, package, data)
+
+    def on_event(self, name: str, payload: Any) -> None:
+        """A named client event (``json.jitrealm``): the live rooms'."""
+        if self.closed:
+            return
+        events = self.players.client_events
+        if events is None or self.player_id is None:
+            self.session.send_text("{dim}[Log in first.]{/}\n")
+            return
+        events.event(self.player_id, self.session, name, payload)
 
     def on_disconnect(self, reason: str) -> None:
         self.players.connections.discard(self)
@@ -406,6 +423,8 @@ class _Connection:
         self.closed = True
         if self.player_id is not None:
             self.players.disconnected(self)
+            if self.players.client_events is not None:
+                self.players.client_events.disconnected(self.player_id, self.session)
 
     def _act(self, actions: list[Action]) -> None:
         session = self.session
