@@ -237,7 +237,7 @@
       everConnected = true;
       setStatus("online", "Connected");
       sendGmcp("Core.Hello", { client: "JitRealm Web", version: "0.1" });
-      sendGmcp("Core.Supports.Set", ["Core 1", "Char 1", "Char.Vitals 1", "Room 1", "Comm 1"]);
+      sendGmcp("Core.Supports.Set", ["Core 1", "Char 1", "Char.Vitals 1", "Room 1", "Comm 1", "Realm.Room 1"]);
       const lines = queued;
       queued = [];
       for (const line of lines) socket.send(encoder.encode(line + "\n"));
@@ -300,6 +300,9 @@
       $("login-button").hidden = true; // logged in: nothing to log in to
     }
     else if (pkg === "core.ping") sendGmcp("Core.Ping");
+    else if (pkg.startsWith("realm.room.") && window.JitRealmRooms) {
+      window.JitRealmRooms.onGmcp(pkg, data, sendGmcp); // a declarative room's view (rooms.js)
+    }
   }
 
   const DIRECTIONS = {
