@@ -198,7 +198,7 @@ def cmd_restore(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: jitrealm {run,build,invoke,dump,restore} ...  (jitrealm COMMAND --help for details)"
+    usage = "usage: jitrealm {run,build,invoke,dump,restore,stubs} ...  (jitrealm COMMAND --help for details)"
     if not args or args[0] in ("-h", "--help"):
         print(usage)
         return 0 if args else 2
@@ -217,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sandbox.runtime import offline
 
         return offline.main(rest)
+    if command == "stubs":
+        from driver.dsl import stubs
+
+        return stubs.main(rest)
     print(f"jitrealm: unknown command {command!r}\n{usage}", file=sys.stderr)
     return 2
 

@@ -20,7 +20,13 @@ import trio
 
 from driver.server import serve
 
-from ..browser_support import CHROMIUM, CHROMIUM_FLAGS, STEP_TIMEOUT_MS, import_playwright, needs_chromium
+from ..browser_support import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    STEP_TIMEOUT_MS,
+    import_playwright,
+    needs_chromium,
+)
 from ..driver_support import BASIC_WORLD, ROOT, TelnetClient, build, copy_world, make_realm
 
 SHOTS = Path(os.environ.get("JITREALM_E2E_SCREENSHOTS", "/tmp"))
