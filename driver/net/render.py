@@ -12,7 +12,8 @@ made of it (``tests/unit/test_render.py`` holds it to that), remembering the
 answer:
 
 * by **text**: a line said to the room is rendered for the first session of
-  each kind and handed, as the same ``bytes`` object, to all the others;
+  each kind and handed, as the same ``bytes`` object, to all the others
+  (texts of more than one line are not remembered whole: see below);
 * by **line**: a room's description, its exits and each "X is here." line
   are rendered once per kind, however the lines are put together (every
   viewer of a room sees all its players but themself, so the texts differ
@@ -26,10 +27,10 @@ such a text is rendered whole, as before.
 
 The caches are bounded: each keeps two generations of entries (the current
 one, and the one before it, whose entries move to the current one when
-used); when the current one is full, the previous one is dropped. Texts
-longer than :data:`MAX_TEXT` are rendered line by line every time (a look's
-full text is different for each viewer anyway), lines longer than
-:data:`MAX_LINE` are not remembered at all.
+used); when the current one is full, the previous one is dropped. Texts of
+several lines, or longer than :data:`MAX_TEXT`, are put together from their
+lines every time (a look's full text is different for each viewer anyway);
+lines longer than :data:`MAX_LINE` are not remembered at all.
 """
 
 from __future__ import annotations
@@ -107,7 +108,10 @@ class Renderer(Generic[Out]):
             return self._texts.new[text]
         except KeyError:
             pass
-        if len(text) > MAX_TEXT:
+        if len(text) > MAX_TEXT or text.find("\n", 0, len(text) - 1) >= 0:
+            # Several lines: a look, different for each viewer, made of lines
+            # that are not (see _render). Kept whole, it would seldom be
+            # asked for again and would hold its lines twice.
             return self._render(text)
         value = self._texts.get_old(text)
         if value is None:

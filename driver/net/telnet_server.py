@@ -116,11 +116,14 @@ class _Flusher:
     and no task per session is woken for it.
     """
 
-    __slots__ = ("_dirty", "_wake")
+    __slots__ = ("_dirty", "_wake", "nursery")
 
     def __init__(self) -> None:
         self._dirty: list[TelnetSession] = []
         self._wake = trio.Event()
+        # Where sessions whose client is not keeping up run a writer task
+        # (the listener's nursery): a session itself has no nursery.
+        self.nursery: trio.Nursery | None = None
 
     def schedule(self, session: TelnetSession) -> None:
         if not self._dirty:
@@ -149,16 +152,20 @@ class TelnetSession(Session):
     queued in the protocol machine, and written by the listener's
     :class:`_Flusher` straight to the socket, which takes it at once unless
     the client is not reading. Only then does the session start a writer
-    task, which drains the backlog (or gives up after
-    :attr:`TelnetConfig.write_timeout`) and ends; closing runs it too, to
-    flush and end the MCCP2 stream. An idle session is one task (its reader)
-    and a few small objects.
+    task (in the listener's nursery), which drains the backlog, or gives up
+    after :attr:`TelnetConfig.write_timeout`, and ends.
+
+    The connection's own task reads, inside one cancel scope whose deadline
+    is the idle timeout; closing cancels the scope, and the same task then
+    flushes what is queued, ends the MCCP2 stream and closes the socket. So
+    an idle session is one task waiting for its socket to be readable, one
+    cancel scope and a few small objects: no nursery, no timeout per read.
     """
 
     __slots__ = (
         "info", "_stream", "_fd", "_config", "_protocol", "_flusher", "_handler",
-        "_close_reason", "_nursery", "_last_line", "_bucket", "_flood_warned",
-        "_renderer", "_scheduled", "_writing", "_backlog",
+        "_close_reason", "_abrupt", "_scope", "_last_line", "_bucket", "_flood_warned",
+        "_renderer", "_scheduled", "_writing", "_writer_done", "_backlog",
     )  # fmt: skip
 
     def __init__(
@@ -179,13 +186,15 @@ class TelnetSession(Session):
         self._flusher = flusher
         self._handler: SessionHandler | None = None
         self._close_reason: str | None = None
-        self._nursery: trio.Nursery | None = None
+        self._abrupt = False  # ended without a flush (the connection is gone)
+        self._scope: trio.CancelScope | None = None  # the reader's, while it reads
         self._last_line = trio.current_time()
         self._bucket = TokenBucket(config.lines_per_second, config.line_burst)
         self._flood_warned = False
         self._renderer: Renderer[bytes] | None = None
         self._scheduled = False  # on the flusher's list
         self._writing = False  # the writer task runs: it owns the socket
+        self._writer_done: trio.Event | None = None  # made when someone waits for it
         self._backlog = b""  # taken from the protocol, not yet written
 
     # ------------------------------------------------------------ Session
@@ -213,7 +222,9 @@ class TelnetSession(Session):
     def close(self, reason: str = "") -> None:
         if self._close_reason is None:
             self._close_reason = reason or "closed by server"
-            self._start_writer()
+            # Stop reading; the connection's task flushes and closes.
+            if self._scope is not None:
+                self._scope.cancel()
 
     # ------------------------------------------------------------ extras
 
@@ -294,8 +305,11 @@ class TelnetSession(Session):
     def _flush(self) -> None:
         """The flusher's turn: write what is pending, now if the socket takes it."""
         self._scheduled = False
-        if self._writing or self._close_reason is not None or self._nursery is None:
-            return  # the writer owns the output, or nothing may be written yet
+        if self._writing or self._close_reason is not None or self._scope is None:
+            # The writer owns the output; or the session is closing (its
+            # task sends the rest); or it is not reading yet (and run()
+            # flushes the offers and greeting once it starts).
+            return
         data = self._protocol.data_to_send()
         if not data:
             return
@@ -310,37 +324,54 @@ class TelnetSession(Session):
                 return
         if sent < len(data):
             # The client is not keeping up (or this platform cannot write a
-            # socket directly): the writer task takes over until it is drained.
+            # socket directly): a writer task takes over until it is drained.
             self._backlog = data[sent:]
-            self._start_writer()
-
-    def _start_writer(self) -> None:
-        if not self._writing and self._nursery is not None:
             self._writing = True
-            self._nursery.start_soon(self._writer)
+            assert self._flusher.nursery is not None
+            self._flusher.nursery.start_soon(self._writer)
 
     async def _writer(self) -> None:
-        """Drain the backlog; when the session is closing, flush what is
-        queued, end the MCCP2 stream and end the session."""
-        config = self._config
+        """Drain the backlog, then what was queued meanwhile, and end; when
+        the session is closing, stop after the current write (the
+        connection's task sends the rest)."""
         try:
             while True:
-                if self._backlog:
-                    closing = self._close_reason is not None
-                    timeout = config.close_flush_timeout if closing else config.write_timeout
-                    if not await self._send(self._backlog, timeout):
-                        return
-                    self._backlog = b""
+                if not await self._send(self._backlog, self._config.write_timeout):
+                    return
+                self._backlog = b""
                 if self._close_reason is not None:
-                    self._protocol.finish()
-                    await self._send(self._protocol.data_to_send(), config.close_flush_timeout)
-                    self._end()
                     return
                 self._backlog = self._protocol.data_to_send()
                 if not self._backlog:
                     return  # drained: the flusher writes directly again
+        except Exception:
+            # A bug here must not take the listener (this task's nursery) down.
+            log.exception("telnet %s: writer failed", self.info.peer)
+            self._end("writer failed")
         finally:
             self._writing = False
+            done, self._writer_done = self._writer_done, None
+            if done is not None:
+                done.set()
+
+    async def _writer_idle(self) -> None:
+        """Wait until no writer task runs."""
+        if self._writing:
+            if self._writer_done is None:
+                self._writer_done = trio.Event()
+            await self._writer_done.wait()
+
+    async def _finish(self) -> None:
+        """Closing: send what is queued (after the writer's current write)
+        and end the MCCP2 stream, within :attr:`TelnetConfig.close_flush_timeout`."""
+        with trio.move_on_after(self._config.close_flush_timeout):
+            await self._writer_idle()
+            if self._abrupt:
+                return
+            self._protocol.finish()
+            data = self._backlog + self._protocol.data_to_send()
+            self._backlog = b""
+            await self._send(data, self._config.close_flush_timeout)
 
     async def _send(self, data: bytes, timeout: float) -> bool:
         """Write ``data``; False (and the session ended) if the client is gone."""
@@ -358,42 +389,74 @@ class TelnetSession(Session):
         return True
 
     def _end(self, reason: str | None = None) -> None:
+        """End at once, without a flush: the connection is gone."""
         if self._close_reason is None:
             self._close_reason = reason or "closed"
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
+        self._abrupt = True
+        if self._scope is not None:
+            self._scope.cancel()
 
     # ------------------------------------------------------------ input
 
     async def _reader(self) -> None:
-        config = self._config
+        """Read until the session closes (the caller's cancel scope ends it
+        at the idle deadline, or when it is closed).
+
+        Where a socket can be read with ``os.read``, straight from the
+        descriptor: an idle session then waits in this one frame, not in a
+        stream's call chain (each frame of which an idle server holds once
+        per connection)."""
+        fd, size = self._fd, self._config.read_size
         while self._close_reason is None:
-            with trio.move_on_at(self._last_line + config.idle_timeout):
-                try:
-                    data = await self._stream.receive_some(config.read_size)
-                except _CONNECTION_ERRORS:
+            try:
+                if fd < 0:
+                    data = bytes(await self._stream.receive_some(size))
+                else:
+                    await trio.lowlevel.wait_readable(fd)
+                    try:
+                        data = os.read(fd, size)
+                    except BlockingIOError:
+                        continue  # woken for nothing
+            except _CONNECTION_ERRORS:
+                self._end("connection lost")
+                return
+            if not data:
+                # The end of input, or of a connection the kernel gave up on
+                # (keepalive, TCP_USER_TIMEOUT), which can read as an end
+                # before the error shows: then the pending error, or a write
+                # that was stuck, says what happened.
+                if self._broken():
                     self._end("connection lost")
                     return
-                if not data:
+                await self._writer_idle()
+                if self._close_reason is None:
                     self.close("client closed the connection")
-                    return
-                events = self._protocol.receive_data(data)
-                for event in events:
-                    if type(event) is not Line:
-                        # Negotiation may have changed the kind of client,
-                        # for the lines of this read too.
-                        self._renderer = None
-                        break
-                self._handle(events)
-                if self._protocol.subnegotiation_bytes_dropped > config.max_subnegotiation_dropped:
-                    self._subnegotiation_flood()
-                    return
-                self._after_queue()  # negotiation answers
-                continue
-            if trio.current_time() >= self._last_line + config.idle_timeout:
-                self.send_text(config.idle_message + "\n")
-                self.close("idle timeout")
                 return
+            self._received(data)
+            del data
+
+    def _broken(self) -> bool:
+        """True if the socket has an error pending."""
+        try:
+            return self._stream.socket.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0
+        except OSError:
+            return True
+
+    def _received(self, data: bytes) -> None:
+        # Not inline in the reader, so that nothing of a read (the bytes,
+        # the events) stays referenced while the session waits for the next.
+        events = self._protocol.receive_data(data)
+        for event in events:
+            if type(event) is not Line:
+                # Negotiation may have changed the kind of client, for the
+                # lines of this read too.
+                self._renderer = None
+                break
+        self._handle(events)
+        if self._protocol.subnegotiation_bytes_dropped > self._config.max_subnegotiation_dropped:
+            self._subnegotiation_flood()
+            return
+        self._after_queue()  # negotiation answers
 
     def _subnegotiation_flood(self) -> None:
         log.info(
@@ -411,6 +474,8 @@ class TelnetSession(Session):
                 return  # a handler closed us; the rest is not delivered
             if isinstance(event, Line):
                 self._last_line = trio.current_time()
+                if self._scope is not None:
+                    self._scope.deadline = self._last_line + self._config.idle_timeout
                 if not self._bucket.take():
                     if not self._flood_warned:
                         self._flood_warned = True
@@ -445,14 +510,17 @@ class TelnetSession(Session):
             self.send_text("Sorry, the server cannot take your connection right now.\n")
             self.close("gateway error")
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                if self._close_reason is not None:
-                    self._start_writer()  # closed before there was a nursery to write in
-                else:
+            if self._close_reason is None and self._handler is not None:
+                config = self._config
+                with trio.CancelScope(deadline=self._last_line + config.idle_timeout) as scope:
+                    self._scope = scope
                     self._after_queue()  # the offers and the greeting
-                    if self._handler is not None:
-                        await self._reader()
+                    await self._reader()
+                self._scope = None
+                if self._close_reason is None:  # the deadline: idle too long
+                    self.send_text(config.idle_message + "\n")
+                    self.close("idle timeout")
+            await self._finish()
         finally:
             # Every way out of the nursery sets a reason, except the server
             # itself being cancelled. The handler hears first: closing the
@@ -576,14 +644,16 @@ async def serve_telnet(
         return values
 
     flusher = _Flusher()
-
-    async def handle(stream: trio.SocketStream, ticket: Ticket) -> None:
-        await _serve_connection(stream, ticket, gateway, config, mssp, flusher)
+    # A partial, not a wrapper coroutine: one frame less held per connection.
+    handle = functools.partial(
+        _serve_connection, gateway=gateway, config=config, mssp=mssp, flusher=flusher
+    )
 
     for listener in listeners:
         name = listener.socket.getsockname()
         log.info("telnet: listening on %s port %d", name[0], name[1])
     async with trio.open_nursery() as nursery:
+        flusher.nursery = nursery
         nursery.start_soon(flusher.run)
         task_status.started(bound)
         await serve_admitted(
