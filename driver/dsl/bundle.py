@@ -176,7 +176,8 @@ class _Compiler:
         self.problems: list[tuple[str, str]] = []
 
     def problem(self, path: str, message: str) -> None:
-        self.problems.append((path, message))
+        if (path, message) not in self.problems:  # an action the machine names is met twice
+            self.problems.append((path, message))
 
     def rule(self, spec: Any, where: str) -> Any:
         try:
