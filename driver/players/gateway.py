@@ -40,9 +40,11 @@ from driver.auth.login import (
     Prompt,
     Show,
     ShowWho,
+    Stage,
     VerifyPassword,
     peer_host,
 )
+from driver.auth.rules import login_rules
 from driver.net import ansi
 from driver.net.admission import Admission, address_key
 from driver.net.session import Session
@@ -388,6 +390,10 @@ class _Connection:
             players.accounts, players.throttle, self.address, title=players.settings.title, **kwargs
         )
         self.closed = False
+        # A one-line `connect`/`create` in progress: what the login screen
+        # said since, for the client's GMCP Char.Login.Result (a login form
+        # shows it on the form instead of leaving the player at a prompt).
+        self._attempt: list[str] | None = None
 
     def start(self) -> None:
         self._act(self.login.start())
@@ -398,10 +404,19 @@ class _Connection:
         if self.player_id is not None:
             self.players.command(self.player_id, text)
         else:
+            words = text.split()
+            if len(words) == 3 and words[0].lower() in ("connect", "create") and not self.login.busy:
+                self._attempt = []
             self._act(self.login.on_line(text))
 
     def on_gmcp(self, package: str, data: Any) -> None:
-        """Client GMCP beyond Core.* (which the transport answers): the live rooms'."""
+        """Client GMCP beyond Core.* (which the transport answers): the live rooms'.
+
+        A client that says it takes GMCP, before login, is also sent the name
+        and password rules (Char.Login.Rules): a login form shows and checks
+        the server's own rule, not a copy of it."""
+        if self.player_id is None and package.lower() in ("core.supports.set", "core.supports.add"):
+            self.session.send_gmcp("Char.Login.Rules", login_rules())
         events = self.players.client_events
         if events is not None and self.player_id is not None and not self.closed:
             events.gmcp(self.player_id, self.session, package, data)
@@ -428,9 +443,12 @@ class _Connection:
 
     def _act(self, actions: list[Action]) -> None:
         session = self.session
+        attempt = self._attempt
         for action in actions:
             if isinstance(action, Show):
                 session.send_text(action.text)
+                if attempt is not None:
+                    attempt.append(action.text.strip())
             elif isinstance(action, Prompt):
                 session.send_prompt(action.text)
             elif isinstance(action, EchoOff):
@@ -443,10 +461,23 @@ class _Connection:
             elif isinstance(action, HashPassword | VerifyPassword):
                 self._spawn_kdf(action)
             elif isinstance(action, LoggedIn):
+                if attempt is not None:
+                    self._attempt = attempt = None
+                    session.send_gmcp("Char.Login.Result", {"success": True})
                 self.players.enter(self, action)
             elif isinstance(action, Disconnect):
+                self._login_failed()
                 self.closed = True
                 session.close(action.reason)
+        if attempt is not None and self.login.stage is Stage.NAME:
+            self._login_failed()  # refused: back at the name prompt
+
+    def _login_failed(self) -> None:
+        """The one-line login in progress was refused: say why, out of band."""
+        attempt, self._attempt = self._attempt, None
+        if attempt is not None:
+            message = " ".join(text for text in attempt if text) or "Login failed."
+            self.session.send_gmcp("Char.Login.Result", {"success": False, "message": ansi.strip(message)})
 
     def _spawn_kdf(self, action: HashPassword | VerifyPassword) -> None:
         nursery = self.players.nursery
