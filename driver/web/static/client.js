@@ -20,6 +20,7 @@
   const $ = (id) => document.getElementById(id);
   const output = $("output");
   const input = $("command");
+  const overlay = $("login-overlay");
 
   // ---------------------------------------------------------------- ANSI ----
 
@@ -188,8 +189,32 @@
 
   let tail = ""; // text since the last line end, to spot password prompts
 
+  // Output follows the newest line unless the player scrolled back to read.
+  // That is a decision the player makes by scrolling, remembered here: a
+  // layout change (a window narrowed to phone width, the panel opening)
+  // makes the text taller without any scrolling, and must not count as
+  // "scrolled back". A resize re-follows; only a scroll away from the
+  // bottom stops it, and scrolling back down (or the button) resumes it.
+  let following = true;
+  const atBottom = () => output.scrollHeight - output.scrollTop - output.clientHeight < 48;
+
+  function follow() {
+    if (following) output.scrollTop = output.scrollHeight;
+    $("jump-latest").hidden = following;
+  }
+
+  output.addEventListener("scroll", () => {
+    following = atBottom();
+    $("jump-latest").hidden = following;
+  });
+  new ResizeObserver(follow).observe(output);
+  $("jump-latest").addEventListener("click", () => {
+    following = true;
+    follow();
+    input.focus();
+  });
+
   function appendNode(node) {
-    const stick = output.scrollHeight - output.scrollTop - output.clientHeight < 48;
     output.appendChild(node);
     const text = node.textContent;
     const nl = text.lastIndexOf("\n");
@@ -197,7 +222,7 @@
     if (output.childNodes.length > MAX_NODES) {
       for (let i = 0; i < TRIM_NODES && output.firstChild; i++) output.removeChild(output.firstChild);
     }
-    if (stick) output.scrollTop = output.scrollHeight;
+    follow();
   }
 
   function note(text, kind = "system") {
@@ -218,6 +243,43 @@
   let socket = null;
   let queued = []; // lines typed before the socket was open
   let everConnected = false;
+  let loggedIn = false; // this connection got past the login screen
+
+  // Reconnecting: after a connection is lost (or the server restarts) the
+  // client tries again on its own, waiting longer each time (with jitter,
+  // so a restarted server is not hit by every page at once). The scrollback
+  // stays. Only a close the player chose (quit, a login elsewhere) does not
+  // come back by itself.
+  const RETRY_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+  const FINAL_CLOSES = /^(quit|quit at login|taken over|too many failed logins)$/;
+  let retries = 0;
+  let retryTimer = null;
+  let retryTick = null;
+
+  function scheduleReconnect() {
+    clearTimeout(retryTimer);
+    clearInterval(retryTick);
+    const delay = RETRY_MS[Math.min(retries, RETRY_MS.length - 1)] * (0.8 + 0.4 * Math.random());
+    retries++;
+    const due = Date.now() + delay;
+    const show = () => setStatus("connecting", `Reconnecting in ${Math.max(1, Math.ceil((due - Date.now()) / 1000))} s`);
+    show();
+    retryTick = setInterval(show, 1000);
+    retryTimer = setTimeout(() => {
+      clearInterval(retryTick);
+      connect();
+    }, delay);
+  }
+
+  function reconnectNow() {
+    clearTimeout(retryTimer);
+    clearInterval(retryTick);
+    connect();
+  }
+
+  window.addEventListener("online", () => {
+    if (!socket) reconnectNow();
+  });
 
   function setStatus(state, text) {
     const status = $("status");
@@ -226,6 +288,8 @@
   }
 
   function connect() {
+    clearTimeout(retryTimer);
+    clearInterval(retryTick);
     if (socket && socket.readyState <= WebSocket.OPEN) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     decoder = new TextDecoder("utf-8");
@@ -234,8 +298,14 @@
     socket = new WebSocket(`${scheme}//${location.host}/ws`, [SUBPROTOCOL]);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("open", () => {
+      const again = everConnected && retries > 0;
       everConnected = true;
+      retries = 0;
       setStatus("online", "Connected");
+      if (again) {
+        note("Reconnected.");
+        if (overlay.hidden && queued.length === 0) showLogin("Reconnected. Log in to carry on.");
+      }
       sendGmcp("Core.Hello", { client: "JitRealm Web", version: "0.1" });
       sendGmcp("Core.Supports.Set", ["Core 1", "Char 1", "Char.Vitals 1", "Room 1", "Comm 1", "Realm.Room 1"]);
       const lines = queued;
@@ -249,12 +319,19 @@
     });
     socket.addEventListener("close", (event) => {
       setStatus("offline", "Offline");
-      const why = event.reason ? `: ${event.reason}` : event.code === 1006 ? ": connection lost" : "";
-      note(everConnected ? `Disconnected${why}. Log in again to reconnect.` : "Could not reach the server.");
-      everConnected = false;
+      socket = null;
+      loggedIn = false;
+      loginFailed("The connection was lost; trying again.");
       $("login-button").textContent = "Reconnect";
       $("login-button").hidden = false;
-      socket = null;
+      const why = event.reason ? `: ${event.reason}` : event.code === 1006 ? ": connection lost" : "";
+      if (FINAL_CLOSES.test(event.reason || "")) {
+        note(`Disconnected${why}. Log in again to play.`);
+        everConnected = false;
+        return;
+      }
+      note(retries === 0 && everConnected ? `Disconnected${why}. Reconnecting\u2026` : "Could not reach the server; trying again.");
+      scheduleReconnect();
     });
   }
 
@@ -295,8 +372,13 @@
     }
     if (pkg === "room.info") showRoom(data || {});
     else if (pkg === "char.vitals") showVitals(data || {});
+    else if (pkg === "char.login.result") loginResult(data || {});
+    else if (pkg === "char.login.rules") applyRules(data);
     else if (pkg === "char.status" || pkg === "char.name") {
       showWho(data || {});
+      // In: a server that sends no Char.Login.Result says so this way.
+      if (pendingLogin) loginResult({ success: true });
+      loggedIn = true;
       $("login-button").hidden = true; // logged in: nothing to log in to
     }
     else if (pkg === "core.ping") sendGmcp("Core.Ping");
@@ -319,6 +401,7 @@
   }
 
   function showRoom(room) {
+    if (window.JitRealmMap) window.JitRealmMap.update(room);
     $("room-name").textContent = room.name || "Somewhere";
     $("room-area").textContent = room.area || "";
     const exits = exitList(room.exits);
@@ -486,13 +569,31 @@
 
   // --------------------------------------------------------------- login ----
 
-  const overlay = $("login-overlay");
   const nameField = $("login-name");
   const passwordField = $("login-password");
+  const loginError = $("login-error");
 
-  function showLogin() {
+  // The name and password rules are the server's (GMCP Char.Login.Rules,
+  // made from the very constants it checks), never a copy kept here.
+  let rules = null;
+  let pendingLogin = null; // the form's connect/create, until the server answers
+  let pendingTimer = null;
+
+  function applyRules(found) {
+    if (!found || !found.name || !found.password) return;
+    rules = found;
+    nameField.pattern = found.name.pattern;
+    nameField.minLength = found.name.minLength;
+    nameField.maxLength = found.name.maxLength;
+    nameField.title = found.name.hint;
+    $("login-name-hint").textContent = `Names: ${found.name.hint}`;
+    $("login-password-hint").textContent = `New passwords: ${found.password.hint}`;
+  }
+
+  function showLogin(message = "") {
     overlay.hidden = false;
-    $("login-error").textContent = "";
+    loginError.textContent = message;
+    loginError.dataset.kind = message ? "note" : "";
     (nameField.value ? passwordField : nameField).focus();
   }
 
@@ -501,28 +602,76 @@
     input.focus();
   }
 
+  function setLoginBusy(busy) {
+    $("login-form").setAttribute("aria-busy", String(busy));
+    for (const button of $("login-form").querySelectorAll("button[type=submit]")) button.disabled = busy;
+    if (busy) {
+      loginError.dataset.kind = "note";
+      loginError.textContent = pendingLogin && pendingLogin.verb === "create" ? "Creating your character\u2026" : "Logging in\u2026";
+    }
+  }
+
+  function loginFailed(message) {
+    if (!pendingLogin) return;
+    pendingLogin = null;
+    clearTimeout(pendingTimer);
+    setLoginBusy(false);
+    overlay.hidden = false;
+    loginError.dataset.kind = "error";
+    loginError.textContent = message;
+    passwordField.value = "";
+    passwordField.focus();
+  }
+
+  /** GMCP Char.Login.Result: the server's answer to the form. */
+  function loginResult(data) {
+    if (data.success) {
+      loggedIn = true;
+      if (pendingLogin) {
+        pendingLogin = null;
+        clearTimeout(pendingTimer);
+        setLoginBusy(false);
+        passwordField.value = "";
+        loginError.textContent = "";
+        hideLogin();
+      }
+      return;
+    }
+    loginFailed(typeof data.message === "string" && data.message ? data.message : "That did not work.");
+  }
+
   nameField.value = localStorage.getItem(NAME_KEY) || "";
 
   $("login-form").addEventListener("submit", (event) => {
     event.preventDefault();
+    if (pendingLogin) return;
     const verb = event.submitter && event.submitter.value === "create" ? "create" : "connect";
     const name = nameField.value.trim();
     const password = passwordField.value;
-    if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(name)) {
-      $("login-error").textContent = "A name is letters, digits, - and _, starting with a letter.";
-      return;
+    const fail = (message, field) => {
+      loginError.dataset.kind = "error";
+      loginError.textContent = message;
+      field.focus();
+    };
+    if (!name) return fail("Type your character's name.", nameField);
+    if (rules && !new RegExp(`^(?:${rules.name.pattern})$`).test(name)) {
+      return fail(`\u201c${name}\u201d cannot be a name. Names are ${rules.name.hint}`, nameField);
     }
-    if (!password || /\s/.test(password)) {
-      $("login-error").textContent = "The password cannot be empty or contain spaces.";
-      return;
+    if (!password) return fail("Type your password.", passwordField);
+    if (verb === "create" && rules && password.length < rules.password.minLength) {
+      return fail(`That password is too short. ${rules.password.hint}`, passwordField);
     }
     try {
       localStorage.setItem(NAME_KEY, name);
     } catch (err) {
       /* ignore */
     }
-    passwordField.value = "";
-    hideLogin();
+    // The form stays until the server says yes (Char.Login.Result); a no
+    // shows its reason here, where the player is looking.
+    pendingLogin = { verb, name };
+    setLoginBusy(true);
+    clearTimeout(pendingTimer);
+    pendingTimer = setTimeout(() => loginFailed("The server did not answer. Try again."), 20000);
     sendLine(`${verb} ${name} ${password}`, { echo: `${verb} ${name} ********` });
   });
 
@@ -532,12 +681,28 @@
   });
 
   $("login-button").addEventListener("click", () => {
-    connect();
+    reconnectNow();
     showLogin();
   });
 
   overlay.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") hideLogin();
+    if (event.key === "Escape" && !pendingLogin) {
+      hideLogin();
+      return;
+    }
+    // Keyboard users stay inside the dialog while it is open.
+    if (event.key !== "Tab") return;
+    const stops = [...overlay.querySelectorAll("input, button")].filter((e) => !e.disabled && e.offsetParent);
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      last.focus();
+      event.preventDefault();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      first.focus();
+      event.preventDefault();
+    }
   });
 
   // Narrow screens: the side panel folds away behind a button.
