@@ -34,6 +34,7 @@ import jsonschema
 
 from driver.dsl import jsonlogic
 from driver.dsl.effects import RULE_LIMITS, EffectFn, compile_effects
+from driver.dsl.fastrules import compile_rule
 from driver.dsl.state import SchemaError, StateSchema
 from driver.dsl.statechart import Chart, DefinitionError, compile_chart
 from driver.dsl.statechart.model import CUSTOM, Action
@@ -205,7 +206,7 @@ class _Compiler:
         try:
             chart = compile_chart(
                 doc["machine"],
-                guard_compiler=lambda rule: jsonlogic.compile(rule, RULE_LIMITS).evaluate,
+                guard_compiler=lambda rule: compile_rule(rule, RULE_LIMITS),
                 guards=guards,
             )
         except DefinitionError as exc:

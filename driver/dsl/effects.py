@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from driver.dsl import jsonlogic
+from driver.dsl.fastrules import compile_rule
 from driver.dsl.state import FieldType, SchemaError, StateError, StateSchema, Tracker, pointer
 
 __all__ = [
@@ -67,10 +68,9 @@ Value = Callable[[Data], Any]
 def _value(spec: Any, where: str) -> Value:
     """A parameter: a JSONLogic rule (a literal is a rule that returns itself)."""
     try:
-        rule = jsonlogic.compile(spec, RULE_LIMITS)
+        return compile_rule(spec, RULE_LIMITS)
     except jsonlogic.RuleError as exc:
         raise SchemaError(f"{where}{exc.path[1:]}", exc.reason) from None
-    return rule.evaluate
 
 
 def _template(spec: Any, where: str) -> Value:
@@ -129,6 +129,20 @@ def _path(spec: Any, where: str, schema: StateSchema) -> _Path:
     return _Path(tuple(parts), leaf, static)
 
 
+_POINTERS: dict[tuple[str, ...], str] = {}
+
+
+def _pointer(keys: list[str]) -> str:
+    """JSON pointers of computed paths, remembered (the same players' paths recur)."""
+    key = tuple(keys)
+    found = _POINTERS.get(key)
+    if found is None:
+        if len(_POINTERS) > 8192:
+            _POINTERS.clear()
+        found = _POINTERS[key] = pointer(keys)
+    return found
+
+
 def _container(host: EffectHost, keys: list[str]) -> dict[str, Any]:
     """The dict holding the last key (every step before it must exist)."""
     node: Any = host.state
@@ -168,12 +182,11 @@ def _writer(path: _Path, value: Value, schema: StateSchema) -> EffectFn:
 
     def run(host: EffectHost, data: Data) -> None:
         keys = path.keys(data)
-        shown = ".".join(keys)
         try:
-            v = schema.coerce(leaf, value(data), f"state.{shown}")
+            v = schema.coerce(leaf, value(data), "")
         except StateError as exc:
-            raise EffectError(str(exc)) from None
-        host.tracker.set(_container(host, keys), keys[-1], v, path.static or pointer(keys))
+            raise EffectError(f"state.{'.'.join(keys)}{exc}") from None
+        host.tracker.set(_container(host, keys), keys[-1], v, path.static or _pointer(keys))
 
     return run
 
@@ -198,10 +211,10 @@ def _incrementer(path: _Path, by: Value, schema: StateSchema) -> EffectFn:
         if isinstance(delta, bool) or not isinstance(delta, (int, float)) or isinstance(old, bool) or not isinstance(old, (int, float)):
             raise EffectError(f"inc state.{'.'.join(keys)}: {old!r} + {delta!r} is not a sum of numbers")
         try:
-            v = schema.coerce(leaf, old + delta, f"state.{'.'.join(keys)}")
+            v = schema.coerce(leaf, old + delta, "")
         except StateError as exc:
-            raise EffectError(str(exc)) from None
-        host.tracker.set(container, keys[-1], v, path.static or pointer(keys))
+            raise EffectError(f"state.{'.'.join(keys)}{exc}") from None
+        host.tracker.set(container, keys[-1], v, path.static or _pointer(keys))
 
     return run
 
@@ -393,6 +406,9 @@ def _rank(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
     if into.leaf.kind not in ("any", "array"):
         raise SchemaError(f"{where}.params.into", "rank writes an array: the field must be 'any' or an array")
 
+    # A ranking of scalar fields is fresh JSON already: no copy needed to store it.
+    scalars = all(source.leaf.cls.fields[f].kind in ("string", "number", "integer", "boolean") for f in fields)
+
     def key_of(item: tuple[str, Any]) -> tuple[float, str]:
         value = item[1].get(by)
         number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
@@ -406,11 +422,13 @@ def _rank(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
             raise EffectError("rank: the map does not exist")
         ranking = [{"client": k, **{f: v.get(f) for f in fields}} for k, v in sorted(table.items(), key=key_of)]
         keys = into.keys(data)
-        try:
-            value = schema.coerce(into.leaf, ranking, f"state.{'.'.join(keys)}")
-        except StateError as exc:
-            raise EffectError(str(exc)) from None
-        host.tracker.set(_container(host, keys), keys[-1], value, into.static or pointer(keys))
+        value: Any = ranking
+        if not scalars or into.leaf.kind != "any":
+            try:
+                value = schema.coerce(into.leaf, ranking, f"state.{'.'.join(keys)}")
+            except StateError as exc:
+                raise EffectError(str(exc)) from None
+        host.tracker.set(_container(host, keys), keys[-1], value, into.static or _pointer(keys))
 
     return run
 

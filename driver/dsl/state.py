@@ -372,7 +372,7 @@ class Tracker:
 
     def set(self, container: dict[str, Any], key: str, value: Any, path: str) -> None:
         old = container.get(key, _MISSING)
-        if old is not _MISSING and type(old) is type(value) and old == value and not isinstance(value, (dict, list)):
+        if old is not _MISSING and type(old) is type(value) and type(value) not in (dict, list) and old == value:
             return  # nothing changes, nothing to send
         self._undo.append((container, key, old))
         container[key] = value

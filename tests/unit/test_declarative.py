@@ -191,3 +191,21 @@ def test_a_room_survives_its_dump_and_a_new_version() -> None:
     assert again.state["players"]["a"]["score"] == 10 and again.state["mood"] == ""
     assert again.machine.configuration == r.machine.configuration
     assert again.next_due_ms() == r.next_due_ms()
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"var": "a.b"}, {"var": "a.list"}, {"var": "a.list.1"}, {"var": "missing.x"}, {"var": "a.s.length"},
+        {"==": [{"var": "a.b"}, 3]}, {"==": [{"var": "a.b"}, "3"]}, {"==": [{"var": "a.n"}, 0]},
+        {"<=": [{"var": "a.b"}, {"var": "a.f"}]}, {">": [{"var": "a.s"}, "abc"]}, {"!==": [{"var": "a.t"}, 1]},
+        {"<": [{"var": "a.s"}, 5]}, 7, "text", None,
+    ],
+)
+def test_rule_shortcuts_agree_with_jsonlogic(rule: Any) -> None:
+    from driver.dsl import jsonlogic
+    from driver.dsl.fastrules import compile_rule
+
+    for data in ({"a": {"b": 3, "f": 3.5, "s": "abd", "t": True, "n": None, "list": [1, 2]}},
+                 {"a": {"b": "3", "f": [1], "s": 2, "t": 1, "n": 0, "list": "xy"}}, {"a": None}, None):
+        assert compile_rule(rule, jsonlogic.Limits())(data) == jsonlogic.evaluate(rule, data), (rule, data)
