@@ -40,6 +40,7 @@ bench: setup build-world
     {{bin}}/python bench/persist.py
     {{bin}}/python bench/net.py
     {{bin}}/python bench/e2e.py
+    {{bin}}/python bench/rooms.py
     {{bin}}/python bench/crowd.py
 
 # Static checks: ruff, mypy (strict on driver/ and sandbox/), and the import contracts.
