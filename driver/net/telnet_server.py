@@ -474,8 +474,6 @@ class TelnetSession(Session):
                 return  # a handler closed us; the rest is not delivered
             if isinstance(event, Line):
                 self._last_line = trio.current_time()
-                if self._scope is not None:
-                    self._scope.deadline = self._last_line + self._config.idle_timeout
                 if not self._bucket.take():
                     if not self._flood_warned:
                         self._flood_warned = True
@@ -512,18 +510,23 @@ class TelnetSession(Session):
         try:
             if self._close_reason is None and self._handler is not None:
                 config = self._config
-                with trio.CancelScope(deadline=self._last_line + config.idle_timeout) as scope:
-                    self._scope = scope
-                    self._after_queue()  # the offers and the greeting
-                    await self._reader()
-                self._scope = None
-                if self._close_reason is None:  # the deadline: idle too long
-                    self.send_text(config.idle_message + "\n")
-                    self.close("idle timeout")
+                self._after_queue()  # the offers and the greeting
+                # The idle deadline is not moved at every line (that costs a
+                # deadline update per command); when it passes, a session
+                # that has typed since just waits again, from its last line.
+                while self._close_reason is None:
+                    with trio.CancelScope(deadline=self._last_line + config.idle_timeout) as scope:
+                        self._scope = scope
+                        await self._reader()
+                    self._scope = None
+                    idle_at = self._last_line + config.idle_timeout
+                    if self._close_reason is None and trio.current_time() >= idle_at:
+                        self.send_text(config.idle_message + "\n")
+                        self.close("idle timeout")
             await self._finish()
         finally:
-            # Every way out of the nursery sets a reason, except the server
-            # itself being cancelled. The handler hears first: closing the
+            # Every way out sets a reason, except the server itself being
+            # cancelled. The handler hears first: closing the
             # stream is a checkpoint, which raises when we are cancelled.
             if self._close_reason is None:
                 self._close_reason = "server shutting down"
