@@ -367,6 +367,9 @@ def generate_main(ns: argparse.Namespace) -> None:
                 for bot in group:
                     await bot.send({"type": "event", "name": "room.join", "payload": {"room": room}})
                     await bot.wait("room.joined")
+                # Rooms start at their own moment, as rooms opened by people do: their 1 s
+                # ticks are then spread over the second instead of all landing at once.
+                await trio.sleep(rng.random())
                 await leader.send({"type": "event", "name": "room.send", "payload": {"room": room, "type": "start", "payload": {}}})
 
             async with trio.open_nursery() as seating:
@@ -522,7 +525,8 @@ def main() -> None:
     p.add_argument("--http", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--clients", type=int, default=2000)
     p.add_argument("--per-room", type=int, default=10)
-    p.add_argument("--rate", type=float, default=500.0, help="answers a second offered across all clients (default 500)")
+    p.add_argument("--rate", type=float, default=200.0,
+                   help="answers a second offered across all clients (default 200: each player answers about every 10 s)")
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--drain", type=float, default=3.0)
