@@ -14,6 +14,7 @@ from typing import Any
 
 import cbor2
 import pytest
+import trio
 
 from driver.runtimes import RuntimeKind
 from driver.runtimes.declarative import ROOM_KEY
@@ -156,3 +157,62 @@ async def test_reload_keeps_the_game(sandbox, quiz_build):
         assert "The Quiz Loft" in text and "Question 3 of 5" in text
         state = cbor2.loads(realm.tenant.graph.get("/rooms/quiz").state[ROOM_KEY])["room"]["state"]
         assert state["players"]["/player/ann"]["score"] == 20
+
+
+async def test_a_game_survives_a_restart(sandbox, quiz_build, tmp_path):
+    """The room's whole game (machine, state, seats, its pending timer) is in the store:
+    after a restart the quiz goes on where it was, and its clock ticks on."""
+    from driver.app import RealmConfig, open_realm
+    from driver.server import serve
+
+    from ..driver_support import CHEAP, TelnetClient, as_runtime
+
+    world, out = quiz_build
+    data = tmp_path / "var"
+
+    def config() -> RealmConfig:
+        return RealmConfig(world_dir=world, build_dir=out, data_dir=data, kdf_params=CHEAP)
+
+    async def serving(realm: Any, persistence: Any, body: Any) -> None:
+        async with trio.open_nursery() as nursery:
+            telnet, _ = await nursery.start(
+                lambda task_status: serve(realm, ("127.0.0.1", 0), ("127.0.0.1", 0),
+                                          persistence=persistence, task_status=task_status)
+            )
+            await body(telnet)
+            nursery.cancel_scope.cancel()
+
+    realm, persistence = await open_realm(config(), as_runtime(sandbox))
+
+    async def first(port: int) -> None:
+        ann = await TelnetClient.log_in(port, "create ann secret99")
+        await ann.command("start", "Question 1 of 5")
+        await ann.command("answer 1", "Question 2 of 5")
+        with trio.fail_after(10):
+            while realm.tenant.busy or realm.tenant.changes or persistence.held:
+                persistence.kick()
+                await trio.sleep(0.02)
+        await ann.close()
+
+    await serving(realm, persistence, first)
+    saved = cbor2.loads(realm.tenant.graph.get("/rooms/quiz").state[ROOM_KEY])["room"]
+    persistence.store.close()
+
+    again, persistence2 = await open_realm(config(), as_runtime(sandbox))
+    try:
+        room = again.tenant.graph.get("/rooms/quiz")
+        assert again.tenant.blueprints.get("/rooms/quiz").kind is RuntimeKind.DECLARATIVE
+        assert cbor2.loads(room.state[ROOM_KEY])["room"]["state"] == saved["state"]
+        assert any(c.object_id == "/rooms/quiz" for c in again.tenant.callouts.by_handle.values())
+
+        async def second(port: int) -> None:
+            ann = await TelnetClient.log_in(port, "connect ann secret99", until="take over")
+            text = await ann.command("look", "seconds left")
+            assert "Question 2 of 5" in text
+            await ann.expect("Time is up!", timeout=8)  # its timer ticked on after the restart
+            await ann.command("scores", "Ann: 10")
+            await ann.close()
+
+        await serving(again, persistence2, second)
+    finally:
+        persistence2.store.close()
