@@ -411,8 +411,7 @@ def _rank(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
 
     def key_of(item: tuple[str, Any]) -> tuple[float, str]:
         value = item[1].get(by)
-        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-        return (-number, item[0])
+        return (-value if type(value) in (int, float) else 0, item[0])
 
     def run(host: EffectHost, data: Data) -> None:
         table: Any = host.state
@@ -420,7 +419,12 @@ def _rank(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
             table = table.get(key) if isinstance(table, dict) else None
         if not isinstance(table, dict):
             raise EffectError("rank: the map does not exist")
-        ranking = [{"client": k, **{f: v.get(f) for f in fields}} for k, v in sorted(table.items(), key=key_of)]
+        ranking = []
+        for k, v in sorted(table.items(), key=key_of):
+            entry = {"client": k}
+            for f in fields:
+                entry[f] = v.get(f)
+            ranking.append(entry)
         keys = into.keys(data)
         value: Any = ranking
         if not scalars or into.leaf.kind != "any":
