@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -111,3 +112,54 @@ async def test_clients_play_a_hosted_quiz(sandbox, rooms_build):
         await ann.event("room.leave", {"room": room})
         assert (await ann.wait_event("room.left"))["reason"] == "left"
         nursery.cancel_scope.cancel()
+
+
+class EventSession:
+    """A session that keeps the room messages it is sent (no socket)."""
+
+    def __init__(self) -> None:
+        from driver.net.session import ClientInfo
+
+        self.info = ClientInfo(transport="test", peer="127.0.0.1:9")
+        self.events: list[tuple[str, Any]] = []
+
+    def send_event(self, name: str, payload: Any) -> None:
+        self.events.append((name, payload))
+
+    def send_text(self, text: str) -> None: ...
+    def send_prompt(self, text: str) -> None: ...
+    def send_gmcp(self, package: str, data: Any) -> None: ...
+    def close(self, reason: str = "") -> None: ...
+
+    def last(self, name: str) -> Any:
+        return [p for n, p in self.events if n == name][-1]
+
+
+async def test_a_hosted_room_follows_its_blueprint_to_a_new_version(sandbox, rooms_build):
+    """Hot reload: a room created without a version moves to the new one on its next
+    event, keeping its state and config; its clients get the whole room again."""
+    world, out = rooms_build
+    realm = await make_realm(sandbox, world, out)
+    host = realm.rooms
+    ann = EventSession()
+    host.event("/player/ann", ann, "room.join", {"blueprint": "/rooms/quiz"})  # type: ignore[arg-type]
+    joined = ann.last("room.joined")
+    room = joined["room"]
+    host.event("/player/ann", ann, "room.send", {"room": room, "type": "start", "payload": {}})  # type: ignore[arg-type]
+    host.event("/player/ann", ann, "room.send", {"room": room, "type": "answer", "payload": {"choice": 1}})  # type: ignore[arg-type]
+    old_version = host.rooms[room].version
+    path = world / "rooms" / "quiz.json"
+    bundle = json.loads(path.read_text())
+    bundle["state"]["classes"]["State"]["mood"] = "string"
+    bundle["state"]["defaults"]["State"]["mood"] = "cheerful"
+    path.write_text(json.dumps(bundle))
+    assert "Reloaded /rooms/quiz" in await realm.reload("/rooms/quiz")
+    host.event("/player/ann", ann, "room.send", {"room": room, "type": "answer", "payload": {"choice": 2}})  # type: ignore[arg-type]
+    hosted = host.rooms[room]
+    assert hosted.version != old_version
+    assert hosted.room.state["mood"] == "cheerful"
+    assert hosted.room.state["players"]["/player/ann"]["score"] == 20
+    assert hosted.room.config["maxClients"] == 2  # the room's config, kept
+    host._flush(hosted)
+    again = ann.last("room.joined")
+    assert again["version"] == hosted.version and again["state"]["mood"] == "cheerful"
