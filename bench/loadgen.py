@@ -846,6 +846,8 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
             generators.append((proc, LineReader(proc, f"generator {g}")))
             first += count
 
+        nice = {"server": os.getpriority(os.PRIO_PROCESS, server.pid),
+                "generators": [os.getpriority(os.PRIO_PROCESS, proc.pid) for proc, _ in generators]}
         readies = [reader.next(timeout=ns.login_timeout + 60) for _, reader in generators]
         login_seconds = max(ready["login_seconds"] for ready in readies)
         # Let the arrivals' chatter drain before measuring.
@@ -997,6 +999,9 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
         "server_pauses": server_report,
         "generator_pauses": [r["pauses"] for r in results],
         "cpus": {"server": server_cpu, "generators": generator_cpus, "separate": separate},
+        # Scheduling priority (inherited from the benchmark: `nice -n -10
+        # python bench/e2e.py` on a shared machine); 0 is the default.
+        "nice": nice,
         "generators": ns.generators,
         "errors": sum(errors.values()) + (0 if server_alive else 1),
         "error_kinds": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
