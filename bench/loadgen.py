@@ -240,6 +240,16 @@ def age_seconds(pid: int) -> float:
     return uptime - started
 
 
+def _autogroup(pid: int) -> str | None:
+    """The process's scheduler autogroup and its nice (Linux), e.g.
+    "/autogroup-44 nice 0": with autogroups, CPU is shared between sessions
+    first, so a process's own nice only counts within its session."""
+    try:
+        return Path(f"/proc/{pid}/autogroup").read_text().strip()
+    except OSError:
+        return None
+
+
 def within_one_core(cpu: float, wall: float) -> bool:
     return cpu <= wall * (1 + PIN_SLACK_FRACTION) + PIN_SLACK_SECONDS
 
@@ -847,7 +857,8 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
             first += count
 
         nice = {"server": os.getpriority(os.PRIO_PROCESS, server.pid),
-                "generators": [os.getpriority(os.PRIO_PROCESS, proc.pid) for proc, _ in generators]}
+                "generators": [os.getpriority(os.PRIO_PROCESS, proc.pid) for proc, _ in generators],
+                "autogroup": _autogroup(server.pid)}
         readies = [reader.next(timeout=ns.login_timeout + 60) for _, reader in generators]
         login_seconds = max(ready["login_seconds"] for ready in readies)
         # Let the arrivals' chatter drain before measuring.
@@ -1001,6 +1012,7 @@ def run(ns: argparse.Namespace, *, line: str, marker: str, persist: bool) -> dic
         "cpus": {"server": server_cpu, "generators": generator_cpus, "separate": separate},
         # Scheduling priority (inherited from the benchmark: `nice -n -10
         # python bench/e2e.py` on a shared machine); 0 is the default.
+        # With scheduler autogroups the session's group nice counts first.
         "nice": nice,
         "generators": ns.generators,
         "errors": sum(errors.values()) + (0 if server_alive else 1),
