@@ -21,7 +21,7 @@ from driver.runtimes import Runtime
 from driver.runtimes.inproc import InprocRuntime
 from sandbox.runtime.host import Sandbox
 
-from .driver_support import BASIC_WORLD, build
+from .driver_support import BASIC_WORLD, DEMO_WORLD, build
 from .guests import guest_components  # noqa: F401  (a session fixture, shared by every module)
 
 
@@ -58,6 +58,15 @@ def basic_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/worlds/basic, built once per session."""
     out = tmp_path_factory.mktemp("basic-build")
     build(BASIC_WORLD, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """world-src (Thornwick, the demo world), built once per session: its
+    Python blueprint alone takes tens of seconds to compile."""
+    out = tmp_path_factory.mktemp("demo-build")
+    build(DEMO_WORLD, out)
     return out
 
 

@@ -27,6 +27,7 @@ from sandbox.runtime.host import Sandbox
 ROOT = Path(__file__).resolve().parent.parent
 WIT = ROOT / "wit"
 BASIC_WORLD = Path(__file__).resolve().parent / "worlds" / "basic"
+DEMO_WORLD = ROOT / "world-src"  # Thornwick, the demo world
 CHEAP = ScryptParams(n=16, r=1, p=1)  # password hashing fast enough for tests
 
 

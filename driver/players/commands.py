@@ -350,18 +350,38 @@ async def _look(ctx: Context) -> None:
 
 def _details_of(obj: MudObject | None) -> dict[str, str]:
     """An object's scenery: its `details` map (noun -> text). Rooms have
-    them, and so may things ("the hilt" of a sword)."""
+    them, and so may things ("the hilt" of a sword). A key may name
+    several nouns, ``"bench|benches"``, as declarative rooms write them."""
     if obj is None:
         return {}
     details = obj.get("details")
     if not isinstance(details, dict):
         return {}
-    return {k: v for k, v in details.items() if isinstance(k, str) and isinstance(v, str)}
+    found: dict[str, str] = {}
+    for key, text in details.items():
+        if isinstance(key, str) and isinstance(text, str):
+            for noun in key.split("|"):
+                found.setdefault(noun.strip().lower(), text)
+    return found
 
 
 def _detail(obj: MudObject | None, noun: str) -> str | None:
-    """The scenery ``noun`` names in ``obj``'s `details`, if any."""
-    return _details_of(obj).get(noun_of(noun))
+    """The scenery ``noun`` names in ``obj``'s `details`, if any: as typed,
+    or in the singular or plural ("look at barrel" when the key is
+    "barrels")."""
+    details = _details_of(obj)
+    if not details:
+        return None
+    noun = noun_of(noun)
+    words = noun.split()
+    if not words:
+        return None
+    head = words[:-1]
+    for last in (words[-1], nouns.singular_word(words[-1]), nouns.plural_word(words[-1])):
+        text = details.get(" ".join([*head, last]))
+        if text is not None:
+            return text
+    return None
 
 
 async def _examine(ctx: Context) -> None:

@@ -413,6 +413,10 @@ class Tenant:
     async def _apply_effect(self, obj: MudObject, effect: Effect) -> None:
         match effect:
             case Tell(target, text):
+                if target not in self.graph and self.can_load(target):
+                    # As lpMUD's call_other: telling a blueprint's master
+                    # object (a daemon, say) loads it first.
+                    await self.find(target)
                 self.tell(obj, target, text)
             case Say(text):
                 self.say(obj, text)

@@ -138,6 +138,16 @@ static void wander(realm_str self) {
         realm_emote(realm_z(ARRIVE[draw(REALM_LEN(ARRIVE))])); /* heard in the new room */
 }
 
+/* What `look at ear` and the like show while Tansy is about. */
+static const char *const DETAILS[] = {
+    "ear|torn ear",
+    "Her left ear is torn at the tip: an old argument with a goose, by the look of it, which she claims to have won.",
+    "socks|paws|white socks|paw",
+    "Four white paws, as neat as if she had dipped them in milk on purpose.",
+    "fur|coat|tabby|stripes",
+    "Brown tabby stripes, a little scruffy, warm from somebody's hearth.",
+};
+
 void realm_on_load(realm_str self) {
     const realm_str ids[] = {RS("cat"), RS("tabby"), RS("tabby cat"), RS("stray")};
     const realm_str verbs[] = {RS("pet"), RS("stroke"), RS("scratch"), RS("feed")};
@@ -150,6 +160,7 @@ void realm_on_load(realm_str self) {
            "{bold}pet{/} her, if she allows it."));
     realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_state_set_bool(RS("gettable"), false);
     schedule();
 }
@@ -157,6 +168,7 @@ void realm_on_load(realm_str self) {
 void realm_on_reload(realm_str self, realm_str old_version) {
     (void)self;
     (void)old_version;
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_log(REALM_INFO, RS("Tansy reloaded"));
     check_overdue();
 }

@@ -6,8 +6,14 @@
  * greets players who walk in (she `hears`, so arrivals, says and emotes in
  * her room reach her on-message), answers `ask marta about <topic>`,
  * `talk to marta` and `order <drink>`, and has a soft spot for the cat.
+ *
+ * She remembers her regulars: `visits:<player id>` counts a player's
+ * visits, and a regular is welcomed back as one. What she serves arrives:
+ * `order ale` (or `buy ale`) hands over a mug (/obj/ale) and `order cider`
+ * a cup (/obj/cider), both drinkable; stew is eaten on the spot. The first
+ * drink is on the house for a newcomer (`served:<player id>`).
  */
-#include "realm.h"
+#include "thornwick.h"
 
 #define CHAT_MS 30000
 
@@ -101,20 +107,63 @@ static void answer(realm_str topic) {
                    "village, the well, the mill, the river, the woods, the ruin or the cellar.\""));
 }
 
+static int64_t count_of(const char *what, realm_str who) {
+    int64_t n = 0;
+    realm_state_get_int(realm_str_concat(realm_z(what), who), &n);
+    return n;
+}
+
+static void count_up(const char *what, realm_str who) {
+    realm_state_set_int(realm_str_concat(realm_z(what), who), count_of(what, who) + 1);
+}
+
+/* Hand `actor` a fresh clone of `blueprint` (a drink). False if it failed. */
+static bool serve(realm_str actor, const char *blueprint) {
+    realm_result drink = realm_clone(realm_z(blueprint));
+    if (drink.ok) drink = realm_move(drink.value, actor);
+    if (!drink.ok) {
+        realm_log(REALM_WARN, realm_str_concat(RS("cannot serve: "), drink.error));
+        realm_say(RS("Oh, bother. We're clean out, love. Try again in a moment."));
+    }
+    return drink.ok;
+}
+
+static void on_the_house(realm_str actor) {
+    if (count_of("served:", actor) == 0)
+        realm_say(RS("First one's on the house, for newcomers. Don't tell the regulars."));
+    else
+        realm_say(cat3(RS("On the slate, "), realm_name_of(actor), RS(", as ever.")));
+    count_up("served:", actor);
+}
+
 static void order(realm_str actor, realm_str what) {
     realm_str name = realm_name_of(actor);
     if (mentions(what, "stew|food|rabbit|bowl|supper|dinner|meal")) {
         realm_emote(cat3(RS("ladles a steaming bowl of rabbit stew and sets it down in front of "), name,
                          RS(". It smells of thyme and is gone in no time.")));
+        thornwick_vitals(actor, "stew");
     } else if (mentions(what, "cider")) {
-        realm_emote(cat3(RS("pours a cup of cloudy cider for "), name, RS(". It is sharp enough to make your eyes water.")));
+        if (!serve(actor, "/obj/cider")) return;
+        realm_emote(cat3(RS("pours a cup of cloudy cider and hands it to "), name, RS(". It is sharp enough to make your eyes water.")));
+        on_the_house(actor);
     } else if (what.len == 0 || mentions(what, "ale|beer|drink|pint|mug|tankard|something")) {
+        if (!serve(actor, "/obj/ale")) return;
         realm_emote(cat3(RS("draws a foaming mug of brown ale and slides it along the bar to "), name, RS(".")));
-        realm_say(RS("First one's on the house, for newcomers. Don't tell the regulars."));
+        on_the_house(actor);
     } else {
         realm_say(RS("We've ale, cider and rabbit stew, love. Nothing fancier."));
     }
 }
+
+/* What `look at apron` and the like show. */
+static const char *const DETAILS[] = {
+    "apron|flour",
+    "A once-white apron, floured to the elbows and patched at the pocket. Something in the pocket clinks.",
+    "laugh",
+    "You cannot look at a laugh, but Marta's you could hear from the square.",
+    "cheeks|face",
+    "Red cheeks, from the fire or the ale or simply from Marta.",
+};
 
 void realm_on_load(realm_str self) {
     const realm_str ids[] = {RS("marta"), RS("innkeeper"), RS("woman"), RS("barkeep")};
@@ -129,6 +178,7 @@ void realm_on_load(realm_str self) {
            "or {bold}order ale{/}."));
     realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_state_set_bool(RS("gettable"), false);
     realm_state_set_bool(RS("hears"), true);
     realm_set_heartbeat(CHAT_MS);
@@ -137,6 +187,7 @@ void realm_on_load(realm_str self) {
 void realm_on_reload(realm_str self, realm_str old_version) {
     (void)self;
     (void)old_version;
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_log(REALM_INFO, RS("Marta reloaded"));
 }
 
@@ -156,12 +207,18 @@ void realm_heartbeat(realm_str self) {
 void realm_on_message(realm_str self, realm_str sender, realm_str kind, realm_bytes payload) {
     (void)self;
     if (realm_str_eqz(kind, "arrive")) {
-        if (realm_is_player(sender))
-            realm_tell(sender, cat3(RS("Marta looks up from the bar and beams. {yellow}\"Welcome to the "
-                                       "Crooked Lantern, "),
-                                    realm_name_of(sender),
-                                    RS("! Sit yourself by the fire. Ask me about anything you like.\"{/}")));
-        else if (realm_str_starts_with(sender, RS("/npc/cat#")))
+        if (realm_is_player(sender)) {
+            if (count_of("visits:", sender) == 0)
+                realm_tell(sender, cat3(RS("Marta looks up from the bar and beams. {yellow}\"Welcome to the "
+                                           "Crooked Lantern, "),
+                                        realm_name_of(sender),
+                                        RS("! Sit yourself by the fire. Ask me about anything you like.\"{/}")));
+            else
+                realm_tell(sender, cat3(RS("Marta waves a cloth at you. {yellow}\"Back again, "),
+                                        realm_name_of(sender),
+                                        RS("! Your stool's where you left it. The usual?\"{/}")));
+            count_up("visits:", sender);
+        } else if (realm_str_starts_with(sender, RS("/npc/cat#")))
             realm_emote(RS("sneaks Tansy a scrap of bacon from under the bar."));
         return;
     }
@@ -198,9 +255,14 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     }
     if (realm_str_eqz(verb, "talk") || realm_str_eqz(verb, "greet")) {
         if (who.len && !named) return false;
-        realm_say(cat3(RS("Hello, "), realm_name_of(actor),
-                       RS("! New in Thornwick? Have a look about: the market's out front, the well and the mill "
-                          "up north, the woods to the west. Ask me about any of it.")));
+        if (count_of("visits:", actor) > 1)
+            realm_say(cat3(RS("Hello again, "), realm_name_of(actor),
+                           RS("! Good to see a regular. What'll it be, the usual ale? Or has the Whisperwood "
+                              "been talking to you again?")));
+        else
+            realm_say(cat3(RS("Hello, "), realm_name_of(actor),
+                           RS("! New in Thornwick? Have a look about: the market's out front, the well and the mill "
+                              "up north, the woods to the west. Ask me about any of it.")));
         return true;
     }
     if (realm_str_eqz(verb, "order") || realm_str_eqz(verb, "buy")) {

@@ -30,6 +30,18 @@ PROPHECIES = [
 
 MAX_VISITORS = 200
 
+# What `look at brow` and the like show: the face the weather made.
+DETAILS = {
+    "brow": "A heavy ridge of stone, furrowed as if the stone were thinking hard.",
+    "eye": "A hollow where an eye would be. Rainwater collects in it, and looks back at you.",
+    "hollow": "A hollow where an eye would be. Rainwater collects in it, and looks back at you.",
+    "mouth": "A crack that might be a mouth, and might be smiling. It is hard to be sure.",
+    "carvings": "A ring of carved suns around the base, each with a face, worn almost smooth.",
+    "carving": "A ring of carved suns around the base, each with a face, worn almost smooth.",
+    "sun": "A ring of carved suns around the base, each with a face, worn almost smooth.",
+    "base": "The stone's base is sunk deep in the grass, ringed with worn carvings of a sun.",
+}
+
 
 def escape(text):
     """Player text shown as written, not as colour markup."""
@@ -57,6 +69,7 @@ class Oracle(realm.Blueprint):
             + "Try {bold}ask stone <your question>{/}."
         )
         self.state["ids"] = IDS
+        self.state["details"] = DETAILS
         self.state["verbs"] = ["ask", "consult", "touch"]
         self.state["gettable"] = False
         self.state["hears"] = True

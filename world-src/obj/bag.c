@@ -5,6 +5,15 @@
  */
 #include "realm.h"
 
+static const char *const DETAILS[] = {
+    "buckle|brass buckle|brass",
+    "A brass buckle, green at the edges, that has clearly been opened a thousand times.",
+    "strap|mended strap",
+    "The strap has been mended twice, with different colours of thread.",
+    "leather",
+    "Scuffed brown leather, soft with age.",
+};
+
 void realm_describe(realm_str self) {
     (void)self;
     const realm_str ids[] = {RS("satchel"), RS("bag"), RS("leather satchel"), RS("leather bag")};
@@ -18,5 +27,6 @@ void realm_describe(realm_str self) {
     realm_state_set_strs(RS("verbs"), NULL, 0); /* no commands of its own */
     realm_state_set_bool(RS("gettable"), true);
     realm_state_set_bool(RS("container"), true);
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
 }
 

@@ -22,6 +22,15 @@ static size_t note_count(void) {
     return count;
 }
 
+static const char *const DETAILS[] = {
+    "posts|post",
+    "Two stout oak posts, sunk deep in the cobbles.",
+    "holes|nail holes|nails|nail",
+    "Hundreds of nail holes: every notice Thornwick ever pinned up, lost goats included.",
+    "oak|silvered oak",
+    "Oak, silvered by weather, that will outlast everyone who reads it.",
+};
+
 void realm_describe(realm_str self) {
     (void)self;
     const realm_str ids[] = {RS("board"), RS("notice board"), RS("noticeboard"), RS("notices"), RS("notes")};
@@ -43,6 +52,7 @@ void realm_describe(realm_str self) {
     realm_state_set_text(RS("long"), realm_buf_str(&b));
     realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_state_set_bool(RS("gettable"), false);
 }
 

@@ -6,6 +6,15 @@
 
 #define IDS "coin|silver coin|penny|silver penny|silver"
 
+static const char *const DETAILS[] = {
+    "king|forgotten king|heads",
+    "A king with a fine beard and a worn-away name. Nobody remembers him, which may be what he deserved.",
+    "sheaf|wheat|tails",
+    "A sheaf of wheat, still crisp in the silver where fingers have not worn it.",
+    "side|sides",
+    "Heads, a forgotten king; tails, a sheaf of wheat.",
+};
+
 void realm_describe(realm_str self) {
     (void)self;
     const realm_str ids[] = {RS("coin"), RS("silver coin"), RS("penny"), RS("silver")};
@@ -17,6 +26,7 @@ void realm_describe(realm_str self) {
            "other a sheaf of wheat. You could {bold}flip{/} it, or make a wish with it at the well."));
     realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_state_set_bool(RS("gettable"), true);
 }
 

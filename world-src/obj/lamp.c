@@ -8,6 +8,21 @@
 
 #define IDS "lamp|brass lamp|lit lamp|lantern|light"
 
+static const char *const DETAILS[] = {
+    "chimney|glass|glass chimney",
+    "A glass chimney, sooty at the top, that keeps the draught off the flame.",
+    "wheel|little wheel",
+    "A little brass wheel that winds the wick up and down.",
+    "wick",
+    "A cotton wick, black at the tip.",
+    "oil",
+    "Lamp oil, sloshing in the base. Plenty for an evening in a dark cellar.",
+    "flame|light|shadows",
+    "When the lamp is lit, a steady yellow flame throws warm light and long shadows.",
+    "brass",
+    "Dented brass, polished where hands hold it.",
+};
+
 static bool is_lit(void) {
     bool lit = false;
     realm_state_get_bool(RS("lit"), &lit);
@@ -30,6 +45,7 @@ void realm_describe(realm_str self) {
     realm_state_set_strs(RS("ids"), ids, REALM_LEN(ids));
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
     realm_state_set_strs(RS("public"), public_keys, REALM_LEN(public_keys));
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
     realm_state_set_bool(RS("gettable"), true);
 }
 

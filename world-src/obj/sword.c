@@ -7,11 +7,18 @@
  * the sword checks every few seconds (a callout) that its wielder still
  * holds it; dropped or given away, it quietly stops being wielded.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 #define CHECK_MS 5000
 
 #define IDS "sword|longsword|blade|notched sword|notched longsword|old sword"
+
+static const char *const DETAILS[] = {
+    "hilt|sun|face|etching",
+    "Near the hilt a sun with a face is etched into the steel, the same sun as on the watchtower's stones.",
+    "rust|edge|notches",
+    "Freckled with rust and notched in three places, but one edge is still keen enough to shave with.",
+};
 
 static bool wielded(void) {
     bool on = false;
@@ -34,6 +41,7 @@ void realm_describe(realm_str self) {
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
     realm_state_set_strs(RS("public"), public_keys, REALM_LEN(public_keys));
     realm_state_set_bool(RS("gettable"), true);
+    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
 }
 
 static void set_wielded(realm_str self, realm_str wielder) {
@@ -93,6 +101,7 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
             realm_announce(actor, RS("You swing the longsword in a whistling arc. Nothing is harmed, but you "
                                      "feel very heroic."),
                            RS("swings a notched longsword in a whistling arc. Everyone steps back."));
+            thornwick_vitals(actor, "swing");
         }
         return true;
     }

@@ -5,7 +5,7 @@
  * only by the light of a lit lamp: carried by the searcher or standing on
  * the floor. A lamp says it is lit in its public `lit` state key.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "up", "/rooms/tavern",
@@ -21,7 +21,31 @@ static const char *const DETAILS[] = {
     "cobwebs|cobweb|ceiling|spider",
     "Grey cobwebs sag from the vaulted ceiling. Their owner is nowhere to be seen, "
     "which is somehow worse.",
+    "air|smell|damp|cellar",
+    "The air is cool and heavy, and smells of damp stone and of beer spilled long before you were born.",
+    "walls|stone|stones|rows",
+    "Rough stone walls, sweating with damp, lined with barrels in ragged rows.",
+    "beer|ale",
+    "Old beer, mostly in the barrels and partly in the floor, by the smell of it.",
+    "steps|stairs|tavern|light",
+    "Worn steps climb to the tavern, and a little light falls down them, stopping well short of the corners.",
 };
+
+/* Once the coin is found, the brick it was behind can be looked at too. */
+static const char *const FOUND_DETAILS[] = {
+    "brick|loose brick|bricks|wall|back wall",
+    "A loose brick in the back wall, behind the last barrel. It comes out easily and goes back "
+    "just as easily: a hiding place somebody made on purpose, long ago.",
+};
+
+/* The cellar's scenery: the brick only once someone found what was behind it. */
+static void set_details(bool found) {
+    size_t n = REALM_LEN(DETAILS), m = found ? REALM_LEN(FOUND_DETAILS) : 0;
+    const char **all = (const char **)realm_alloc((n + m) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) all[i] = DETAILS[i];
+    for (size_t i = 0; i < m; i++) all[n + i] = FOUND_DETAILS[i];
+    realm_state_set_text_map(RS("details"), all, (n + m) / 2);
+}
 
 /* Does anything in `where` give light? */
 static bool light_in(realm_str where) {
@@ -38,6 +62,7 @@ static void search(realm_str self, realm_str actor) {
     if (!light_in(actor) && !light_in(self)) {
         realm_tell(actor, RS("You grope about in the dark and bark your shins on a barrel. "
                              "You will need a light to search down here."));
+        thornwick_vitals(actor, "shin");
         return;
     }
     realm_state_get_bool(RS("searched"), &searched);
@@ -54,6 +79,7 @@ static void search(realm_str self, realm_str actor) {
         return;
     }
     realm_state_set_bool(RS("searched"), true);
+    set_details(true);
     realm_announce(actor, RS("By the lamp's glow you spot a loose brick behind the last barrel. "
                              "Tucked behind it is a {bold}silver coin{/}, which you pocket."),
                    RS("rummages behind the barrels by lamplight."));
@@ -70,7 +96,9 @@ void realm_describe(realm_str self) {
            "the far corners are black as pitch."));
     realm_state_set_text(RS("area"), RS("Thornwick"));
     realm_state_set_text_map(RS("exits"), EXITS, REALM_LEN(EXITS) / 2);
-    realm_state_set_text_map(RS("details"), DETAILS, REALM_LEN(DETAILS) / 2);
+    bool searched = false;
+    realm_state_get_bool(RS("searched"), &searched);
+    set_details(searched);
     realm_state_set_strs(RS("verbs"), verbs, REALM_LEN(verbs));
 }
 
@@ -78,6 +106,7 @@ void realm_describe(realm_str self) {
 void realm_reset(realm_str self) {
     (void)self;
     realm_state_set_bool(RS("searched"), false);
+    set_details(false);
 }
 
 bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str args) {
@@ -86,3 +115,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     search(self, actor);
     return true;
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

@@ -4,7 +4,7 @@
  * Flavour: `wade`, `drink`, `fish`. A silver coin (/obj/coin) glints in
  * the shallows, put back on load and reset if nothing of the kind is here.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "west", "/rooms/mill",
@@ -25,6 +25,12 @@ static const char *const DETAILS[] = {
     "tower|ruin|hill|track",
     "On the hill across the river stands the stump of an old watchtower, black against the "
     "sky. A track climbs toward it.",
+    "bed|stones|crossing|pebbles",
+    "Pale stones, rounded by the river, make a rough crossing. Some of them wobble.",
+    "mill|wheel|mill wheel",
+    "Upstream to the west the mill wheel shows between the trees.",
+    "fingers|branches",
+    "The willows' long branches trail in the water like fingers.",
 };
 
 void realm_describe(realm_str self) {
@@ -59,12 +65,14 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
                                  "insistent, and the stones are slick underfoot. The heron watches, "
                                  "judging your technique."),
                        RS("wades into the river, gasping at the cold."));
+        thornwick_vitals(actor, "wade");
         return true;
     }
     if (realm_str_eqz(verb, "drink")) {
         realm_announce(actor, RS("You cup your hands and drink. The river tastes of stone and green "
                                  "things, and is very, very cold."),
                        RS("kneels and drinks from the river."));
+        thornwick_vitals(actor, "water");
         return true;
     }
     if (realm_str_eqz(verb, "fish")) {
@@ -73,3 +81,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     }
     return false;
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

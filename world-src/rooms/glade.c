@@ -4,7 +4,7 @@
  * The stone is /npc/oracle (a Python blueprint), put back on load and
  * reset if it is gone. Flavour: `rest` (or `sit`), `pick flowers`.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "south", "/rooms/woods",
@@ -21,6 +21,14 @@ static const char *const DETAILS[] = {
     "trees|forest|oaks",
     "The trees stand back from the glade at a respectful distance, like guests who were "
     "not invited in.",
+    "air|hush|silence",
+    "The air is hushed, as if the whole wood were holding its breath. Even your footsteps sound polite.",
+    "trail|deer trail|deer",
+    "The deer trail leads back south into the trees. Whatever made it is not here now.",
+    "wood|woods|whisperwood",
+    "The Whisperwood stands all around, keeping its distance.",
+    "middle|centre",
+    "In the middle of the ring stands a tall grey stone.",
 };
 
 void realm_describe(realm_str self) {
@@ -54,6 +62,7 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
                                  "hush settles over you like a blanket, and for a while nothing at all "
                                  "seems urgent."),
                        RS("sits down in the grass and looks peaceful."));
+        thornwick_vitals(actor, "rest");
         return true;
     }
     if (realm_str_eqz(verb, "pick")) {
@@ -64,3 +73,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     }
     return false;
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

@@ -8,7 +8,7 @@
  * new cat only when that one no longer exists. On every reset it nudges
  * her, which restarts her wandering should her callouts ever be lost.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "south", "/rooms/square",
@@ -21,13 +21,21 @@ static const char *const DETAILS[] = {
     "The well is old, older than the village some say. Its stones are furred with moss, and "
     "when you lean over the rim a cold breath rises from far below. Coins glint in the "
     "darkness at the bottom: wishes, every one.",
-    "bucket|winch|rope",
+    "bucket|winch|rope|oak",
     "An oak bucket on a fraying rope, hung from a creaking winch. You could drink from it.",
     "geese|goose",
     "A gaggle of fat white geese regard you with deep suspicion. One hisses, for form's sake.",
     "grass|patch|green",
     "Cropped short by the geese, except for a bare patch by the well where children play "
     "at knucklebones.",
+    "lane|square|market|thornwick|village",
+    "The lane runs south to the market square, and north toward the mill.",
+    "watermill|mill|rumble",
+    "North up the lane, the watermill's rumble carries on the breeze.",
+    "triangle|common|centre|middle",
+    "A triangle of common grass, belonging to everyone and therefore mostly to the geese.",
+    "moss",
+    "Soft green moss, furring the stones of the well.",
 };
 
 static void toss(realm_str actor) {
@@ -49,6 +57,7 @@ static void drink(realm_str actor) {
     realm_announce(actor, RS("You lower the bucket, haul it up brimming and drink deep. The water is so "
                              "cold it makes your teeth ache, and tastes of iron and old stories."),
                    RS("draws a bucket from the well and drinks."));
+    thornwick_vitals(actor, "water");
 }
 
 /* Tansy lives here. Keep exactly one of her in the world. */
@@ -115,3 +124,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     }
     return false;
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

@@ -6,7 +6,7 @@
  * `turning` keeps it across reloads and resets. A leather satchel
  * (/obj/bag) lies here, put back on load and reset if it is gone.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "south", "/rooms/green",
@@ -26,6 +26,20 @@ static const char *const DETAILS[] = {
     "that lets the river onto the wheel. You could pull it.",
     "sacks|sack|grain|flour",
     "Bulging sacks of grain waiting their turn, and a few of finished flour, neatly tied.",
+    "dust|flour dust|light",
+    "Flour dust turns the slanting light into solid gold bars.",
+    "house|mill|mill house|walls",
+    "A mill house of whitewashed stone, every surface powdered with flour.",
+    "gate|sluice gate|race|mill race",
+    "Outside, the sluice gate holds back the race that turns the wheel.",
+    "door|doorway",
+    "The door stands open on the river and lets the light in.",
+    "river|wend|water",
+    "Through the open door the river Wend runs east toward the ford.",
+    "ford",
+    "East along the river, the ford.",
+    "lane|green",
+    "The lane leads back south to the green.",
 };
 
 static bool turning(void) {
@@ -87,3 +101,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     work_lever(self, actor);
     return true;
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

@@ -3,7 +3,7 @@
  *
  * `read sign` reads the signpost.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "east", "/rooms/square",
@@ -17,9 +17,19 @@ static const char *const DETAILS[] = {
     "oaks|oak|trees|tree|forest|wood|whisperwood",
     "The first oaks of the Whisperwood are vast and grey-barked, their lowest branches "
     "higher than a house. Beyond them the light turns green and dim.",
-    "cottages|cottage|village",
+    "cottages|cottage|village|thornwick",
     "The last cottages of Thornwick huddle behind you, thatched and whitewashed, with "
     "hollyhocks at their doors.",
+    "path|dirt|ruts|dirt path",
+    "A rutted dirt path, churned by carts and geese in about equal measure.",
+    "arms|arm",
+    "The signpost's two arms point both ways: EAST to Thornwick, WEST to the Whisperwood.",
+    "cobbles|square|market",
+    "Behind you to the east, the cobbles of the market square begin.",
+    "birdsong|birds|shade",
+    "Ahead, the shade deepens, and the birds sing in a key you do not quite recognise.",
+    "edge",
+    "At the edge of the trees the signpost leans like a tired old man.",
 };
 
 #define SIGN \
@@ -49,3 +59,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     realm_tell(actor, RS(SIGN));
     return true;
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

@@ -4,7 +4,7 @@
  * An old longsword (/obj/sword) lies among the fallen stones, put back on
  * load and reset if it is gone.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "southwest", "/rooms/ford",
@@ -12,6 +12,10 @@ static const char *const EXITS[] = {
 
 /* Scenery for the driver's `look at`: "noun|noun...", then its description. */
 static const char *const DETAILS[] = {
+    "tower|watchtower|storey|lower storey|ruin|ruins",
+    "Only the lower storey of the watchtower still stands: thick walls of grey stone, split open "
+    "to the sky, with no roof and no stair left to climb. Whoever watched from here watched the "
+    "ford, and whatever came across it.",
     "carvings|carving|sun|stones|fallen stones",
     "Among the tumbled stones you find the same carving again and again: a sun with a face, "
     "its rays worn almost smooth. Whoever built the tower was fond of it.",
@@ -24,6 +28,16 @@ static const char *const DETAILS[] = {
     "slits|arrow slits|walls|wall",
     "Narrow arrow slits pierce what is left of the walls. The wind moans through them like "
     "someone trying to remember a tune.",
+    "sky|clouds",
+    "The sky stands wide open where the tower's roof used to be.",
+    "wind",
+    "The wind moans through the arrow slits, and pulls at your hair.",
+    "track|ford|path",
+    "A track winds back down the hill, southwest, to the ford.",
+    "outline|faint outline",
+    "On some stones you can just make out the faint outline of a carved sun.",
+    "hill",
+    "The ruin crowns a bare hill over the river, with the whole valley below.",
 };
 
 void realm_describe(realm_str self) {
@@ -48,3 +62,6 @@ void realm_on_load(realm_str self) {
 void realm_reset(realm_str self) {
     realm_stock(self, RS("/obj/sword"), RS("sword"));
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

@@ -5,7 +5,7 @@
  * forest path west. The notice board (/obj/board) stands here; the room
  * puts it back on load and reset if it is ever gone.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "north", "/rooms/green",
@@ -16,7 +16,7 @@ static const char *const EXITS[] = {
 
 /* Scenery for the driver's `look at`: "noun|noun...", then its description. */
 static const char *const DETAILS[] = {
-    "cross|market cross|stone cross",
+    "cross|market cross|stone cross|stone",
     "A squat stone cross, its carvings worn to soft lumps by rain and elbows. "
     "Someone has tied a sprig of rowan to it for luck.",
     "stalls|stall|awnings|awning|apples|bread",
@@ -27,6 +27,18 @@ static const char *const DETAILS[] = {
     "A tin lantern painted with a lopsided grin swings over the tavern door to the east.",
     "cobbles|cobblestones",
     "Round grey cobbles, polished by a few hundred years of carts, boots and geese.",
+    "carts|cart",
+    "No carts just now, but a few hundred years of them have left their ruts in the cobbles.",
+    "thornwick|village|heart",
+    "Thornwick, all forty-odd souls and three hundred geese of it, gathered around its cross.",
+    "woodsmoke|smoke",
+    "Woodsmoke drifts from the tavern chimney and the baker's oven.",
+    "lane|well|old well",
+    "A grassy lane leads north toward the old well on the green.",
+    "path|dirt|dirt path|eaves|whisperwood|forest|woods",
+    "Westward the cobbles give way to a dirt path, and the path to the dark eaves of the Whisperwood.",
+    "edges",
+    "Stalls crowd the edges of the square.",
 };
 
 void realm_describe(realm_str self) {
@@ -54,3 +66,6 @@ void realm_on_load(realm_str self) {
 void realm_reset(realm_str self) {
     realm_stock(self, RS("/obj/board"), RS("board"));
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

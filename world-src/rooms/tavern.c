@@ -6,7 +6,7 @@
  * put back on load and reset if they are gone. Upstairs is the quiz hall,
  * a declarative room (/rooms/quiz, world-src/rooms/quiz.json).
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "west", "/rooms/square",
@@ -20,7 +20,7 @@ static const char *const DETAILS[] = {
     "hearth|fire|fireplace",
     "Logs of apple wood burn slowly in the great hearth, filling the room with sweet smoke. "
     "A cat-shaped scorch mark on the hearthstone suggests a previous regular got too close.",
-    "bar|counter|tankards|tankard",
+    "bar|counter|tankards|tankard|oak",
     "A long oak bar, dark with age and polished by elbows. Pewter tankards hang above it, "
     "each scratched with a regular's initials.",
     "trapdoor|steps|stairs",
@@ -29,6 +29,20 @@ static const char *const DETAILS[] = {
     "tables|benches|table|bench",
     "Mismatched tables and benches, none quite level, all of them carved with hearts, "
     "initials and one very rude goat.",
+    "floorboards|floor|boards",
+    "Wide floorboards, polished by years of spilled ale and dancing.",
+    "ale|beer",
+    "Marta's brown ale, by the smell of it: everywhere, and mostly in the floor. {bold}order ale{/} for some in a mug.",
+    "beams|ceiling|room|common room",
+    "Low, smoke-dark beams. Tall folk learn to duck in here, or learn the hard way.",
+    "cellar",
+    "The cellar is down the steps behind the bar.",
+    "stair|upstairs|quiz|hall|quiz hall|loft",
+    "A narrow stair climbs to the quiz hall upstairs.",
+    "door|draught|square",
+    "The door west lets in a draught from the square whenever it opens.",
+    "row|hooks",
+    "A row of hooks above the bar, a tankard on every one.",
 };
 
 void realm_describe(realm_str self) {
@@ -59,3 +73,6 @@ void realm_on_load(realm_str self) {
 void realm_reset(realm_str self) {
     restock(self);
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS

@@ -5,7 +5,7 @@
  * silver coin (/obj/coin) lies among the roots, put back on load and reset
  * if nothing of the kind is here.
  */
-#include "realm.h"
+#include "thornwick.h"
 
 static const char *const EXITS[] = {
     "east", "/rooms/path",
@@ -20,9 +20,19 @@ static const char *const DETAILS[] = {
     "leaves|trees|tree|oaks|oak|canopy",
     "The canopy is so thick that the light comes through green and dim. The leaves move "
     "and murmur though there is no wind at all.",
-    "trail|deer trail|leaning trees",
+    "trail|deer trail|leaning trees|deer",
     "Two trees lean together like gossips, and between them a narrow deer trail slips "
     "away north.",
+    "path",
+    "The path runs back east toward the village. It seems narrower than when you came in.",
+    "wind|breeze",
+    "There is no wind at all. The leaves whisper anyway.",
+    "village|thornwick",
+    "Somewhere back east, past the path, is Thornwick.",
+    "light|green light",
+    "The light comes through the canopy green and dim, as if you were under water.",
+    "snakes|snake",
+    "Only roots. Probably.",
 };
 
 static const char *const WHISPERS[] = {
@@ -77,3 +87,6 @@ bool realm_on_command(realm_str self, realm_str actor, realm_str verb, realm_str
     listen(actor);
     return true;
 }
+
+/* A player who walks in sees their health and stamina (thornwick.h). */
+THORNWICK_ROOM_SHOWS_VITALS
