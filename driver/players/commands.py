@@ -531,6 +531,18 @@ async def _get(ctx: Context) -> None:
     _short_of(ctx, selection, takeable)
 
 
+def _not_carried(ctx: Context, what: str) -> str:
+    """"You have no swrod." and, for a near miss, "Did you mean sword?"."""
+    noun = noun_of(what) or what
+    carried: set[str] = set()
+    for obj in ctx.player.contents or ():
+        carried.update(obj.nouns())
+    words = noun.split()
+    guess = nouns.near_miss(nouns.singular_word(words[-1]), carried) if words else None
+    hint = f" Did you mean {{bold}}{escape(guess)}{{/}}?" if guess else ""
+    return f"You have no {escape(noun)}.{hint}"
+
+
 def _short_of(ctx: Context, selection: nouns.Selection, done: list[MudObject]) -> None:
     """"drop 3 coins" with two: say so, after doing what could be done."""
     if selection.count is not None and len(done) < selection.count:
@@ -549,7 +561,7 @@ async def _drop(ctx: Context) -> None:
         if selection.every and not selection.noun:
             ctx.say("You are empty-handed.")
         else:
-            ctx.say(f"You have no {escape(selection.noun or args)}.")
+            ctx.say(_not_carried(ctx, selection.noun or args))
         return
     room = ctx.player.env
     if room is None:
@@ -575,7 +587,7 @@ async def _put(ctx: Context) -> None:
     carried = [o for o in ctx.player.contents or () if o is not container]
     chosen = nouns.select(selection, carried)
     if not chosen:
-        ctx.say(f"You have no {escape(selection.noun or what)}.")
+        ctx.say(_not_carried(ctx, selection.noun or what))
         return
     if container is None or not container.flag("container"):
         ctx.say(f"You can't put things in {escape(where)}.")
@@ -594,7 +606,7 @@ async def _give(ctx: Context) -> None:
     selection = nouns.parse_selection(what)
     chosen = nouns.select(selection, list(ctx.player.contents or ()))
     if not chosen:
-        ctx.say(f"You have no {escape(selection.noun or what)}.")
+        ctx.say(_not_carried(ctx, selection.noun or what))
         return
     room = ctx.player.env
     others = [o for o in (room.contents or ()) if o is not ctx.player] if room else []

@@ -115,6 +115,9 @@ async def test_did_you_mean(backend, basic_build):
         assert "Did you mean stone?" in out, out
         out = await send(ann, ah, "get pebbel", "You see no")
         assert "Did you mean pebble?" in out, out
+        await send(ann, ah, "get stone", "You take")
+        out = await send(ann, ah, "drop stnoes", "You have no")
+        assert "Did you mean stone?" in out, out
 
 
 async def test_linkdead_bodies_are_marked_in_the_room_and_in_who(backend, basic_build):
