@@ -178,6 +178,12 @@ def serve_main(ns: argparse.Namespace) -> None:
         config = RealmConfig(world_dir=world, build_dir=build, data_dir=scratch / "var", kdf_params=cheap,
                              quotas=quotas, connection_limits=ConnectionLimits.unlimited())
 
+        profiler = None
+        if os.environ.get("JITREALM_BENCH_PROFILE"):  # where to write the server's profile
+            import cProfile
+
+            profiler = cProfile.Profile()
+
         async def main() -> None:
             from driver.runtimes.declarative import DeclarativeRuntime
 
@@ -200,12 +206,17 @@ def serve_main(ns: argparse.Namespace) -> None:
                     functools.partial(serve, realm, ("127.0.0.1", 0), ("127.0.0.1", 0))
                 )
                 print(json.dumps({"http": http_port}), flush=True)
+                if profiler is not None:
+                    profiler.enable()
                 stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
                 pending = b""
                 while chunk := await stdin.receive_some(4096):
                     pending += chunk
                     while b"\n" in pending:
                         order, _, pending = pending.partition(b"\n")
+                        if order == b"report" and profiler is not None:
+                            profiler.disable()
+                            profiler.dump_stats(os.environ["JITREALM_BENCH_PROFILE"])
                         if order == b"report":
                             rooms = realm.rooms.rooms
                             print(json.dumps({"rooms": len(rooms), "patches_sent": realm.rooms.patches_sent,
