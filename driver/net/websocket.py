@@ -183,6 +183,11 @@ class WebSocketSession(Session):
         if frame is not None:
             self._push(frame)
 
+    def send_frame(self, frame: Frame) -> None:
+        """Queue a frame already encoded for this session's wire format: one
+        encoding shared by many sessions (a live room's patch to its clients)."""
+        self._push(frame)
+
     @property
     def closing(self) -> bool:
         """True once the session is ending; output is then dropped."""

@@ -89,6 +89,19 @@ class Client:
         if send is not None:
             send(name, payload)
 
+    def send_shared(self, name: str, payload: Any, frames: dict[str, Any]) -> None:
+        """Send what many clients get alike, encoding it once per wire format."""
+        wire = getattr(self.session, "wire", None)
+        send_frame = getattr(self.session, "send_frame", None)
+        if wire is None or send_frame is None:
+            self.send(name, payload)
+            return
+        frame = frames.get(wire.name)
+        if frame is None:
+            frame = frames[wire.name] = wire.event(name, payload)
+        if frame is not None:
+            send_frame(frame)
+
 
 @dataclass(slots=True, eq=False)
 class HostedRoom:
@@ -444,9 +457,10 @@ class RoomHost:
         if ops:
             hosted.seq += 1
             patch = {"room": hosted.id, "seq": hosted.seq, "ops": ops}
+            frames: dict[str, Any] = {}  # wire format -> the patch encoded once for it
             for client in hosted.clients.values():
                 if client is not None:
-                    client.send("room.patch", patch)
+                    client.send_shared("room.patch", patch, frames)
                     self.patches_sent += 1
         for output in outputs:
             if output[0] == "text":
