@@ -22,15 +22,17 @@ from __future__ import annotations
 import json
 import signal
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from driver.auth.rules import NAME_PATTERN, login_rules
+from driver.server import serve
 
 from ..browser_support import STEP_TIMEOUT_MS, axe_audit, import_playwright, needs_chromium
-from ..driver_support import BASIC_WORLD
+from ..driver_support import BASIC_WORLD, DEMO_WORLD, make_realm
 from ..server_process import ServerProcess
 from .test_e2e_browser import SHOTS, watched_page
 from .test_e2e_telnet import running_server
@@ -363,3 +365,78 @@ async def test_the_page_reconnects_on_its_own_after_a_restart_keeping_the_scroll
     text = result["text"]
     assert text.index("Welcome to Testland, Phoenix!") < text.index("shutting down") < text.rindex("What is your name?")
     print(f"back {result['took']:.1f}s after the restart began")
+
+
+def thornwick_in_the_browser(url: str, profile: Path) -> dict[str, Any]:
+    """A newcomer plays Thornwick from the browser, then goes on at phone
+    width; screenshots of both go to SHOTS."""
+    expect = sync_api.expect
+    errors: list[str] = []
+    audits: dict[str, list[dict[str, Any]]] = {}
+    with watched_page(profile, errors, {}) as page:
+        output = page.locator("#output")
+
+        def play(line: str, needle: str) -> None:
+            page.fill("#command", line)
+            page.press("#command", "Enter")
+            expect(output).to_contain_text(needle)
+
+        open_page(page, url)
+        form_login(page, "create", "Wren", "wander99")
+        expect(page.locator("#login-overlay")).to_be_hidden()
+        expect(output).to_contain_text("Welcome to Thornwick, Wren!")
+        # The world sends vitals from the first room on.
+        expect(page.locator("#vitals .vital[data-kind=hp] .vital-numbers")).to_have_text("20 / 20")
+        play("east", "The Crooked Lantern")
+        play("buy ale", "draws a foaming mug of brown ale")
+        play("i", "a mug of brown ale")
+        play("drink ale", "You drink the ale")
+        play("smile at marta", "You smile at Marta.")
+        play("get lamp", "You take a brass lamp.")
+        play("west", "Thornwick Market Square")
+        play("north", "The Well Green")
+        play("north", "The Old Watermill")
+        play("pull lever", "You heave on the lever.")
+        play("east", "The River Ford")
+        play("wade", "You wade out into the ford.")
+        expect(page.locator("#vitals .vital[data-kind=sp] .vital-numbers")).to_have_text("15 / 20")
+        play("get coin", "You take a silver coin.")
+        play("northeast", "The Broken Watchtower")
+        play("x tower", "lower storey")
+        play("score", "Stamina:")
+        expect(page.locator("#map .map-here title")).to_have_text("The Broken Watchtower")
+        visited = page.evaluate("[...window.JitRealmMap.rooms.values()].filter((r) => r.visited).length")
+        expect(page.locator("#map-caption")).to_contain_text("6 rooms explored")
+        audits["desktop"] = axe_audit(page)
+        page.screenshot(path=str(SHOTS / "jitrealm-thornwick-desktop.png"))
+
+        page.set_viewport_size(PHONE)
+        play("look", "A track winds back down southwest to the ford.")
+        page.wait_for_function(
+            "() => { const o = document.getElementById('output');"
+            " return o.scrollHeight - o.scrollTop - o.clientHeight < 4; }",
+            timeout=STEP_TIMEOUT_MS,
+        )
+        audits["phone"] = axe_audit(page)
+        page.screenshot(path=str(SHOTS / "jitrealm-thornwick-phone.png"))
+        page.click("#panel-toggle")
+        expect(page.locator("#map")).to_be_visible()
+        audits["phone, panel open"] = axe_audit(page)
+        page.screenshot(path=str(SHOTS / "jitrealm-thornwick-phone-panel.png"))
+        text = output.inner_text()
+    return {"errors": errors, "audits": audits, "visited": visited, "text": text}
+
+
+async def test_thornwick_plays_in_the_browser_at_desktop_and_phone_widths(sandbox, demo_build, tmp_path):
+    realm = await make_realm(sandbox, DEMO_WORLD, demo_build, timers_paused=True)
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery:
+            _, http_port = await nursery.start(partial(serve, realm, ("127.0.0.1", 0), ("127.0.0.1", 0)))
+            url = f"http://127.0.0.1:{http_port}/"
+            result = await trio.to_thread.run_sync(thornwick_in_the_browser, url, tmp_path / "profile")
+            nursery.cancel_scope.cancel()
+    assert result["errors"] == []
+    assert result["visited"] == 6
+    for where, violations in result["audits"].items():
+        assert violations == [], f"{where}: {json.dumps(violations, indent=1)}"
+    assert "wander99" not in result["text"]

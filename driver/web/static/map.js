@@ -27,7 +27,7 @@
     se: "southeast", sw: "southwest", u: "up", d: "down",
   };
   const CELL = 56; // px between room centres
-  const BOX = 26; // a room's square
+  const BOX = 30; // a room's square
   const VIEW = 3; // squares shown each side of where you are
 
   const rooms = new Map(); // num -> {num, name, area, exits: Map(dir -> num), x, y, z, visited}
