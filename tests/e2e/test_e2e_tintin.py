@@ -22,7 +22,9 @@ import pytest
 import trio
 
 from driver.net.telnet import Mtts, Opt
+from driver.server import serve
 
+from ..driver_support import DEMO_WORLD, make_realm
 from ..terminal_support import Terminal, find_tintin, run_in_pty
 from .test_e2e_telnet import MudClient, log_in, running_server
 
@@ -229,3 +231,56 @@ async def test_tintin_hides_every_password_prompt_first_or_repeated(sandbox, bas
         assert password not in screen, f"{password!r} shown by TinTin++: {screen[-2500:]}"
     # What the player typed once logged in was shown (echo is back on).
     assert "> say visible words" in screen and "> say shown again" in screen, screen[-2500:]
+
+
+def play_thornwick_in_tintin(tintin: str, port: int, tmp: Path) -> str:
+    """Run in a worker thread: a newcomer at TinTin++'s keyboard plays the
+    demo world: creates a character (the password hidden), buys and drinks
+    an ale, finds the coin behind the cellar's loose brick by lamplight,
+    and uses the basics a MUD player reaches for first."""
+    script = tmp / "thornwick.tin"
+    script.write_text(f"#session jr 127.0.0.1 {port}\n", encoding="utf-8")
+    with Terminal([tintin, "-G", str(script)], tintin_env(tmp / "home")) as term:
+
+        def play(line: str, *needles: str) -> None:
+            term.type(line)
+            for needle in needles:
+                term.expect(needle)
+
+        term.expect("What is your name?")
+        play("Rook", "Create it? (yes/no)")
+        play("yes", "Choose a password")
+        play("Hidden99", "Type the password again")
+        play("Hidden99", "Welcome to Thornwick, Rook!", "Thornwick Market Square")
+        play("lok", "Did you mean look?")
+        play("east", "The Crooked Lantern", "Welcome to the Crooked Lantern, Rook!")
+        play("buy ale", "draws a foaming mug of brown ale")
+        play("i", "a mug of brown ale")
+        play("drink ale", "You drink the ale")
+        play("wave at marta", "You wave at Marta.")
+        play("get lamp", "You take a brass lamp.")
+        play("light lamp", "flares into life")
+        play("down", "The Tavern Cellar")
+        play("search", "silver coin")
+        play("x brick", "A loose brick in the back wall")
+        play("up", "The Crooked Lantern")
+        play("drop all", "You drop a lit brass lamp and a silver coin.")
+        play("get all", "You take a lit brass lamp and a silver coin.")
+        play("score", "Rook", "Health:", "Stamina:")
+        play("quit", "Farewell.")
+        term.settle()
+        term.type("#end")
+        return term.text()
+
+
+async def test_tintin_plays_thornwick(sandbox, demo_build, tmp_path):
+    tintin = TINTIN
+    assert tintin is not None  # see pytestmark
+    realm = await make_realm(sandbox, DEMO_WORLD, demo_build, timers_paused=True)
+    with trio.fail_after(TINTIN_BUDGET * 3):
+        async with trio.open_nursery() as nursery:
+            port, _ = await nursery.start(partial(serve, realm, ("127.0.0.1", 0), ("127.0.0.1", 0)))
+            screen = await trio.to_thread.run_sync(play_thornwick_in_tintin, tintin, port, tmp_path)
+            nursery.cancel_scope.cancel()
+    assert "Hidden99" not in screen, screen[-2000:]
+    assert "Something went wrong" not in screen and "What?" not in screen.replace("What? Did you mean look?", "")
