@@ -82,7 +82,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 #: Real clients whose tests may skip on a developer's machine but must run in
 #: CI (``CI=true``): there a skip for want of one of them is a failure.
-REQUIRED_IN_CI = ("chromium", "tintin", "tt++", "playwright")
+REQUIRED_IN_CI = ("chromium", "tintin", "tt++", "playwright", "axe-core")
 
 
 @pytest.hookimpl(wrapper=True)
