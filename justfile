@@ -40,6 +40,7 @@ bench: setup build-world
     {{bin}}/python bench/persist.py
     {{bin}}/python bench/net.py
     {{bin}}/python bench/e2e.py
+    {{bin}}/python bench/workers.py
     {{bin}}/python bench/rooms.py
     {{bin}}/python bench/crowd.py
 
