@@ -41,6 +41,7 @@ from typing import Any
 from common import ROOT
 from loadgen import (
     LineReader,
+    Pauses,
     age_seconds,
     percentile,
     pinned_to,
@@ -205,6 +206,8 @@ def serve_main(ns: argparse.Namespace) -> None:
                 telnet_port, http_port = await nursery.start(
                     functools.partial(serve, realm, ("127.0.0.1", 0), ("127.0.0.1", 0))
                 )
+                pauses = Pauses()
+                nursery.start_soon(pauses.watch)
                 print(json.dumps({"http": http_port}), flush=True)
                 if profiler is not None:
                     profiler.enable()
@@ -217,10 +220,15 @@ def serve_main(ns: argparse.Namespace) -> None:
                         if order == b"report" and profiler is not None:
                             profiler.disable()
                             profiler.dump_stats(os.environ["JITREALM_BENCH_PROFILE"])
+                        if order == b"mark":
+                            pauses.reset()
                         if order == b"report":
                             rooms = realm.rooms.rooms
                             print(json.dumps({"rooms": len(rooms), "patches_sent": realm.rooms.patches_sent,
-                                              "fuel_used": realm.tenant.budgets.fuel_used}), flush=True)
+                                              "fuel_used": realm.tenant.budgets.fuel_used,
+                                              # the loop's lateness over the window: a late loop is
+                                              # a server that had no CPU (or a long GC)
+                                              "pauses": pauses.summary()}), flush=True)
                 nursery.cancel_scope.cancel()
 
         trio.run(main)
@@ -474,6 +482,9 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
         gen.stdin.write(f"go {start_wall!r}\n".encode())
         gen.stdin.flush()
         time.sleep(max(0.0, start_wall + ns.warmup - time.time()))
+        assert server.stdin is not None
+        server.stdin.write(b"mark\n")
+        server.stdin.flush()
         cpu_before = tree_cpu_seconds(server.pid)
         wait_before = run_delay_seconds(server.pid)
         measured_from = time.monotonic()
