@@ -405,6 +405,8 @@ def generate_main(ns: argparse.Namespace) -> None:
             window = start + ns.warmup
             end = window + ns.seconds
             tune_gc()
+            pauses = Pauses()
+            nursery.start_soon(pauses.watch)
             period = ns.clients / ns.rate
 
             async def pace(bot: Bot, offset: float) -> None:
@@ -442,6 +444,7 @@ def generate_main(ns: argparse.Namespace) -> None:
                 "skipped_already_answered": skipped,
                 "errors": errors,
                 "cpu_seconds": time.process_time(),
+                "pauses": pauses.summary(),
             }), flush=True)
             nursery.cancel_scope.cancel()
 
@@ -487,10 +490,12 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
         server.stdin.flush()
         cpu_before = tree_cpu_seconds(server.pid)
         wait_before = run_delay_seconds(server.pid)
+        gen_wait_before = run_delay_seconds(gen.pid)
         measured_from = time.monotonic()
         time.sleep(ns.seconds)
         cpu_after = tree_cpu_seconds(server.pid)
         wait_after = run_delay_seconds(server.pid)
+        gen_wait_after = run_delay_seconds(gen.pid)
         measured = time.monotonic() - measured_from
         ok_end, why_end, _, _ = verify_pin(server.pid, server_cpu)
         result = gen_lines.next(timeout=ns.drain + 120)
@@ -531,6 +536,9 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
         "goal_met": p99 is not None and p99 <= 100 and ns.clients >= 2000 and ready["rooms"] >= 200,
         "server_cpu_percent": round(100 * window_cpu / measured, 1),
         "cpu_wait_percent_server": round(100 * (wait_after - wait_before) / measured, 1),
+        # The latency is read on the generator's side: its own waits count too.
+        "cpu_wait_percent_generator": round(100 * (gen_wait_after - gen_wait_before) / measured, 1),
+        "generator_pauses": result["pauses"],
         "server_pin": pin,
         "server_report": report,
         "generator_cpu_seconds": result["cpu_seconds"],
