@@ -407,6 +407,10 @@ def _run(ns: argparse.Namespace) -> int:
             w.retiring = True
 
     signal.signal(signal.SIGXCPU, on_sigxcpu)
+    # Ctrl-C at the server's terminal reaches its whole process group: the
+    # driver decides when a worker ends (it closes the channel), so a worker
+    # does not die of it mid-call with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # wasmtime is imported only now, after the limits are in place.
     from sandbox.runtime.host import Sandbox
 
