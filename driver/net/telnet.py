@@ -495,6 +495,21 @@ class TelnetProtocol:
             self._out.append(data)
             self._out_size += len(data)
 
+    def send_encoded_within(self, data: bytes, limit: int) -> bool:
+        """:meth:`send_encoded`, unless that would make :attr:`bytes_pending`
+        more than ``limit``: then False, and nothing queued. (One call per
+        line per session: the transport's cap, checked here.)"""
+        size = len(data)
+        if self._out_size + self._plain_size + size > limit:
+            return False
+        if self._compressor is not None:
+            self._plain.append(data)
+            self._plain_size += size
+        else:
+            self._out.append(data)
+            self._out_size += size
+        return True
+
     def send_encoded_prompt(self, data: bytes) -> None:
         """:meth:`send_prompt` for text already encoded (see :meth:`send_encoded`)."""
         self._write(data)

@@ -275,17 +275,19 @@ class TelnetSession(Session):
     def _queue(self, data: bytes, *, prompt: bool) -> None:
         protocol = self._protocol
         cap = self._config.output_cap
-        # A text bigger than the whole cap is refused before it is queued.
-        if protocol.bytes_pending + len(data) > cap:
+        # A text that would put the queue over its cap is refused whole.
+        if not prompt:
+            if not protocol.send_encoded_within(data, cap):
+                self._overflow()
+                return
+        elif protocol.bytes_pending + len(data) > cap:
             self._overflow()
             return
-        if prompt:
+        else:
             protocol.send_encoded_prompt(data)
             if protocol.bytes_pending > cap:  # the prompt's end mark did it
                 self._overflow()
                 return
-        else:
-            protocol.send_encoded(data)
         if not self._scheduled:
             self._scheduled = True
             self._flusher.schedule(self)
