@@ -373,21 +373,8 @@ class CrowdClient(loadgen.Client):
             if not self.expected:
                 continue
             self.buf += data
-            buf = self.buf
-            while self.expected:
-                marker, sent = self.expected[0]
-                pos = buf.find(marker)
-                if pos < 0:
-                    keep = len(marker) - 1
-                    if len(buf) > keep:
-                        del buf[: len(buf) - keep]
-                    break
-                self.stats.latencies.append(trio.current_time() - sent)
-                self.stats.sent_at.append(sent)
-                del buf[: pos + len(marker)]
-                self.expected.popleft()
+            loadgen.match_replies(self.buf, self.expected, self.stats, trio.current_time())
             if not self.expected:
-                buf.clear()
                 if self.answered is not None:
                     self.answered.set()
 

@@ -438,6 +438,25 @@ def serve_main(ns: argparse.Namespace) -> None:
 # -- the generator process --------------------------------------------------------------------
 
 
+def match_replies(buf: bytearray, expected: Any, stats: Stats, now: float) -> None:
+    """Take the replies ``buf`` holds off ``expected`` (a deque of (marker,
+    time sent), in order), noting each one's latency at ``now`` in ``stats``;
+    keep only what could be the start of the next marker."""
+    while expected:
+        marker, sent = expected[0]
+        pos = buf.find(marker)
+        if pos < 0:
+            keep = len(marker) - 1
+            if len(buf) > keep:
+                del buf[: len(buf) - keep]
+            return
+        stats.latencies.append(now - sent)
+        stats.sent_at.append(sent)
+        del buf[: pos + len(marker)]
+        expected.popleft()
+    buf.clear()
+
+
 class Stats:
     def __init__(self) -> None:
         self.latencies: list[float] = []  # seconds, answered commands
@@ -513,22 +532,7 @@ class Client:
             if not self.expected:
                 continue  # nothing outstanding: talk from others, drop it
             self.buf += data
-            buf = self.buf
-            while self.expected:
-                marker, sent = self.expected[0]
-                pos = buf.find(marker)
-                if pos < 0:
-                    # Keep only what could be the start of the marker.
-                    keep = len(marker) - 1
-                    if len(buf) > keep:
-                        del buf[: len(buf) - keep]
-                    break
-                self.stats.latencies.append(trio.current_time() - sent)
-                self.stats.sent_at.append(sent)
-                del buf[: pos + len(marker)]
-                self.expected.popleft()
-            if not self.expected:
-                buf.clear()
+            match_replies(self.buf, self.expected, self.stats, trio.current_time())
 
     async def send_command(self, seq: int, due: float, line_template: str, marker_template: str) -> None:
         import trio
