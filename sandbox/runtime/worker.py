@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import os
 import resource
 import signal
@@ -347,7 +348,22 @@ class Worker:
 
     def _sweep(self, message: list[Any]) -> None:
         _, idle_seconds = message
-        self.sandbox.sweep(float(idle_seconds))
+        if self.sandbox.sweep(float(idle_seconds)):
+            _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Give freed heap back to the system. A burst of big values across the
+    boundary (each byte of a list<u8> is a 32-byte record on the fast path)
+    leaves the C allocator holding tens of MB it has freed but keeps; once
+    the instances that caused it are swept, the worker's RSS should fall
+    back. glibc only; elsewhere this does nothing."""
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _id_of(message: list[Any]) -> Any:
