@@ -30,18 +30,24 @@ from driver.store.errors import (
     StoreLockedError,
 )
 from driver.store.records import (
+    BanRow,
     Batch,
     BlueprintRow,
     CalloutRow,
+    ErrorRow,
     ObjectRow,
     ResetRow,
     Snapshot,
     TenantRow,
+    TokenRow,
     VersionRow,
 )
 
 __all__ = [
+    "BanRow",
     "Batch",
+    "ErrorRow",
+    "TokenRow",
     "BlueprintRow",
     "CalloutRow",
     "DumpError",
@@ -80,6 +86,9 @@ class Scan(Protocol):
     def callouts(self) -> Iterator[CalloutRow]: ...
     def resets(self) -> Iterator[ResetRow]: ...
     def accounts(self) -> Iterator[Account]: ...
+    def errors(self) -> Iterator[ErrorRow]: ...
+    def tokens(self) -> Iterator[TokenRow]: ...
+    def bans(self) -> Iterator[BanRow]: ...
 
 
 class Store(AccountStore, Protocol):

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+#: The tenant a world had before there were several (and the one `jitrealm
+#: run` creates first): accounts and rows written without a tenant belong to it.
+DEFAULT_TENANT = "demo"
+
 
 def name_key(name: str) -> str:
     """The case-insensitive identity of a name: what stores index by."""
@@ -29,6 +33,8 @@ class Account:
     is_wizard: bool = False
     created_at: float = 0.0
     last_login: float | None = None
+    #: The world the account belongs to: each tenant has its own accounts.
+    tenant: str = DEFAULT_TENANT
 
     @property
     def key(self) -> str:
@@ -85,5 +91,3 @@ class MemoryAccountStore:
 
     def count(self) -> int:
         return len(self._accounts)
-
-

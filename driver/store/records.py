@@ -19,17 +19,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from driver.store.accounts import Account, name_key
+from driver.store.accounts import DEFAULT_TENANT, Account, name_key
 
 __all__ = [
     "Account",
+    "BanRow",
     "Batch",
     "BlueprintRow",
     "CalloutRow",
+    "ErrorRow",
     "ObjectRow",
     "ResetRow",
     "Snapshot",
     "TenantRow",
+    "TokenRow",
     "VersionRow",
 ]
 
@@ -43,6 +46,47 @@ class TenantRow:
     quotas: dict[str, Any]  # plain data: the driver converts its Quotas to and from a dict
     clone_counter: int
     next_handle: int
+    #: The tenant's own settings as plain data (title, start room, port,
+    #: suspended, created): the driver reads and writes them.
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRow:
+    """One recorded guest error or budget hit, for the tenant's authors.
+    ``record`` is plain data (see :class:`driver.tenancy.errors.GuestErrorRecord`);
+    ``seq`` increases per tenant, and a store keeps the newest ``keep``."""
+
+    tenant: str
+    seq: int
+    at: float
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    """An API bearer token, stored as the SHA-256 of its secret (tokens are
+    random, so a fast hash suffices). ``tenant`` None: server-wide (root)."""
+
+    hash: str
+    role: str
+    tenant: str | None
+    label: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BanRow:
+    """A ban in one tenant: of an account (``kind`` "account", target the
+    lower-case name) or an address (``kind`` "address"); ``until`` None: for
+    good."""
+
+    tenant: str
+    kind: str
+    target: str
+    until: float | None
+    reason: str
+    by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +163,7 @@ class Batch:
 
     Tenants and objects are kept as upserts plus a set of *purged* keys: a
     delete of a tenant or object also removes what hangs off it (a tenant's
-    objects, blueprints, callouts and resets; an object's callouts and reset).
+    objects, blueprints, callouts, resets, accounts, errors, bans and tokens; an object's callouts and reset).
     A store applies purges first, then upserts, which is the same as replaying
     the changes in order because a delete also drops the earlier upserts it
     overrides from the batch. Callouts, resets, blueprints and accounts are a
@@ -138,7 +182,9 @@ class Batch:
     resets: dict[ObjectKey, ResetRow | None] = field(default_factory=dict)
     blueprints: dict[tuple[str, str], BlueprintRow | None] = field(default_factory=dict)
     versions: dict[str, VersionRow] = field(default_factory=dict)
-    accounts: dict[str, Account | None] = field(default_factory=dict)
+    accounts: dict[tuple[str, str], Account | None] = field(default_factory=dict)
+    errors: list[ErrorRow] = field(default_factory=list)  # appended; the store trims
+    errors_keep: dict[str, int] = field(default_factory=dict)  # tenant -> how many to keep
     alive_wall_ms: int | None = None
 
     def __bool__(self) -> bool:
@@ -153,6 +199,7 @@ class Batch:
             or self.blueprints
             or self.versions
             or self.accounts
+            or self.errors
             or self.alive_wall_ms is not None
         )
 
@@ -196,10 +243,15 @@ class Batch:
         self.versions.setdefault(row.version, row)
 
     def put_account(self, account: Account) -> None:
-        self.accounts[account.key] = account
+        self.accounts[(account.tenant, account.key)] = account
 
-    def delete_account(self, name: str) -> None:
-        self.accounts[name_key(name)] = None
+    def delete_account(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        self.accounts[(tenant, name_key(name))] = None
+
+    def add_error(self, row: ErrorRow, keep: int) -> None:
+        """Record a guest error; the store keeps the tenant's newest ``keep``."""
+        self.errors.append(row)
+        self.errors_keep[row.tenant] = keep
 
     # -- folding ---------------------------------------------------------------------
 
@@ -222,6 +274,8 @@ class Batch:
         for version, row in other.versions.items():
             self.versions.setdefault(version, row)
         self.accounts.update(other.accounts)
+        self.errors.extend(other.errors)
+        self.errors_keep.update(other.errors_keep)
         if other.alive_wall_ms is not None:
             self.alive_wall_ms = other.alive_wall_ms
         return self
@@ -246,6 +300,8 @@ class Batch:
         self.callouts = {k: v for k, v in self.callouts.items() if k[0] not in names}
         self.resets = {k: v for k, v in self.resets.items() if k[0] not in names}
         self.blueprints = {k: v for k, v in self.blueprints.items() if k[0] not in names}
+        self.accounts = {k: v for k, v in self.accounts.items() if k[0] not in names}
+        self.errors = [e for e in self.errors if e.tenant not in names]
 
     def _purge_objects(self, keys: set[ObjectKey]) -> None:
         """Forget this batch's earlier changes to objects ``keys`` and their
@@ -279,6 +335,7 @@ class Snapshot:
     blueprints: list[BlueprintRow]
     versions: dict[str, bytes]
     accounts: list[Account]
+    errors: list[ErrorRow] = field(default_factory=list)
 
     @property
     def alive_wall_ms(self) -> int | None:

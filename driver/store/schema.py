@@ -126,6 +126,65 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+
+def _accounts_per_tenant(conn: sqlite3.Connection) -> None:
+    """Accounts belonged to the one world there was: move them into it (the
+    tenant the store holds, or the default one for a store without any)."""
+    row = conn.execute("SELECT name FROM tenants ORDER BY name LIMIT 1").fetchone()
+    owner = row[0] if row is not None else "demo"
+    conn.execute(
+        "INSERT INTO accounts_v3 (tenant, key, name, password_hash, is_wizard, created_at, last_login) "
+        "SELECT ?, key, name, password_hash, is_wizard, created_at, last_login FROM accounts",
+        (owner,),
+    )
+    conn.execute("DROP TABLE accounts")
+    conn.execute("ALTER TABLE accounts_v3 RENAME TO accounts")
+
+
+MIGRATIONS += (
+    Migration(
+        3,
+        "many tenants: settings, accounts per tenant, API tokens, guest errors, bans",
+        (
+            "ALTER TABLE tenants ADD COLUMN settings BLOB NOT NULL DEFAULT x'a0'",  # CBOR {}
+            """CREATE TABLE accounts_v3 (
+                tenant TEXT NOT NULL,
+                key TEXT NOT NULL,               -- lower-case name
+                name TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                is_wizard INTEGER NOT NULL,
+                created_at REAL NOT NULL,
+                last_login REAL,
+                PRIMARY KEY (tenant, key)
+            )""",
+            """CREATE TABLE tokens (
+                hash TEXT PRIMARY KEY NOT NULL,  -- sha256 hex of the secret
+                role TEXT NOT NULL,
+                tenant TEXT,                     -- NULL: server-wide
+                label TEXT NOT NULL,
+                created_at REAL NOT NULL
+            )""",
+            """CREATE TABLE guest_errors (
+                tenant TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                at REAL NOT NULL,
+                record BLOB NOT NULL,            -- CBOR map
+                PRIMARY KEY (tenant, seq)
+            )""",
+            """CREATE TABLE bans (
+                tenant TEXT NOT NULL,
+                kind TEXT NOT NULL,              -- 'account' or 'address'
+                target TEXT NOT NULL,
+                until REAL,                      -- NULL: for good
+                reason TEXT NOT NULL,
+                by TEXT NOT NULL,
+                PRIMARY KEY (tenant, kind, target)
+            )""",
+        ),
+        _accounts_per_tenant,
+    ),
+)
+
 #: The schema this code reads and writes.
 CURRENT = MIGRATIONS[-1].version
 

@@ -90,49 +90,58 @@ import cbor2
 import jsonschema
 
 from driver.store import Store, schema
-from driver.store.accounts import Account, name_key
+from driver.store.accounts import DEFAULT_TENANT, Account, name_key
 from driver.store.errors import DumpError, RestoreTargetError, StoreError
 from driver.store.lockfile import LOCK_NAME, DirLock
 from driver.store.records import (
+    BanRow,
     BlueprintRow,
     CalloutRow,
+    ErrorRow,
     ObjectRow,
     ResetRow,
     TenantRow,
+    TokenRow,
     VersionRow,
 )
 from driver.store.sqlite import (
     ACCOUNT_COLUMNS,
+    BAN_COLUMNS,
     BLUEPRINT_COLUMNS,
     CALLOUT_COLUMNS,
     DB_NAME,
+    ERROR_COLUMNS,
     OBJECT_COLUMNS,
     RESET_COLUMNS,
     TENANT_COLUMNS,
+    TOKEN_COLUMNS,
     VERSION_COLUMNS,
     account_params,
+    ban_params,
     blueprint_params,
     callout_params,
     check_database,
     connect,
     create_database,
+    error_params,
     fsync_path,
     object_params,
     remove_database_files,
     reset_params,
     tenant_params,
+    token_params,
     translate,
 )
 
 FORMAT = "jitrealm-dump"
-VERSION = 1
+VERSION = 2  # 2: many tenants (tenant settings, accounts per tenant, tokens, bans, errors)
 
 HEADER_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["format", "version", "created_ms", "schema"],
     "properties": {
         "format": {"const": FORMAT},
-        "version": {"const": VERSION},
+        "version": {"enum": [1, VERSION]},
         "created_ms": {"type": "integer"},
         "schema": {"type": "integer", "minimum": 0},
         "generator": {"type": "string"},
@@ -222,7 +231,13 @@ _CHECK_NAMES: dict[Callable[[Any], bool], str] = {
 #: Each kind's fields, in dump order. The first entries of KEYS name the key.
 FIELDS: dict[str, dict[str, Callable[[Any], bool]]] = {
     "meta": {"key": _str, "value": _scalar},
-    "tenant": {"name": _str, "quotas": _plain_map, "clone_counter": _int, "next_handle": _int},
+    "tenant": {
+        "name": _str,
+        "quotas": _plain_map,
+        "clone_counter": _int,
+        "next_handle": _int,
+        "settings": _plain_map,
+    },
     "version": {"version": _str, "component": _bytes},
     "blueprint": {
         "tenant": _str,
@@ -259,7 +274,23 @@ FIELDS: dict[str, dict[str, Callable[[Any], bool]]] = {
         "is_wizard": _bool,
         "created_at": _float,
         "last_login": _opt_float,
+        "tenant": _str,
     },
+    "error": {"tenant": _str, "seq": _int, "at": _float, "record": _plain_map},
+    "token": {"hash": _str, "role": _str, "tenant": _opt_str, "label": _str, "created_at": _float},
+    "ban": {
+        "tenant": _str,
+        "kind": _str,
+        "target": _str,
+        "until": _opt_float,
+        "reason": _str,
+        "by": _str,
+    },
+}
+#: Fields a version-1 dump (one world) lacks, and what they were then.
+DEFAULTS_V1: dict[str, dict[str, Any]] = {
+    "tenant": {"settings": {}},
+    "account": {"tenant": DEFAULT_TENANT},
 }
 KINDS = tuple(FIELDS)
 _RANK = {kind: i for i, kind in enumerate(KINDS)}
@@ -272,7 +303,10 @@ _KEY: dict[str, Callable[[dict[str, Any]], Any]] = {
     "object": lambda r: (r["tenant"], r["id"]),
     "callout": lambda r: (r["tenant"], r["handle"]),
     "reset": lambda r: (r["tenant"], r["object_id"]),
-    "account": lambda r: name_key(r["name"]),
+    "account": lambda r: (r["tenant"], name_key(r["name"])),
+    "error": lambda r: (r["tenant"], r["seq"]),
+    "token": lambda r: r["hash"],
+    "ban": lambda r: (r["tenant"], r["kind"], r["target"]),
 }
 
 # --------------------------------------------------------------------------
@@ -319,6 +353,9 @@ def dump(store: Store, out: BinaryIO, *, generator: str = "jitrealm") -> Counts:
             "callout": scan.callouts,
             "reset": scan.resets,
             "account": scan.accounts,
+            "error": scan.errors,
+            "token": scan.tokens,
+            "ban": scan.bans,
         }
         for key, value in scan.meta().items():
             emit({"t": "meta", "key": key, "value": value})
@@ -358,8 +395,12 @@ def _rows(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
     if kind == "tenant":
         return tenant_params(
             TenantRow(
-                record["name"], record["quotas"], record["clone_counter"], record["next_handle"]
-            )
+                record["name"],
+                record["quotas"],
+                record["clone_counter"],
+                record["next_handle"],
+                record["settings"],
+            )  # fmt: skip
         )
     if kind == "version":
         row = VersionRow(record["version"], record["component"])
@@ -374,6 +415,12 @@ def _rows(kind: str, record: dict[str, Any]) -> tuple[Any, ...]:
         return reset_params(ResetRow(*(record[f] for f in RESET_COLUMNS)))
     if kind == "account":
         return account_params(Account(*(record[f] for f in FIELDS["account"])))
+    if kind == "error":
+        return error_params(ErrorRow(*(record[f] for f in ERROR_COLUMNS)))
+    if kind == "token":
+        return token_params(TokenRow(*(record[f] for f in TOKEN_COLUMNS)))
+    if kind == "ban":
+        return ban_params(BanRow(*(record[f] for f in BAN_COLUMNS)))
     return (record["key"], record["value"])  # meta
 
 
@@ -387,6 +434,9 @@ _INSERT: dict[str, str] = {
         ("callout", "callouts", CALLOUT_COLUMNS),
         ("reset", "resets", RESET_COLUMNS),
         ("account", "accounts", ACCOUNT_COLUMNS),
+        ("error", "guest_errors", ERROR_COLUMNS),
+        ("token", "tokens", TOKEN_COLUMNS),
+        ("ban", "bans", BAN_COLUMNS),
     )
 }
 # A new database already has meta rows (created_ms); the dump's win.
@@ -433,7 +483,9 @@ class _Reader:
         self._hashed = end
 
 
-def _check_record(item: Any, number: int, name: str) -> tuple[str, dict[str, Any]]:
+def _check_record(
+    item: Any, number: int, name: str, version: int = VERSION
+) -> tuple[str, dict[str, Any]]:
     where = f"{name}: record {number}"
     if type(item) is not dict:
         raise DumpError(f"{where} is not a map")
@@ -443,6 +495,9 @@ def _check_record(item: Any, number: int, name: str) -> tuple[str, dict[str, Any
     fields = FIELDS.get(kind) if isinstance(kind, str) else None
     if fields is None:
         raise DumpError(f"{where} has an unknown kind {kind!r}")
+    if version == 1:
+        for field_name, default in DEFAULTS_V1.get(str(kind), {}).items():
+            item.setdefault(field_name, default)
     if len(item) != len(fields) + 1 or not all(f in item for f in fields):
         missing = sorted(set(fields) - set(item))
         extra = sorted(str(k) for k in set(item) - set(fields) - {"t"})
@@ -476,7 +531,7 @@ def _load(f: BinaryIO, name: str, conn: Any) -> Counts:
     transaction). Raises DumpError at the first problem."""
     reader = _Reader(f, name)
     try:
-        _check_header(reader.next(), name)
+        header = _check_header(reader.next(), name)
     except EOFError:
         raise DumpError(f"{name} is empty") from None
     reader.hash_through_current()
@@ -499,7 +554,7 @@ def _load(f: BinaryIO, name: str, conn: Any) -> Counts:
             raise DumpError(
                 f"{name} is truncated: it ends after record {number - 1} with no end record"
             ) from None
-        kind, record = _check_record(item, number, name)
+        kind, record = _check_record(item, number, name, header["version"])
         if kind == "end":
             break
         reader.hash_through_current()

@@ -34,13 +34,20 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 import cbor2
 
 from driver.store import schema
-from driver.store.accounts import Account, AccountExists, AccountNotFound, name_key
+from driver.store.accounts import (
+    DEFAULT_TENANT,
+    Account,
+    AccountExists,
+    AccountNotFound,
+    name_key,
+)
 from driver.store.errors import (
     SchemaTooNewError,
     SchemaTooOldError,
@@ -53,13 +60,16 @@ from driver.store.errors import (
 )
 from driver.store.lockfile import DirLock
 from driver.store.records import (
+    BanRow,
     Batch,
     BlueprintRow,
     CalloutRow,
+    ErrorRow,
     ObjectRow,
     ResetRow,
     Snapshot,
     TenantRow,
+    TokenRow,
     VersionRow,
 )
 
@@ -130,7 +140,7 @@ def _upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
     )
 
 
-TENANT_COLUMNS = ("name", "quotas", "clone_counter", "next_handle")
+TENANT_COLUMNS = ("name", "quotas", "clone_counter", "next_handle", "settings")
 VERSION_COLUMNS = ("version", "component")
 BLUEPRINT_COLUMNS = ("tenant", "path", "version", "language", "source", "source_hash", "history")
 OBJECT_COLUMNS = (
@@ -145,20 +155,37 @@ OBJECT_COLUMNS = (
 )
 CALLOUT_COLUMNS = ("tenant", "handle", "object_id", "method", "args", "due_wall_ms", "seq")
 RESET_COLUMNS = ("tenant", "object_id", "due_wall_ms")
-ACCOUNT_COLUMNS = ("key", "name", "password_hash", "is_wizard", "created_at", "last_login")
+ACCOUNT_COLUMNS = (
+    "tenant",
+    "key",
+    "name",
+    "password_hash",
+    "is_wizard",
+    "created_at",
+    "last_login",
+)
+ERROR_COLUMNS = ("tenant", "seq", "at", "record")
+TOKEN_COLUMNS = ("hash", "role", "tenant", "label", "created_at")
+BAN_COLUMNS = ("tenant", "kind", "target", "until", "reason", "by")
 
 _UPSERT_TENANT = _upsert("tenants", TENANT_COLUMNS, ("name",))
 _UPSERT_BLUEPRINT = _upsert("blueprints", BLUEPRINT_COLUMNS, ("tenant", "path"))
 _UPSERT_OBJECT = _upsert("objects", OBJECT_COLUMNS, ("tenant", "id"))
 _UPSERT_CALLOUT = _upsert("callouts", CALLOUT_COLUMNS, ("tenant", "handle"))
 _UPSERT_RESET = _upsert("resets", RESET_COLUMNS, ("tenant", "object_id"))
-_UPSERT_ACCOUNT = _upsert("accounts", ACCOUNT_COLUMNS, ("key",))
+_UPSERT_ACCOUNT = _upsert("accounts", ACCOUNT_COLUMNS, ("tenant", "key"))
+_UPSERT_ERROR = _upsert("guest_errors", ERROR_COLUMNS, ("tenant", "seq"))
+_UPSERT_TOKEN = _upsert("tokens", TOKEN_COLUMNS, ("hash",))
+_UPSERT_BAN = _upsert("bans", BAN_COLUMNS, ("tenant", "kind", "target"))
 _UPSERT_META = _upsert("meta", ("key", "value"), ("key",))
 _INSERT_VERSION = "INSERT INTO versions (version, component) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
 
 def tenant_params(row: TenantRow) -> tuple[Any, ...]:
-    return (row.name, cbor2.dumps(row.quotas), row.clone_counter, row.next_handle)
+    return (
+        row.name, cbor2.dumps(row.quotas), row.clone_counter, row.next_handle,
+        cbor2.dumps(row.settings),
+    )  # fmt: skip
 
 
 def blueprint_params(row: BlueprintRow) -> tuple[Any, ...]:
@@ -205,6 +232,7 @@ def reset_params(row: ResetRow) -> tuple[Any, ...]:
 
 def account_params(account: Account) -> tuple[Any, ...]:
     return (
+        account.tenant,
         account.key,
         account.name,
         account.password_hash,
@@ -215,8 +243,20 @@ def account_params(account: Account) -> tuple[Any, ...]:
 
 
 def _account(row: tuple[Any, ...]) -> Account:
-    _key, name, password_hash, is_wizard, created_at, last_login = row
-    return Account(name, password_hash, bool(is_wizard), created_at, last_login)
+    tenant, _key, name, password_hash, is_wizard, created_at, last_login = row
+    return Account(name, password_hash, bool(is_wizard), created_at, last_login, tenant)
+
+
+def error_params(row: ErrorRow) -> tuple[Any, ...]:
+    return (row.tenant, row.seq, float(row.at), cbor2.dumps(row.record))
+
+
+def token_params(row: TokenRow) -> tuple[Any, ...]:
+    return (row.hash, row.role, row.tenant, row.label, float(row.created_at))
+
+
+def ban_params(row: BanRow) -> tuple[Any, ...]:
+    return (row.tenant, row.kind, row.target, row.until, row.reason, row.by)
 
 
 class _Prepared:
@@ -237,14 +277,19 @@ class _Prepared:
         self.resets = [reset_params(r) for r in batch.resets.values() if r is not None]
         self.reset_deletes = [k for k, r in batch.resets.items() if r is None]
         self.accounts = [account_params(a) for a in batch.accounts.values() if a is not None]
-        self.account_deletes = [(k,) for k, a in batch.accounts.items() if a is None]
+        self.account_deletes = [k for k, a in batch.accounts.items() if a is None]
+        self.errors = [error_params(r) for r in batch.errors]
+        self.errors_keep = list(batch.errors_keep.items())
         self.alive_wall_ms = batch.alive_wall_ms
 
     def write(self, conn: sqlite3.Connection) -> None:
         """Apply inside the caller's transaction: purges first, then rows."""
         run = conn.executemany
         if self.purged_tenants:
-            for table in ("objects", "callouts", "resets", "blueprints"):
+            for table in (
+                "objects", "callouts", "resets", "blueprints", "accounts", "guest_errors", "bans",
+                "tokens",
+            ):  # fmt: skip
                 run(f"DELETE FROM {table} WHERE tenant = ?", self.purged_tenants)
             run("DELETE FROM tenants WHERE name = ?", self.purged_tenants)
         if self.purged_objects:
@@ -272,7 +317,15 @@ class _Prepared:
         if self.accounts:
             run(_UPSERT_ACCOUNT, self.accounts)
         if self.account_deletes:
-            run("DELETE FROM accounts WHERE key = ?", self.account_deletes)
+            run("DELETE FROM accounts WHERE tenant = ? AND key = ?", self.account_deletes)
+        if self.errors:
+            run(_UPSERT_ERROR, self.errors)
+            for tenant, keep in self.errors_keep:
+                conn.execute(
+                    "DELETE FROM guest_errors WHERE tenant = ? AND seq <= "
+                    "(SELECT max(seq) FROM guest_errors WHERE tenant = ?) - ?",
+                    (tenant, tenant, max(0, keep)),
+                )
         if self.alive_wall_ms is not None:
             conn.execute(_UPSERT_META, ("alive_wall_ms", self.alive_wall_ms))
 
@@ -387,10 +440,13 @@ class SqliteScan:
         return dict(self._conn.execute("SELECT key, value FROM meta ORDER BY key"))
 
     def tenants(self) -> Iterator[TenantRow]:
-        for name, quotas, clone_counter, next_handle in self._conn.execute(
-            "SELECT name, quotas, clone_counter, next_handle FROM tenants ORDER BY name"
+        for name, quotas, clone_counter, next_handle, settings in self._conn.execute(
+            "SELECT name, quotas, clone_counter, next_handle, settings FROM tenants ORDER BY name"
         ):
-            yield TenantRow(name, _decode_map(quotas, f"tenant {name}"), clone_counter, next_handle)
+            yield TenantRow(
+                name, _decode_map(quotas, f"tenant {name}"), clone_counter, next_handle,
+                _decode_map(settings, f"tenant {name}'s settings"),
+            )  # fmt: skip
 
     def versions(self) -> Iterator[VersionRow]:
         for version, component in self._conn.execute(
@@ -451,9 +507,27 @@ class SqliteScan:
 
     def accounts(self) -> Iterator[Account]:
         for row in self._conn.execute(
-            f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM accounts ORDER BY key"
+            f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM accounts ORDER BY tenant, key"
         ):
             yield _account(row)
+
+    def errors(self) -> Iterator[ErrorRow]:
+        for tenant, seq, at, record in self._conn.execute(
+            f"SELECT {', '.join(ERROR_COLUMNS)} FROM guest_errors ORDER BY tenant, seq"
+        ):
+            yield ErrorRow(tenant, seq, at, _decode_map(record, f"error {tenant}/{seq}"))
+
+    def tokens(self) -> Iterator[TokenRow]:
+        for row in self._conn.execute(
+            f"SELECT {', '.join(TOKEN_COLUMNS)} FROM tokens ORDER BY hash"
+        ):
+            yield TokenRow(*row)
+
+    def bans(self) -> Iterator[BanRow]:
+        for row in self._conn.execute(
+            f"SELECT {', '.join(BAN_COLUMNS)} FROM bans ORDER BY tenant, kind, target"
+        ):
+            yield BanRow(*row)
 
 
 class _Readers:
@@ -693,6 +767,7 @@ class SqliteStore:
                 blueprints=list(scan.blueprints()),
                 versions={v.version: v.component for v in scan.versions()},
                 accounts=list(scan.accounts()),
+                errors=list(scan.errors()),
             )
 
     def get_version(self, version: str) -> bytes | None:
@@ -703,38 +778,104 @@ class SqliteStore:
             ).fetchone()
         return None if row is None else row[0]
 
-    # -- AccountStore ------------------------------------------------------------------------
+    # -- accounts, tokens and bans: small immediate transactions ---------------------------
+
+    def accounts_of(self, tenant: str) -> SqliteAccounts:
+        """The :class:`~driver.store.accounts.AccountStore` of one tenant."""
+        return SqliteAccounts(self, tenant)
+
+    # The store itself is the default tenant's account store (a world of one).
+    def get(self, name: str) -> Account | None:
+        return self.accounts_of(DEFAULT_TENANT).get(name)
+
+    def create(self, account: Account) -> None:
+        self.accounts_of(account.tenant).create(account)
+
+    def update(self, account: Account) -> None:
+        self.accounts_of(account.tenant).update(account)
+
+    def count(self) -> int:
+        return self.accounts_of(DEFAULT_TENANT).count()
+
+    def put_token(self, row: TokenRow) -> None:
+        with self._writing() as conn:
+            conn.execute(_UPSERT_TOKEN, token_params(row))
+
+    def delete_token(self, hash_: str) -> bool:
+        with self._writing() as conn:
+            return conn.execute("DELETE FROM tokens WHERE hash = ?", (hash_,)).rowcount > 0
+
+    def tokens(self) -> list[TokenRow]:
+        with self.scan() as scan:
+            return list(scan.tokens())
+
+    def put_ban(self, row: BanRow) -> None:
+        with self._writing() as conn:
+            conn.execute(_UPSERT_BAN, ban_params(row))
+
+    def delete_ban(self, tenant: str, kind: str, target: str) -> bool:
+        with self._writing() as conn:
+            cursor = conn.execute(
+                "DELETE FROM bans WHERE tenant = ? AND kind = ? AND target = ?",
+                (tenant, kind, target),
+            )
+            return cursor.rowcount > 0
+
+    def bans(self) -> list[BanRow]:
+        with self.scan() as scan:
+            return list(scan.bans())
+
+
+class SqliteAccounts:
+    """One tenant's accounts in a :class:`SqliteStore` (an AccountStore)."""
+
+    def __init__(self, store: SqliteStore, tenant: str) -> None:
+        self._store = store
+        self.tenant = tenant
 
     def get(self, name: str) -> Account | None:
-        with self._reading() as conn:
+        with self._store._reading() as conn:
             row = conn.execute(
-                f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM accounts WHERE key = ?",
-                (name_key(name),),
+                f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM accounts WHERE tenant = ? AND key = ?",
+                (self.tenant, name_key(name)),
             ).fetchone()
         return None if row is None else _account(row)
 
     def create(self, account: Account) -> None:
-        params = account_params(account)
-        with self._writing() as conn:
+        params = account_params(replace(account, tenant=self.tenant))
+        with self._store._writing() as conn:
             cursor = conn.execute(
-                f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (key) DO NOTHING",
+                f"INSERT INTO accounts ({', '.join(ACCOUNT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(ACCOUNT_COLUMNS))}) "
+                "ON CONFLICT (tenant, key) DO NOTHING",
                 params,
             )
             if cursor.rowcount == 0:
                 raise AccountExists(account.name)
 
     def update(self, account: Account) -> None:
-        key, *rest = account_params(account)
-        with self._writing() as conn:
+        tenant, key, *rest = account_params(replace(account, tenant=self.tenant))
+        with self._store._writing() as conn:
             cursor = conn.execute(
                 "UPDATE accounts SET name = ?, password_hash = ?, is_wizard = ?, created_at = ?, "
-                "last_login = ? WHERE key = ?",
-                (*rest, key),
+                "last_login = ? WHERE tenant = ? AND key = ?",
+                (*rest, tenant, key),
             )
             if cursor.rowcount == 0:
                 raise AccountNotFound(account.name)
 
     def count(self) -> int:
-        with self._reading() as conn:
-            return int(conn.execute("SELECT count(*) FROM accounts").fetchone()[0])
+        with self._store._reading() as conn:
+            return int(
+                conn.execute(
+                    "SELECT count(*) FROM accounts WHERE tenant = ?", (self.tenant,)
+                ).fetchone()[0]
+            )
+
+    def all(self) -> list[Account]:
+        with self._store._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM accounts WHERE tenant = ? ORDER BY key",
+                (self.tenant,),
+            ).fetchall()
+        return [_account(row) for row in rows]

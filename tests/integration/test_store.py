@@ -17,9 +17,11 @@ import pytest
 
 from driver.auth.accounts import ScryptParams, ensure_admin, verify_password
 from driver.store import (
+    BanRow,
     Batch,
     BlueprintRow,
     CalloutRow,
+    ErrorRow,
     ObjectRow,
     ResetRow,
     SchemaTooNewError,
@@ -32,6 +34,7 @@ from driver.store import (
     StoreFullError,
     StoreLockedError,
     TenantRow,
+    TokenRow,
     VersionRow,
     schema,
 )
@@ -270,7 +273,32 @@ def test_deleting_a_tenant_takes_everything_it_owns(store: SqliteStore) -> None:
     assert {bp.tenant for bp in snap.blueprints} == {"acme"}
     assert snap.callouts == [] and snap.resets == []
     assert len(snap.versions) == 3  # shared across tenants: kept
-    assert len(snap.accounts) == 2  # accounts are not per tenant
+    assert snap.accounts == []  # every account was the deleted tenant's
+
+
+def test_accounts_errors_and_bans_are_per_tenant(store: SqliteStore) -> None:
+    store.commit(sample_batch())
+    acme = store.accounts_of("acme")
+    acme.create(Account("Alice", "h-acme"))
+    assert acme.get("alice") == Account("Alice", "h-acme", tenant="acme")
+    assert store.accounts_of("demo").get("alice") is not None  # a different Alice
+    assert store.accounts_of("demo").get("alice") != acme.get("alice")
+    assert store.accounts_of("nowhere").get("alice") is None
+    with pytest.raises(AccountExists):
+        acme.create(Account("ALICE", "again"))
+    b = Batch()
+    for seq in range(1, 8):
+        b.add_error(ErrorRow("acme", seq, 1.0 * seq, {"kind": "trap", "seq": seq}), keep=5)
+    store.commit(b)
+    assert [e.seq for e in store.load().errors] == [3, 4, 5, 6, 7]  # the newest five
+    store.put_ban(BanRow("acme", "account", "mallory", None, "spam", "admin"))
+    store.put_token(TokenRow("ab" * 32, "author", "acme", "ci", 1.0))
+    b = Batch()
+    b.delete_tenant("acme")
+    store.commit(b)
+    snap = store.load()
+    assert snap.errors == [] and store.bans() == [] and store.tokens() == []
+    assert {a.tenant for a in snap.accounts} == {"demo"}
 
 
 def test_versions_are_written_once(store: SqliteStore) -> None:
@@ -311,7 +339,7 @@ def test_merge_later_upsert_wins() -> None:
     b.put_account(Account("bob", "h2"))
     merged = Batch.merged([a, b])
     assert merged.objects == {("demo", "/x"): obj("/x", 2)}
-    assert merged.accounts["bob"] == Account("bob", "h2")
+    assert merged.accounts[("demo", "bob")] == Account("bob", "h2")
 
 
 def test_merge_delete_after_upsert_wins() -> None:
@@ -472,7 +500,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_data(data_dir: Path) -> 
     make_v1_database(data_dir)
     with SqliteStore(data_dir) as s:
         snap = s.load()
-        assert snap.schema == schema.CURRENT == 2
+        assert snap.schema == schema.CURRENT == 3
         assert snap.meta["created_ms"] == 1600000000000
         assert snap.tenants == [TenantRow("demo", {"max_objects": 9}, 3, 4)]
         assert snap.objects == [
@@ -495,12 +523,12 @@ def test_a_failing_migration_leaves_the_database_at_its_old_version(
     make_v1_database(data_dir)
 
     def explode(conn: sqlite3.Connection) -> None:
-        raise RuntimeError("migration 3 failed")
+        raise RuntimeError("migration 4 failed")
 
-    broken = schema.Migration(3, "broken", ("CREATE TABLE half_done (x)",), explode)
+    broken = schema.Migration(4, "broken", ("CREATE TABLE half_done (x)",), explode)
     monkeypatch.setattr(schema, "MIGRATIONS", (*schema.MIGRATIONS, broken))
-    monkeypatch.setattr(schema, "CURRENT", 3)
-    with pytest.raises(RuntimeError, match="migration 3 failed"):
+    monkeypatch.setattr(schema, "CURRENT", 4)
+    with pytest.raises(RuntimeError, match="migration 4 failed"):
         SqliteStore(data_dir)
     conn = sqlite3.connect(data_dir / DB_NAME)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
@@ -509,7 +537,7 @@ def test_a_failing_migration_leaves_the_database_at_its_old_version(
     conn.close()
     monkeypatch.undo()
     with SqliteStore(data_dir) as s:  # the lock was released, the real migrations still work
-        assert s.load().schema == 2
+        assert s.load().schema == 3
 
 
 def test_a_database_from_a_newer_schema_is_refused_untouched(data_dir: Path) -> None:
@@ -520,7 +548,7 @@ def test_a_database_from_a_newer_schema_is_refused_untouched(data_dir: Path) -> 
     conn.close()
     before = path.read_bytes()
     with pytest.raises(
-        SchemaTooNewError, match=rf"newer JitRealm \(schema 5, this one knows {schema.CURRENT}\)"
+        SchemaTooNewError, match=rf"newer JitRealm \(schema {schema.CURRENT + 3}, this one knows {schema.CURRENT}\)"
     ):
         SqliteStore(data_dir)
     assert path.read_bytes() == before

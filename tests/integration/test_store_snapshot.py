@@ -70,7 +70,7 @@ def test_a_dump_is_a_documented_cbor_sequence(world: SqliteStore) -> None:
     data = dump_bytes(world)
     found = items(data)
     header, records, end = found[0], found[1:-1], found[-1]
-    assert header["format"] == "jitrealm-dump" and header["version"] == 1
+    assert header["format"] == "jitrealm-dump" and header["version"] == 2
     assert header["schema"] == schema.CURRENT and isinstance(header["created_ms"], int)
     kinds = [r["t"] for r in records]
     assert kinds == sorted(kinds, key=KINDS.index), "records are grouped in the documented order"
@@ -86,6 +86,9 @@ def test_a_dump_is_a_documented_cbor_sequence(world: SqliteStore) -> None:
         "callout": 2,
         "reset": 1,
         "account": 2,
+        "error": 0,
+        "token": 0,
+        "ban": 0,
     }
     assert end["sha256"] == hashlib.sha256(data[: len(data) - len(cbor2.dumps(end))]).digest()
     sword = next(r for r in records if r["t"] == "object" and r["id"] == "/obj/sword#000042")
@@ -255,9 +258,9 @@ def test_garbage_and_foreign_files_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_newer_dump_version_is_refused(tmp_path: Path) -> None:
-    header = {"format": "jitrealm-dump", "version": 2, "created_ms": 1, "schema": 9}
+    header = {"format": "jitrealm-dump", "version": 3, "created_ms": 1, "schema": 9}
     assert_refused(
-        sequence(header=header), tmp_path / "t", "version 2, newer than this JitRealm reads"
+        sequence(header=header), tmp_path / "t", "version 3, newer than this JitRealm reads"
     )
 
 
