@@ -47,3 +47,32 @@ class GuestErrorRecord:
     message: str
     ref: str = ""
     actor: str | None = None
+
+
+class NoSuchTenant(WorldError):
+    """No tenant (world) by that name on this server."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no such tenant: {name}")
+        self.name = name
+
+
+class TenantExists(WorldError):
+    """A tenant by that name already exists (or existed and is being deleted)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"tenant {name} already exists")
+        self.name = name
+
+
+class NoSuchVersion(WorldError):
+    """The blueprint has no such version (published and still kept)."""
+
+    def __init__(self, path: str, version: str) -> None:
+        super().__init__(f"{path} has no version {version}")
+        self.path, self.version = path, version
+
+
+class BadRequest(WorldError):
+    """The request itself is wrong (an unknown quota, a value out of range,
+    a bad name): nothing was changed."""
