@@ -1,14 +1,14 @@
-"""The composition root: one realm, wired from its parts, and its server.
+"""One tenant's world, wired from its parts.
 
-:class:`Realm` builds the pieces and connects them: the runtime that runs
-blueprint code, the tenant (the world), the players layer (presence,
-delivery, the gateway), and the loop that runs events. It also builds the
-world from source and answers the wizard's ``reload``. :func:`serve` runs
-the loop, persistence and the listeners; :func:`open_realm` restores a world
-from its data directory.
-
-Only the default tenant is served to players for now; the loop already
-serves any number of tenants fairly.
+:class:`Realm` builds the pieces and connects them: the tenant (the world's
+objects and events), the players layer (presence, delivery, the gateway)
+and its live rooms, over a runtime that runs blueprint code. The world the
+server was started with (``world-src``) also builds itself from source and
+answers the wizard's ``reload``; other tenants' code is published through
+the admin API. A realm alone has a loop of its own (tests, tools); on a
+server every realm shares one loop, one runtime and one store
+(:mod:`driver.worlds`). :func:`open_realm` restores a single world from its
+data directory.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from driver.runtimes import Runtime, RuntimeKind
 from driver.runtimes.declarative import DeclarativeRuntime
 from driver.store.accounts import AccountStore, MemoryAccountStore
 from driver.store.sqlite import SqliteStore
-from driver.tenancy.errors import NoSuchBlueprint, NotBuilt
+from driver.tenancy.errors import NoSuchBlueprint, NotBuilt, WorldError
 from driver.tenancy.loop import Loop
 from driver.tenancy.output import Text
 from driver.tenancy.quotas import Quotas
@@ -77,36 +77,50 @@ class Realm:
         *,
         runtime: Runtime | None = None,
         accounts: AccountStore | None = None,
+        name: str | None = None,
+        settings: WorldSettings | None = None,
+        quotas: Quotas | None = None,
+        loop: Loop | None = None,
+        admission: Admission | None = None,
     ) -> None:
+        """``name`` defaults to the configured tenant, the one built from
+        ``config.world_dir``; any other realm has no sources. With ``loop``
+        (shared by a server's realms) the caller adds the tenant to it once
+        the world is restored; without, the realm has a loop of its own."""
         self.config = config
+        self.name = name or config.tenant
+        self.has_sources = self.name == config.tenant
         if runtime is None:
             from driver.runtimes.inproc import InprocRuntime
 
             runtime = InprocRuntime(cache_dir=config.build_dir / "cache")
         self.runtime = runtime
         self.accounts = accounts if accounts is not None else MemoryAccountStore()
-        self.settings = read_world_settings(config.world_dir)
+        if settings is None:
+            settings = read_world_settings(config.world_dir) if self.has_sources else WorldSettings()
+        self.settings = settings
         self.presence = Presence()
         self.delivery = Delivery(self.presence, self.settings)
         # Declarative rooms (statechart bundles) run beside the WebAssembly blueprints.
         self.declarative = DeclarativeRuntime()
         self.tenant = Tenant(
-            config.tenant,
+            self.name,
             {RuntimeKind.WASM: runtime, RuntimeKind.DECLARATIVE: self.declarative},
             self.delivery,
-            quotas=config.quotas,
+            quotas=quotas if quotas is not None else config.quotas,
         )
+        self.tenant.settings = self.settings
         self.delivery.tenant = self.tenant
         self.tenant.timers_paused = config.timers_paused
-        self.loop = Loop([self.tenant], announce=self._announce)
+        self.loop = loop if loop is not None else Loop([self.tenant], announce=self._announce)
         self.players = Gateway(
             self.tenant, self.presence, self.delivery, self.accounts, self.settings,
             reload=self.reload,
             kdf_params=config.kdf_params, linkdead_seconds=config.linkdead_seconds,
-            admission=Admission(config.connection_limits),
+            admission=admission if admission is not None else Admission(config.connection_limits),
         )  # fmt: skip
         # Live rooms for WebSocket clients; the gateway hands them client events.
-        self.rooms = RoomHost({config.tenant: self.tenant}, self.declarative)
+        self.rooms = RoomHost({self.name: self.tenant}, self.declarative)
         self.players.client_events = self.rooms
         self.started_at = time.time()
 
@@ -130,12 +144,17 @@ class Realm:
 
     async def build(self, paths: list[Path] | None = None) -> list[CompileError]:
         """Compile world sources into the build dir, in a child process
-        (:mod:`driver.compiles`). Returns the errors."""
+        (:mod:`driver.compiles`). Returns the errors. (Only the realm built
+        from ``world-src`` has sources: the others have nothing to build.)"""
+        if not self.has_sources:
+            return []
         return await compiles.build(self.dirs, paths, self.config.build_limits)
 
     async def publish_all(self) -> list[str]:
         """Publish every built blueprint into the tenant. Returns problems."""
         problems: list[str] = []
+        if not self.has_sources:
+            return problems
         for path, entry in sorted(build_manifest.load(self.config.build_dir).items()):
             try:
                 await self._publish(path, entry)
@@ -165,6 +184,8 @@ class Realm:
         bp = self.tenant.blueprints.get(path)
         if bp is None:
             raise NoSuchBlueprint(path)
+        if not self.has_sources:
+            raise WorldError(f"{self.name} has no sources here: publish {path} through the API")
         if bp.source is not None and bp.source.exists():
             errors = await self.build([bp.source])
             if errors:

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import trio
 
-from driver.app import PROJECT_ROOT, RealmConfig, open_realm
+from driver.app import PROJECT_ROOT, RealmConfig
 from driver.runtimes.wasm import start_wasm_runtime
 from driver.server import CannotListen, serve, stop
 from driver.store import snapshot
 from driver.store.errors import StoreError
 from driver.store.sqlite import SqliteStore
+from driver.worlds import open_worlds
 
 log = logging.getLogger("jitrealm")
 
@@ -92,14 +93,14 @@ def cmd_run(argv: Sequence[str]) -> int:
                 nursery, ns.sandbox, workers=ns.workers, cache_dir=config.build_dir / "cache"
             )
             try:
-                realm, persistence = await open_realm(config, runtime)
+                worlds, persistence = await open_worlds(config, runtime)
             except StoreError as exc:
                 print(f"jitrealm: cannot open the world in {ns.data}: {exc}", file=sys.stderr)
                 status = 2
                 nursery.cancel_scope.cancel()
                 return
             try:
-                password = ensure_admin(realm.accounts, os.environ)
+                password = ensure_admin(worlds.default.accounts, os.environ)
             except (ValueError, StoreError) as exc:
                 print(f"jitrealm: {exc}", file=sys.stderr)
                 status = 2
@@ -111,7 +112,7 @@ def cmd_run(argv: Sequence[str]) -> int:
             try:
                 try:
                     telnet_port, http_port = await nursery.start(
-                        functools.partial(serve, realm, ns.telnet, ns.http, watch=ns.watch, persistence=persistence)
+                        functools.partial(serve, worlds, ns.telnet, ns.http, watch=ns.watch)
                     )
                 except BaseExceptionGroup as group:
                     cannot = _cannot_listen(group)
@@ -122,11 +123,15 @@ def cmd_run(argv: Sequence[str]) -> int:
                     status = 2
                     nursery.cancel_scope.cancel()
                     return
+                realm = worlds.default
+                others = len(worlds.realms) - 1
                 print(
                     f"{realm.title} is up: telnet {_show_host(ns.telnet[0])}:{telnet_port}, "
                     f"browser http://{_show_host(ns.http[0])}:{http_port}/  "
                     f"({len(realm.tenant.blueprints.by_path)} blueprints, start room {realm.start_room}, "
-                    f"sandbox {ns.sandbox})",
+                    f"sandbox {ns.sandbox}"
+                    + (f"; {others} other world{'s' if others != 1 else ''}" if others else "")
+                    + ")",
                     flush=True,
                 )
                 # SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop): every
@@ -134,7 +139,7 @@ def cmd_run(argv: Sequence[str]) -> int:
                 with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for signum in signals:
                         print(f"\n{signal.Signals(signum).name}: shutting down.", file=sys.stderr, flush=True)
-                        told = await stop(realm)
+                        told = await stop(worlds)
                         print(f"Told {told} session{'s' if told != 1 else ''}; stopped.", file=sys.stderr, flush=True)
                         nursery.cancel_scope.cancel()
                         break

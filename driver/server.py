@@ -18,7 +18,9 @@ from driver.app import Realm
 from driver.net.admission import Admission
 from driver.net.telnet_server import TelnetConfig, serve_telnet
 from driver.persistence.commit import Persistence
+from driver.runtimes import Runtime
 from driver.watch import watch_sources
+from driver.worlds import Worlds
 
 
 class CannotListen(Exception):
@@ -38,10 +40,12 @@ class CannotListen(Exception):
         self.host, self.port, self.error = host, port, error
 
 
-async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *, watch: bool = False,
-                telnet_config: TelnetConfig | None = None, persistence: Persistence | None = None,
+async def serve(target: Realm | Worlds, telnet: tuple[str, int], http: tuple[str, int], *,
+                watch: bool = False, telnet_config: TelnetConfig | None = None,
+                persistence: Persistence | None = None,
                 task_status: trio.TaskStatus[tuple[int, int]] = trio.TASK_STATUS_IGNORED) -> None:
-    """Run the realm's loop and its listeners until cancelled.
+    """Run the worlds' loop and listeners until cancelled: one realm made on
+    its own (tests, tools) or a server's worlds (:func:`driver.worlds.open_worlds`).
 
     Reports the bound (telnet, http) ports, so tests can pass port 0.
     Raises :class:`CannotListen` (inside an exception group, as trio
@@ -49,24 +53,31 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
     """
     from driver.net.web import serve_web
 
+    worlds = target if isinstance(target, Worlds) else Worlds.of(target, persistence)
+    persistence = persistence or worlds.persistence
     _tune_gc()
     async with trio.open_nursery() as nursery:
-        realm.players.nursery = nursery
+        worlds.nursery = nursery
+        worlds.telnet_host, worlds.telnet_config = telnet[0], telnet_config
+        for realm in worlds.realms.values():
+            realm.players.nursery = nursery
         if persistence is not None:
             nursery.start_soon(persistence.run)
             nursery.start_soon(persistence.keep_alive)
-        nursery.start_soon(realm.loop.run)
-        nursery.start_soon(realm.players.reap_loop)
-        nursery.start_soon(_sweep_loop, realm)
-        nursery.start_soon(realm.rooms.run)  # live declarative rooms: patches, timers
-        nursery.start_soon(_collect_after_floods, realm.players.admission)
-        # One admission for both listeners: connections per address and
+        nursery.start_soon(worlds.loop.run)
+        for realm in list(worlds.realms.values()):
+            if realm.settings.suspended is None:
+                nursery.start_soon(worlds.run_realm, realm)  # reaper, live rooms, own port
+        nursery.start_soon(_sweep_loop, worlds.runtime)
+        nursery.start_soon(_collect_after_floods, worlds.admission)
+        # One admission for every listener: connections per address and
         # before login are counted across telnet and WebSocket together.
-        admission = realm.players.admission
+        admission = worlds.admission
+        default = worlds.default
         try:
             telnet_port = await nursery.start(
                 lambda task_status: serve_telnet(
-                    realm.players, telnet[0], telnet[1], mssp_info=realm.mssp, config=telnet_config,
+                    worlds, telnet[0], telnet[1], mssp_info=default.mssp, config=telnet_config,
                     admission=admission, task_status=task_status,
                 )
             )
@@ -75,19 +86,20 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
         try:
             http_port = await nursery.start(
                 lambda task_status: serve_web(
-                    realm.players, http[0], http[1], admission=admission, task_status=task_status
+                    worlds, http[0], http[1], admission=admission, route=worlds.route,
+                    task_status=task_status,
                 )
             )
         except OSError as exc:
             raise CannotListen(http[0], http[1], exc) from None
-        realm.config.telnet_port = telnet_port
+        default.config.telnet_port = telnet_port
         if watch:
             def notify(message: str) -> None:
                 print(message, file=sys.stderr, flush=True)
-                for pid in list(realm.players.links):
-                    if realm.players.is_wizard(pid):
-                        realm.players.text(pid, message + "\n")
-            nursery.start_soon(watch_sources(realm, notify))
+                for pid in list(default.players.links):
+                    if default.players.is_wizard(pid):
+                        default.players.text(pid, message + "\n")
+            nursery.start_soon(watch_sources(default, notify))
         task_status.started((telnet_port, http_port))
 
 
@@ -95,21 +107,25 @@ async def serve(realm: Realm, telnet: tuple[str, int], http: tuple[str, int], *,
 SHUTDOWN_GRACE = 5.0
 
 
-async def stop(realm: Realm, grace: float = SHUTDOWN_GRACE) -> int:
+async def stop(target: Realm | Worlds, grace: float = SHUTDOWN_GRACE) -> int:
     """Before the server stops: tell every session (telnet or WebSocket, at
-    the login screen or playing) and close it, waiting up to ``grace``
-    seconds for them to flush. Without it a telnet client just sees the
-    connection die. Returns how many sessions were told."""
-    told = realm.players.shutdown()
-    await realm.players.wait_closed(grace)
+    the login screen or playing, in every world) and close it, waiting up to
+    ``grace`` seconds for them to flush. Without it a telnet client just
+    sees the connection die. Returns how many sessions were told."""
+    if isinstance(target, Worlds):
+        told = target.shutdown()
+        await target.wait_closed(grace)
+        return told
+    told = target.players.shutdown()
+    await target.players.wait_closed(grace)
     return told
 
 
-async def _sweep_loop(realm: Realm, every: float = 10.0, idle_seconds: float = 60.0) -> None:
+async def _sweep_loop(runtime: Runtime, every: float = 10.0, idle_seconds: float = 60.0) -> None:
     """Give memory back: instances idle for a minute are dropped."""
     while True:
         await trio.sleep(every)
-        realm.runtime.sweep(idle_seconds)
+        runtime.sweep(idle_seconds)
 
 
 async def _collect_after_floods(

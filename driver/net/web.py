@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -204,6 +204,28 @@ def _request_bytes(request: h11.Request) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+#: A world's own pages and WebSocket: ``/t/<world>/`` and ``/t/<world>/ws``.
+WORLD_PREFIX = b"/t/"
+
+
+def split_world(target: bytes) -> tuple[str | None, bytes]:
+    """``/t/acme/ws?x`` -> (``acme``, ``/ws?x``); any other target -> (None, target).
+    A world name is what tenant names allow (checked by the router)."""
+    if not target.startswith(WORLD_PREFIX):
+        return None, target
+    name, slash, rest = target[len(WORLD_PREFIX) :].partition(b"/")
+    if not slash or not name:
+        raise _HttpError(404, "a world's pages are under /t/<world>/")
+    try:
+        return name.decode("ascii"), b"/" + rest
+    except UnicodeDecodeError:
+        raise _HttpError(404, "no such world") from None
+
+
+#: Which gateway serves a world named in the path (None: there is no such world).
+WorldRoute = Callable[[str], Gateway | None]
+
+
 class _WebServer:
     def __init__(
         self,
@@ -211,8 +233,10 @@ class _WebServer:
         static_dir: Path,
         ws_limits: WebSocketLimits,
         http_limits: HttpLimits,
+        route: WorldRoute | None = None,
     ) -> None:
         self.gateway = gateway
+        self.route = route
         self.static_dir = static_dir
         self.ws_limits = ws_limits
         self.http_limits = http_limits
@@ -263,8 +287,9 @@ class _WebServer:
                 return  # ConnectionClosed, or a client speaking out of turn
             try:
                 self._check_target(event)
+                gateway, event = self._world_of(event)
                 if _is_websocket_upgrade(event):
-                    await self._upgrade(conn, stream, event, peer, ticket)
+                    await self._upgrade(conn, stream, event, peer, ticket, gateway)
                     return
                 await self._drain_body(conn, stream)
                 await self._serve_static(conn, stream, event)
@@ -278,6 +303,21 @@ class _WebServer:
             if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
                 return
             conn.start_next_cycle()
+
+    def _world_of(self, request: h11.Request) -> tuple[Gateway, h11.Request]:
+        """The gateway a request is for, and the request with its
+        ``/t/<world>`` prefix taken off (the page and client are the same)."""
+        world, target = split_world(request.target)
+        if world is None:
+            return self.gateway, request
+        gateway = self.route(world) if self.route is not None else None
+        if gateway is None:
+            raise _HttpError(404, f"there is no world called {world[:40]!r} here")
+        stripped = h11.Request(
+            method=request.method, target=target, headers=list(request.headers.raw_items()),
+            http_version=request.http_version,
+        )  # fmt: skip
+        return gateway, stripped
 
     def _check_target(self, request: h11.Request) -> None:
         limits = self.http_limits
@@ -302,7 +342,9 @@ class _WebServer:
                 else:
                     raise _HttpError(400, "bad request")
 
-    async def _send(self, conn: h11.Connection, stream: trio.abc.Stream, *events: h11.Event) -> None:
+    async def _send(
+        self, conn: h11.Connection, stream: trio.abc.Stream, *events: h11.Event
+    ) -> None:
         for event in events:
             data = conn.send(event)
             if data:
@@ -377,6 +419,7 @@ class _WebServer:
         request: h11.Request,
         peer: str,
         ticket: Ticket,
+        gateway: Gateway,
     ) -> None:
         if request.target.split(b"?", 1)[0] != WEBSOCKET_PATH.encode():
             raise _HttpError(404, f"no WebSocket here; the endpoint is {WEBSOCKET_PATH}")
@@ -415,8 +458,8 @@ class _WebServer:
                 )
                 ws = await ws_request.accept(subprotocol=subprotocol)
             if ws is not None:
-                gateway = _AdmittedGateway(self.gateway, ticket)
-                await run_websocket_session(ws, gateway, peer=peer, limits=self.ws_limits)
+                admitted = _AdmittedGateway(gateway, ticket)
+                await run_websocket_session(ws, admitted, peer=peer, limits=self.ws_limits)
             # Stop trio-websocket's reader; our caller closes the stream.
             nursery.cancel_scope.cancel()
 
@@ -470,6 +513,7 @@ async def serve_web(
     limits: WebSocketLimits | None = None,
     http_limits: HttpLimits | None = None,
     admission: Admission | None = None,
+    route: WorldRoute | None = None,
 ) -> None:
     """Serve the browser client and the WebSocket endpoint until cancelled.
 
@@ -477,13 +521,16 @@ async def serve_web(
     ``await nursery.start(serve_web, gateway, "127.0.0.1", 0)`` gives a test
     its free port. ``admission`` decides which connections are served (see
     :mod:`driver.net.admission`); share the telnet listener's so both count
-    together. None: one of its own, with defaults.
+    together. None: one of its own, with defaults. ``route`` finds the
+    gateway of a world named in the path (``/t/<world>/``); without it only
+    ``gateway``'s world is served.
     """
     server = _WebServer(
         gateway,
         Path(static_dir),
         limits or WebSocketLimits(),
         http_limits or HttpLimits(),
+        route,
     )
     listeners = await _open_listeners(host, port)
     bound = listeners[0].socket.getsockname()[1]

@@ -19,7 +19,6 @@ retried until it goes through.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING, Protocol
@@ -36,6 +35,7 @@ from driver.store.records import (
     TenantRow,
     VersionRow,
 )
+from driver.tenancy import quotas
 from driver.tenancy.output import Outbox
 from driver.tenancy.tenant import Tenant
 from driver.world.changes import Changes
@@ -87,6 +87,8 @@ class Persistence:
         self.commits = 0
         self.cpu_seconds = 0.0  # CPU spent building rows and committing them (both threads)
         self.commit_ms: list[float] = []  # recent commit latencies, for the benchmark
+        self.commit_seconds = 0.0  # all commits' latency together, for /metrics
+        self.last_commit_seconds = 0.0
 
     # -- the Committer protocol -------------------------------------------------------
 
@@ -192,7 +194,10 @@ class Persistence:
                 await self._pause(batch, outboxes, f"the store failed ({exc})")
                 continue
             self.commits += 1
-            self.commit_ms.append((time.perf_counter() - started) * 1000)
+            took = time.perf_counter() - started
+            self.commit_seconds += took
+            self.last_commit_seconds = took
+            self.commit_ms.append(took * 1000)
             if len(self.commit_ms) > 10_000:
                 del self.commit_ms[:5_000]
             if self.failed is not None:
@@ -225,6 +230,20 @@ class Persistence:
         await trio.sleep(RETRY_SECONDS)
         self._kick.set()
 
+    def save_now(self, tenant: Tenant) -> None:
+        """Save what changed in ``tenant`` outside any event (an admin's
+        change to it) with the next commit, even if the loop no longer
+        serves it (suspended)."""
+        if tenant.changes and not tenant.in_event:
+            self._add_tenant(self.pending, tenant, tenant.changes.take())
+        self._kick.set()
+
+    def purge(self, name: str) -> None:
+        """Delete tenant ``name`` and everything it owns from the store
+        (with the next commit)."""
+        self.pending.delete_tenant(name)
+        self._kick.set()
+
     def save_all(self, tenant: Tenant) -> None:
         """Mark everything in ``tenant`` changed (first start, after a restore)."""
         for obj in tenant.graph.objects.values():
@@ -241,7 +260,10 @@ class Persistence:
 
 
 def tenant_row(tenant: Tenant) -> TenantRow:
-    return TenantRow(tenant.name, dataclasses.asdict(tenant.quotas), tenant.clone_counter, tenant.peek_handle())
+    return TenantRow(
+        tenant.name, quotas.as_flat(tenant.quotas), tenant.clone_counter, tenant.peek_handle(),
+        tenant.settings.to_plain(),
+    )  # fmt: skip
 
 
 def object_row(tenant: str, obj: MudObject) -> ObjectRow:

@@ -9,6 +9,11 @@ side: while one awaits a sandbox worker, another runs.
 
 When the store cannot save (a full disk), persistence calls :meth:`pause`:
 no event runs until :meth:`resume`.
+
+Tenants come and go while the loop runs (an admin creates, suspends or
+deletes one): :meth:`add` starts a tenant's task, :meth:`remove` cancels it
+between two awaits, so an event in flight is abandoned exactly as when the
+server stops (nothing of an unfinished event is applied or saved).
 """
 
 from __future__ import annotations
@@ -29,6 +34,24 @@ class Loop:
         self.announce = announce
         self.paused: str | None = None  # why the world is stopped (the store cannot write)
         self._resumed = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._scopes: dict[str, trio.CancelScope] = {}
+
+    def add(self, tenant: Tenant) -> None:
+        """Serve ``tenant`` too (from now on, if the loop is running)."""
+        if tenant in self.tenants:
+            return
+        self.tenants.append(tenant)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._serve_scoped, tenant)
+
+    def remove(self, tenant: Tenant) -> None:
+        """Stop serving ``tenant``: its events and timers stop at once."""
+        if tenant in self.tenants:
+            self.tenants.remove(tenant)
+        scope = self._scopes.pop(tenant.name, None)
+        if scope is not None:
+            scope.cancel()
 
     def wake(self) -> None:
         """Let every tenant look at its queue and timers now."""
@@ -63,8 +86,18 @@ class Loop:
     async def run(self) -> None:
         """Serve every tenant until cancelled."""
         async with trio.open_nursery() as nursery:
-            for tenant in self.tenants:
-                nursery.start_soon(self.serve, tenant)
+            self._nursery = nursery
+            try:
+                for tenant in self.tenants:
+                    nursery.start_soon(self._serve_scoped, tenant)
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+
+    async def _serve_scoped(self, tenant: Tenant) -> None:
+        with trio.CancelScope() as scope:
+            self._scopes[tenant.name] = scope
+            await self.serve(tenant)
 
     async def serve(self, tenant: Tenant) -> None:
         """Run one tenant's events and timers until cancelled."""

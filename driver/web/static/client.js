@@ -295,7 +295,10 @@
     decoder = new TextDecoder("utf-8");
     ansi.pending = "";
     setStatus("connecting", "Connecting");
-    socket = new WebSocket(`${scheme}//${location.host}/ws`, [SUBPROTOCOL]);
+    // Beside the page: /ws for the server's default world, /t/<world>/ws
+    // for the page served at /t/<world>/.
+    const base = location.pathname.replace(/[^/]*$/, "");
+    socket = new WebSocket(`${scheme}//${location.host}${base}ws`, [SUBPROTOCOL]);
     socket.binaryType = "arraybuffer";
     socket.addEventListener("open", () => {
       const again = everConnected && retries > 0;
