@@ -290,14 +290,20 @@ def password_error(password: str, name: str) -> str | None:
 
 
 def new_account(
-    name: str, password_hash: str, *, is_wizard: bool = False, now: float | None = None
+    name: str,
+    password_hash: str,
+    *,
+    is_wizard: bool = False,
+    is_admin: bool = False,
+    now: float | None = None,
 ) -> Account:
     """A fresh record for ``name`` (validated by the caller), created ``now``."""
     return Account(
         name=display_name(name),
         password_hash=password_hash,
-        is_wizard=is_wizard,
+        is_wizard=is_wizard or is_admin,
         created_at=time.time() if now is None else now,
+        is_admin=is_admin,
     )
 
 
@@ -324,7 +330,9 @@ def ensure_admin(
     params: ScryptParams = DEFAULT_PARAMS,
     now: float | None = None,
 ) -> str | None:
-    """Create the wizard account ``admin`` if it does not exist.
+    """Create the account ``admin`` (the world's admin, and a wizard) if it
+    does not exist; an ``admin`` made a wizard before there were admins is
+    made the admin.
 
     The password comes from ``env[JITREALM_ADMIN_PASSWORD]`` when set;
     otherwise a strong one is generated and *returned*, so the caller can
@@ -337,7 +345,11 @@ def ensure_admin(
     breaks the password rules (the message never contains the password).
     Hashes synchronously; call it before serving, or in a thread.
     """
-    if store.get(ADMIN_NAME) is not None:
+    existing = store.get(ADMIN_NAME)
+    if existing is not None:
+        if existing.is_wizard and not existing.is_admin:
+            # Made before there were roles: the operator's account is the admin.
+            store.update(dataclasses.replace(existing, is_admin=True))
         return None
     supplied = env.get(ADMIN_PASSWORD_ENV)
     if supplied:
@@ -348,7 +360,7 @@ def ensure_admin(
     else:
         password = secrets.token_urlsafe(18)  # 144 bits, 24 characters
         generated = password
-    account = new_account(ADMIN_NAME, hash_password(password, params), is_wizard=True, now=now)
+    account = new_account(ADMIN_NAME, hash_password(password, params), is_admin=True, now=now)
     store.create(account)
     return generated
 

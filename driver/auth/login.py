@@ -158,6 +158,10 @@ class LoggedIn:
     def is_wizard(self) -> bool:
         return self.account.is_wizard
 
+    @property
+    def is_admin(self) -> bool:
+        return self.account.is_admin
+
 
 @dataclass(frozen=True, slots=True)
 class Disconnect:
@@ -289,8 +293,12 @@ class Login:
         banner: str = BANNER,
         max_session_failures: int = MAX_SESSION_FAILURES,
         title: str = "JitRealm",
+        refuse: Callable[[Account], str | None] | None = None,
     ) -> None:
         self._title = title  # the world's name, for the greeting
+        # Why an account that gave the right password may not come in (a
+        # ban), as text for the player; None: it may.
+        self._refuse = refuse
         self._store = store
         self._throttle = throttle
         self._address = address
@@ -310,6 +318,11 @@ class Login:
     @property
     def done(self) -> bool:
         return self.stage is Stage.DONE
+
+    @property
+    def name(self) -> str:
+        """The name being logged in or created ("" at the name prompt)."""
+        return self._name
 
     @property
     def busy(self) -> bool:
@@ -620,6 +633,10 @@ class Login:
                 *self._drain(),
             ]
         self._throttle.record_success(self._address, key)
+        refusal = self._refuse(account) if self._refuse is not None else None
+        if refusal is not None:
+            self.stage = Stage.DONE
+            return [_show(refusal), Disconnect("refused: " + refusal)]
         updated = record_login(account, self._clock(), new_hash)
         try:
             self._store.update(updated)

@@ -50,6 +50,7 @@ class Console(Protocol):
 
     def text(self, player_id: str, text: str) -> None: ...
     def is_wizard(self, player_id: str) -> bool: ...
+    def is_admin(self, player_id: str) -> bool: ...  # the world's admin (moderation)
     def online(self) -> list[tuple[str, float]]: ...  # (player id, idle seconds)
     def linkdead(self) -> list[str]: ...  # player ids whose connection was lost
     def is_linkdead(self, player_id: str) -> bool: ...
@@ -85,6 +86,9 @@ class Commands:
         self.reply_to: dict[str, str] = {}
         self.builtins: dict[str, Builtin] = {}
         self.wizard: dict[str, Builtin] = {}
+        # The admins' commands (driver.players.moderation, plugged in by the gateway).
+        self.admin: dict[str, Builtin] = {}
+        self.admin_help = ""
         for verb, fn in _PLAYER_COMMANDS.items():
             self.builtins[verb] = fn
         for verb, fn in _WIZARD_COMMANDS.items():
@@ -110,6 +114,8 @@ class Commands:
         fn = self.builtins.get(verb)
         if fn is None and self.console.is_wizard(player.id):
             fn = self.wizard.get(verb)
+        if fn is None and self.console.is_admin(player.id):
+            fn = self.admin.get(verb)
         if fn is None and (verb in DIRECTIONS or verb in ALL_DIRECTIONS):
             ctx.args = DIRECTIONS.get(verb, verb)
             fn = _go
@@ -128,6 +134,8 @@ class Commands:
         known = set(self.builtins) | set(SOCIALS) | ALL_DIRECTIONS
         if self.console.is_wizard(player.id):
             known |= set(self.wizard)
+        if self.console.is_admin(player.id):
+            known |= set(self.admin)
         room = player.env
         nearby = [*(player.contents or ()), *([room] if room else []), *(room.contents or () if room else ())]
         for obj in nearby:
@@ -728,6 +736,8 @@ WIZHELP = """{bold}Wizard commands{/}
 
 async def _help(ctx: Context) -> None:
     ctx.say(HELP + ("\n" + WIZHELP if ctx.console.is_wizard(ctx.player.id) else ""))
+    if ctx.commands is not None and ctx.commands.admin_help and ctx.console.is_admin(ctx.player.id):
+        ctx.say(ctx.commands.admin_help)
 
 
 async def _quit(ctx: Context) -> None:

@@ -28,7 +28,9 @@ from typing import Any
 
 import trio
 
+from driver import oplog
 from driver.auth.accounts import LoginThrottle, ScryptParams
+from driver.auth.bans import BanStore
 from driver.auth.login import (
     Action,
     Disconnect,
@@ -51,8 +53,9 @@ from driver.net.session import Session
 from driver.players.client_events import ClientEvents
 from driver.players.commands import Commands
 from driver.players.delivery import Delivery
+from driver.players.moderation import ADMINHELP, Moderation
 from driver.players.presence import Link, Presence
-from driver.store.accounts import AccountStore
+from driver.store.accounts import Account, AccountStore
 from driver.tenancy.errors import GuestErrorRecord
 from driver.tenancy.output import Text
 from driver.tenancy.tenant import Tenant
@@ -82,6 +85,7 @@ class Gateway:
         linkdead_seconds: float = 600.0,
         admission: Admission | None = None,
         kdf_per_address: int = 2,
+        bans: BanStore | None = None,
     ) -> None:
         self.tenant = tenant
         self.presence = presence
@@ -105,6 +109,13 @@ class Gateway:
         # Every open connection, logged in or not: all are told at shutdown.
         self.connections: set[_Connection] = set()
         tenant.on_error = self._guest_error
+        # Roles and moderation (driver.players.moderation): the admins'
+        # commands, and the bans every login is checked against. `shutdown`
+        # calls request_shutdown (the server sets it; None: not available).
+        self.request_shutdown: Callable[[], None] | None = None
+        self.moderation = Moderation(self, bans, ipv6_prefix=self.admission.limits.ipv6_prefix)
+        self.commands.admin.update(self.moderation.commands())
+        self.commands.admin_help = ADMINHELP
 
     @property
     def links(self) -> dict[str, Link]:
@@ -165,6 +176,9 @@ class Gateway:
     def is_wizard(self, player_id: str) -> bool:
         return self.presence.is_wizard(player_id)
 
+    def is_admin(self, player_id: str) -> bool:
+        return self.presence.is_admin(player_id)
+
     def online(self) -> list[tuple[str, float]]:
         return self.presence.online()
 
@@ -185,7 +199,17 @@ class Gateway:
         return link.vitals if link is not None else None
 
     def quit(self, player_id: str) -> None:
-        self.delivery.close(player_id, "quit")
+        self.leave(player_id, "quit")
+
+    def leave(self, player_id: str, reason: str) -> None:
+        """The character leaves the game (quit, kicked): the session is
+        closed after what it was told, and the body stowed."""
+        link = self.links.get(player_id)
+        oplog.event(oplog.LOGOUT, self.tenant.name, name=link.name if link else player_id,
+                    reason=reason)  # fmt: skip
+        self.delivery.close(player_id, reason)
+        if link is not None and link.session is None:
+            self.links.pop(player_id, None)  # link-dead: no session to close
         self._stow(player_id)
 
     async def reload(self, blueprint: str) -> str:
@@ -201,6 +225,13 @@ class Gateway:
     def enter(self, conn: _Connection, event: LoggedIn) -> None:
         """Put a freshly logged-in character into the world."""
         self.admission.logged_in(conn.session)  # no longer pre-login: no timeout
+        if event.created:
+            oplog.event(oplog.ACCOUNT_CREATED, self.tenant.name, name=event.name,
+                        address=conn.address)  # fmt: skip
+        oplog.event(oplog.LOGIN, self.tenant.name, name=event.name, address=conn.address,
+                    transport=conn.session.info.transport,
+                    role="admin" if event.is_admin else "wizard" if event.is_wizard else "player",
+                    )  # fmt: skip
         tenant = self.tenant
         player_id = ids.player_id(event.name)
         old = self.links.get(player_id)
@@ -216,6 +247,7 @@ class Gateway:
             old.last_input = now
             old.connected_at = now
             old.is_wizard = event.is_wizard
+            old.is_admin = event.is_admin
             conn.player_id = player_id
 
             async def resume() -> None:
@@ -232,7 +264,9 @@ class Gateway:
 
             tenant.enqueue_command(player_id, resume, always=True)
         else:
-            self.links[player_id] = Link(player_id, event.name, event.is_wizard, conn.session, now)
+            self.links[player_id] = Link(
+                player_id, event.name, event.is_wizard, conn.session, now, is_admin=event.is_admin
+            )
             conn.player_id = player_id
 
             async def arrive() -> None:
@@ -300,6 +334,7 @@ class Gateway:
             return
         link.session = None
         link.linkdead_since = self.clock()
+        oplog.event(oplog.LINK_LOST, self.tenant.name, name=link.name, address=conn.address)
         tenant = self.tenant
         player = tenant.graph.get(link.player_id)
         if player is not None and player.env is not None:
@@ -311,7 +346,8 @@ class Gateway:
         """Stow characters link-dead for longer than allowed. Returns how many."""
         doomed = self.presence.linkdead_longer_than(self.linkdead_seconds)
         for pid in doomed:
-            del self.links[pid]
+            link = self.links.pop(pid)
+            oplog.event(oplog.LOGOUT, self.tenant.name, name=link.name, reason="link-dead")
             self._stow(pid)
         return len(doomed)
 
@@ -387,8 +423,9 @@ class _Connection:
             peer_host(session.info.peer), players.admission.limits.ipv6_prefix
         )
         self.login = Login(
-            players.accounts, players.throttle, self.address, title=players.settings.title, **kwargs
-        )
+            players.accounts, players.throttle, self.address, title=players.settings.title,
+            refuse=self._refusal, **kwargs,
+        )  # fmt: skip
         self.closed = False
         # A one-line `connect`/`create` in progress: what the login screen
         # said since, for the client's GMCP Char.Login.Result (a login form
@@ -396,7 +433,19 @@ class _Connection:
         self._attempt: list[str] | None = None
 
     def start(self) -> None:
+        refusal = self.players.moderation.address_refusal(self.address)
+        if refusal is not None:  # a banned address: not even the login screen
+            oplog.event(oplog.LOGIN_REFUSED, self.players.tenant.name, address=self.address,
+                        ban="address")  # fmt: skip
+            self.closed = True
+            self.players.connections.discard(self)
+            self.session.send_text(refusal)
+            self.session.close("banned address")
+            return
         self._act(self.login.start())
+
+    def _refusal(self, account: Account) -> str | None:
+        return self.players.moderation.login_refusal(account, self.address)
 
     def on_line(self, text: str) -> None:
         if self.closed:
@@ -503,6 +552,9 @@ class _Connection:
                         self._act(self.login.password_throttled(wait))
                     return
                 checked = await trio.to_thread.run_sync(action.compute, limiter=limiter)
+                if not checked.ok:
+                    oplog.event(oplog.LOGIN_FAILED, self.players.tenant.name,
+                                name=self.login.name, address=address)  # fmt: skip
                 if not self.closed:
                     self._act(self.login.password_checked(checked))
 

@@ -31,6 +31,8 @@ class Link:
     connected_at: float | None = None  # None: since last_input was first set
     #: The last Char.Vitals the world sent this player (for `score`).
     vitals: dict[str, Any] | None = None
+    #: The world's admin (moderation, making wizards); always a wizard too.
+    is_admin: bool = False
 
     def __post_init__(self) -> None:
         if self.connected_at is None:
@@ -51,6 +53,10 @@ class Presence:
     def is_wizard(self, player_id: str) -> bool:
         link = self.links.get(player_id)
         return link is not None and link.is_wizard
+
+    def is_admin(self, player_id: str) -> bool:
+        link = self.links.get(player_id)
+        return link is not None and link.is_admin
 
     def online(self) -> list[tuple[str, float]]:
         """(player id, idle seconds) of every connected character."""

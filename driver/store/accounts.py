@@ -26,6 +26,8 @@ class Account:
 
     ``name`` is the display form (``Alice``); :attr:`key` is its identity.
     Times are Unix seconds (wall clock: they are shown to people and stored).
+    ``is_admin``: the world's admin (moderation, making wizards); an admin is
+    always a wizard too.
     """
 
     name: str
@@ -35,6 +37,11 @@ class Account:
     last_login: float | None = None
     #: The world the account belongs to: each tenant has its own accounts.
     tenant: str = DEFAULT_TENANT
+    is_admin: bool = False
+
+    def __post_init__(self) -> None:
+        if self.is_admin and not self.is_wizard:
+            object.__setattr__(self, "is_wizard", True)  # an admin is a wizard
 
     @property
     def key(self) -> str:

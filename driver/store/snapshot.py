@@ -51,7 +51,9 @@ CBOR null.
        ``tenant`` text, ``object_id`` text, ``due_wall_ms`` int.
    ``account``
        ``name`` text, ``password_hash`` text, ``is_wizard`` bool,
-       ``created_at`` float (Unix seconds), ``last_login`` float | null.
+       ``created_at`` float (Unix seconds), ``last_login`` float | null,
+       ``tenant`` text and ``is_admin`` bool (version 2; version 1: the
+       default tenant, and False).
 
    Keys are unique per kind: (``key``), (``name``), (``version``),
    (``tenant``, ``path``), (``tenant``, ``id``), (``tenant``, ``handle``),
@@ -275,6 +277,7 @@ FIELDS: dict[str, dict[str, Callable[[Any], bool]]] = {
         "created_at": _float,
         "last_login": _opt_float,
         "tenant": _str,
+        "is_admin": _bool,
     },
     "error": {"tenant": _str, "seq": _int, "at": _float, "record": _plain_map},
     "token": {"hash": _str, "role": _str, "tenant": _opt_str, "label": _str, "created_at": _float},
@@ -290,7 +293,7 @@ FIELDS: dict[str, dict[str, Callable[[Any], bool]]] = {
 #: Fields a version-1 dump (one world) lacks, and what they were then.
 DEFAULTS_V1: dict[str, dict[str, Any]] = {
     "tenant": {"settings": {}},
-    "account": {"tenant": DEFAULT_TENANT},
+    "account": {"tenant": DEFAULT_TENANT, "is_admin": False},
 }
 KINDS = tuple(FIELDS)
 _RANK = {kind: i for i, kind in enumerate(KINDS)}

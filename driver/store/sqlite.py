@@ -236,7 +236,7 @@ def account_params(account: Account) -> tuple[Any, ...]:
         account.key,
         account.name,
         account.password_hash,
-        int(account.is_wizard),
+        2 if account.is_admin else int(account.is_wizard),  # 2: an admin
         float(account.created_at),
         None if account.last_login is None else float(account.last_login),
     )
@@ -244,7 +244,9 @@ def account_params(account: Account) -> tuple[Any, ...]:
 
 def _account(row: tuple[Any, ...]) -> Account:
     tenant, _key, name, password_hash, is_wizard, created_at, last_login = row
-    return Account(name, password_hash, bool(is_wizard), created_at, last_login, tenant)
+    return Account(
+        name, password_hash, bool(is_wizard), created_at, last_login, tenant, is_wizard >= 2
+    )
 
 
 def error_params(row: ErrorRow) -> tuple[Any, ...]:
@@ -831,6 +833,7 @@ class SqliteAccounts:
 
     def __init__(self, store: SqliteStore, tenant: str) -> None:
         self._store = store
+        self.store = store  # the tenant's other tables (bans) are there too
         self.tenant = tenant
 
     def get(self, name: str) -> Account | None:
