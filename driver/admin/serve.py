@@ -1,0 +1,77 @@
+"""The admin listener: the API app under Hypercorn's trio worker, in the
+server's own trio loop (so handlers call the ``Control`` directly).
+
+It runs until cancelled: there is no shutdown trigger of its own, the
+server's nursery stopping is the shutdown. Loopback by default: the API is
+for operators and authors, and anything wider belongs behind a TLS proxy.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from driver.admin.api import build_app
+from driver.admin.tokens import TokenStore
+from driver.tenancy.control import Control
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4081
+
+
+def _config(host: str, port: int) -> Config:
+    config = Config()
+    bind_host = f"[{host}]" if ":" in host else host
+    config.bind = [f"{bind_host}:{port}"]
+    config.accesslog = None  # the server keeps its own log of what matters
+    config.errorlog = logging.getLogger("jitrealm.admin.http")
+    config.graceful_timeout = 2.0
+    config.keep_alive_timeout = 30.0
+    config.include_server_header = False
+    return config
+
+
+def _port_of(bind: str) -> int:
+    """The port of a Hypercorn bind description (``http://127.0.0.1:4081``)."""
+    return int(bind.rsplit(":", 1)[1])
+
+
+async def serve_admin(
+    app: Any,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the ASGI ``app`` on ``host:port`` until cancelled; reports the
+    bound port (``port`` 0 picks a free one). An address in use raises
+    OSError before ``task_status.started``."""
+
+    async def forever() -> None:
+        await trio.sleep_forever()
+
+    async def run(task_status: trio.TaskStatus[list[str]]) -> None:
+        await serve(app, _config(host, port), shutdown_trigger=forever, task_status=task_status)
+
+    async with trio.open_nursery() as nursery:
+        binds: list[str] = await nursery.start(run)
+        task_status.started(_port_of(binds[0]))
+
+
+async def run_admin(
+    control: Control,
+    token_store: TokenStore,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The admin API over ``control`` on ``host:port``, for ``nursery.start``
+    (which returns the bound port). Tokens are read from ``token_store``
+    (the server's store); call :func:`driver.admin.tokens.ensure_root_token`
+    first."""
+    await serve_admin(build_app(control, token_store), host, port, task_status=task_status)
