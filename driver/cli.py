@@ -203,7 +203,10 @@ def cmd_restore(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    usage = "usage: jitrealm {run,build,invoke,dump,restore,stubs} ...  (jitrealm COMMAND --help for details)"
+    usage = (
+        "usage: jitrealm {run,build,invoke,dump,restore,stubs,"
+        "publish,versions,rollback,tenant,quota,usage,errors,token} ...  (jitrealm COMMAND --help for details)"
+    )
     if not args or args[0] in ("-h", "--help"):
         print(usage)
         return 0 if args else 2
@@ -226,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from driver.dsl import stubs
 
         return stubs.main(rest)
+    if command in ("publish", "versions", "rollback", "tenant", "quota", "usage", "errors", "token"):
+        from driver.admin import commands  # the admin API's client side
+
+        return commands.main(command, rest)
     print(f"jitrealm: unknown command {command!r}\n{usage}", file=sys.stderr)
     return 2
 

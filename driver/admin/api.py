@@ -113,6 +113,11 @@ def _domain_refusal(exc: Exception) -> Refused | None:
     return None
 
 
+def _a(role: Role) -> str:
+    """ "a root", "an admin", "an author"."""
+    return ("an " if role.value[0] in "aeiou" else "a ") + role.value
+
+
 def _unauthorized(message: str, *, invalid: bool) -> Refused:
     challenge = 'Bearer realm="jitrealm"' + (', error="invalid_token"' if invalid else "")
     return Refused(401, message, headers={"WWW-Authenticate": challenge})
@@ -232,7 +237,7 @@ class Api:
         tenant = request.path_params.get("tenant")
         if not caller.may(access, None if tenant is None else str(tenant)):
             raise Refused(
-                403, f"a {caller.role} token of {caller.tenant or 'the server'} may not do this"
+                403, f"{_a(caller.role)} token of {caller.tenant or 'the server'} may not do this"
             )
         return caller
 
@@ -355,7 +360,7 @@ class Api:
         assert call.caller is not None
         role = Role(call.body["role"])
         if not call.caller.may_create(role):
-            raise Refused(403, f"a {call.caller.role} token may not make {role} tokens")
+            raise Refused(403, f"{_a(call.caller.role)} token may not make {role} tokens")
         self.control.tenant(call.tenant)
         secret, row = self.tokens.create(role, call.tenant, call.body.get("label", ""))
         return {**_token_view(row), "token": secret}

@@ -42,13 +42,22 @@ class Failed(Exception):
 Out = Callable[[str], None]
 
 
-def _common() -> argparse.ArgumentParser:
+def _common(*, inner: bool = False) -> argparse.ArgumentParser:
+    """The options every command takes. A sub-command's copy (``inner``)
+    has no defaults, so that it does not undo the same option given before
+    the sub-command's name (``jitrealm tenant --json list``)."""
+    unset: object = argparse.SUPPRESS if inner else None
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--server", help=f"the admin API (default ${SERVER_ENV} or {DEFAULT_SERVER})"
+        "--server", default=unset, help=f"the admin API (default ${SERVER_ENV} or {DEFAULT_SERVER})"
     )
-    common.add_argument("--token", help=f"a bearer token (default ${TOKEN_ENV})")
-    common.add_argument("--json", action="store_true", help="print the server's JSON answer")
+    common.add_argument("--token", default=unset, help=f"a bearer token (default ${TOKEN_ENV})")
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=unset if inner else False,
+        help="print the server's JSON answer",
+    )
     return common
 
 
@@ -58,6 +67,7 @@ def _tenant_arg(p: argparse.ArgumentParser) -> None:
 
 def _parser(command: str) -> argparse.ArgumentParser:
     common = _common()
+    inner = _common(inner=True)
     prog = f"jitrealm {command}"
     if command == "publish":
         p = argparse.ArgumentParser(prog=prog, parents=[common], description="Publish a component (.wasm) or a declarative bundle (.json) as a new version of a blueprint.")  # fmt: skip
@@ -95,18 +105,18 @@ def _parser(command: str) -> argparse.ArgumentParser:
             prog=prog, parents=[common], description="Manage tenants (a root token)."
         )
         sub = p.add_subparsers(dest="action", required=True)
-        create = sub.add_parser("create", parents=[common])
+        create = sub.add_parser("create", parents=[inner])
         create.add_argument("name")
         create.add_argument("--title")
         create.add_argument("--port", type=int, help="a telnet port of its own")
         create.add_argument("--start-room")
-        sub.add_parser("list", parents=[common])
+        sub.add_parser("list", parents=[inner])
         for action in ("show", "resume"):
-            sub.add_parser(action, parents=[common]).add_argument("name")
-        suspend = sub.add_parser("suspend", parents=[common])
+            sub.add_parser(action, parents=[inner]).add_argument("name")
+        suspend = sub.add_parser("suspend", parents=[inner])
         suspend.add_argument("name")
         suspend.add_argument("--reason", default="")
-        delete = sub.add_parser("delete", parents=[common])
+        delete = sub.add_parser("delete", parents=[inner])
         delete.add_argument("name")
         delete.add_argument(
             "--yes", action="store_true", help="really delete the tenant and its world"
@@ -117,10 +127,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
             prog=prog, parents=[common], description="Read or change a tenant's quotas."
         )
         sub = p.add_subparsers(dest="action", required=True)
-        get = sub.add_parser("get", parents=[common])
+        get = sub.add_parser("get", parents=[inner])
         _tenant_arg(get)
         get.add_argument("names", nargs="*", help="only these quotas")
-        set_ = sub.add_parser("set", parents=[common])
+        set_ = sub.add_parser("set", parents=[inner])
         _tenant_arg(set_)
         set_.add_argument("changes", nargs="+", metavar="NAME=VALUE")
         return p
@@ -135,13 +145,13 @@ def _parser(command: str) -> argparse.ArgumentParser:
     if command == "token":
         p = argparse.ArgumentParser(prog=prog, parents=[common], description="Make, list and revoke a tenant's API tokens.")  # fmt: skip
         sub = p.add_subparsers(dest="action", required=True)
-        create = sub.add_parser("create", parents=[common])
+        create = sub.add_parser("create", parents=[inner])
         _tenant_arg(create)
         create.add_argument("--role", choices=["author", "admin"], required=True)
         create.add_argument("--label", default="")
-        listing = sub.add_parser("list", parents=[common])
+        listing = sub.add_parser("list", parents=[inner])
         _tenant_arg(listing)
-        sub.add_parser("revoke", parents=[common]).add_argument("id")
+        sub.add_parser("revoke", parents=[inner]).add_argument("id")
         return p
     raise UsageError(f"unknown command {command!r}")
 
