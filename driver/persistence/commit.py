@@ -157,11 +157,15 @@ class Persistence:
                 continue
             batch.put_blueprint(BlueprintRow(
                 name, path, bp.version, bp.language,
-                str(bp.source) if bp.source else None, None, list(bp.history),
+                # source_hash (otherwise unused) carries the versions' metadata
+                str(bp.source) if bp.source else None, bp.meta_json(), list(bp.history),
             ))  # fmt: skip
         for version, component in tenant.unsaved_components.items():
             batch.put_version(VersionRow(version, component))
         tenant.unsaved_components.clear()
+        # Guest error records, for the tenant's authors: the store keeps the newest N.
+        for error_row in tenant.error_log.take_unsaved():
+            batch.add_error(error_row, keep=tenant.quotas.max_errors_kept)
 
     # -- the commit loop ----------------------------------------------------------------
 

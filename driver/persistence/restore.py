@@ -50,8 +50,11 @@ async def restore(tenant: Tenant, snapshot: Snapshot) -> list[str]:
         bp = tenant.blueprints.declare(bp_row.path, None, bp_row.language, kind)
         if bp_row.source:
             bp.source = Path(bp_row.source)
-        bp.history = list(bp_row.history)
+        # Each version once, where it was last published; then what is known
+        # of each (sizes, times, the staged one), kept as JSON in source_hash.
+        bp.history = list(reversed(dict.fromkeys(reversed(bp_row.history))))
         bp.version = bp_row.version if bp_row.version in admitted else None
+        bp.load_meta(bp_row.source_hash, sizes=snapshot.versions)
     graph = tenant.graph
     rows = [r for r in snapshot.objects if r.tenant == tenant.name]
     for obj_row in rows:
@@ -95,5 +98,6 @@ async def restore(tenant: Tenant, snapshot: Snapshot) -> list[str]:
         if reset_row.tenant == tenant.name and reset_row.object_id in graph.objects:
             left = max(0, reset_row.due_wall_ms - alive)
             tenant.resets.restore(reset_row.object_id, tenant.quotas.reset_interval_ms, now + left)
+    tenant.error_log.restore(snapshot.errors)  # the records the tenant's authors read
     tenant.changes = Changes()  # what was just read is what the store holds
     return problems

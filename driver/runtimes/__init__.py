@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sandbox.protocol import Hook, HostWorld, Limits, Outcome
 
@@ -68,4 +68,15 @@ class Runtime(Protocol):
     def sweep(self, idle_seconds: float = 60.0) -> None:
         """Drop instances idle that long, so memory a burst of activity took
         goes back to the system."""
+        ...
+
+
+@runtime_checkable
+class ReportsMemory(Protocol):
+    """A runtime that knows what memory each tenant's instances take (the
+    in-process sandbox does; a worker pool's instances live in the workers,
+    and the pool does not ask them)."""
+
+    def memory_of(self, tenant: str) -> int:
+        """Bytes ``tenant``'s live instances are charged (each its memory cap)."""
         ...

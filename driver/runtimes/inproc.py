@@ -54,5 +54,9 @@ class InprocRuntime:
     def release(self, version: str) -> None:
         self.sandbox.release(version)
 
+    def memory_of(self, tenant: str) -> int:
+        """Bytes ``tenant``'s live instances are charged (see :class:`ReportsMemory`)."""
+        return self.sandbox.memory_of(tenant)
+
     def sweep(self, idle_seconds: float = 60.0) -> None:
         self.sandbox.sweep(idle_seconds)

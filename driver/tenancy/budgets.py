@@ -19,10 +19,15 @@ burst of a couple of seconds' worth, kept per object and per tenant:
 
 The clock is the tenant's (milliseconds), so tests drive budgets with a fake
 clock like everything else in a tenant.
+
+For the usage report, fuel is also metered over a sliding window of a few
+seconds (:meth:`Budgets.fuel_rate`), and the time timers were held back for
+fuel debt is added up (:meth:`Budgets.note_fuel_wait`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -84,6 +89,10 @@ class _Account:
         self.clones = Bucket(clones, clones * burst_s, now_ms)
 
 
+#: The usage report's fuel rate is taken over this many seconds.
+RATE_WINDOW_S = 5
+
+
 class Budgets:
     """Every budget of one tenant (see module docstring)."""
 
@@ -95,6 +104,9 @@ class Budgets:
         self.state_bytes: dict[str, int] = {}  # object id -> bytes of state it holds
         self.state_total = 0
         self.fuel_used = 0  # all time, for usage reports
+        self._recent: deque[list[float]] = deque()  # [second, fuel] per second of the window
+        self.fuel_waited_ms = 0.0  # time timers were held back for fuel debt, all told
+        self.timers_held = 0  # how many times a timer was held back or a beat skipped
 
     def _account(self, *, tenant: bool) -> _Account:
         q = self.quotas
@@ -116,6 +128,20 @@ class Budgets:
         self.tenant = self._account(tenant=True)
         self.objects.clear()
 
+    def set_quotas(self, quotas: Quotas) -> None:
+        """New quotas, effective at once: rates and caps are read from them
+        and every bucket runs at the new rates. The tenant's buckets keep
+        what they hold, cut to the new burst (a debt stays a debt, so
+        lowering a rate cannot be dodged); objects' buckets start afresh."""
+        now = self.clock()
+        old = self.tenant
+        self.quotas = quotas
+        self.reset_rates()
+        new = self.tenant
+        pairs = (old.fuel, new.fuel), (old.messages, new.messages), (old.callouts, new.callouts), (old.clones, new.clones)  # fmt: skip
+        for before, after in pairs:
+            after.tokens = min(before.refill(now), after.burst)
+
     def forget(self, object_id: str) -> None:
         """``object_id`` is gone: drop its buckets and give its state bytes back."""
         self.objects.pop(object_id, None)
@@ -127,9 +153,41 @@ class Budgets:
         if fuel <= 0:
             return
         now = self.clock()
-        self.fuel_used += fuel
+        self._meter(fuel, now)
         self._of(object_id).fuel.take(fuel, now)
         self.tenant.fuel.take(fuel, now)
+
+    def charge_tenant_fuel(self, fuel: int) -> None:
+        """Fuel the tenant's code burned for no object of the world (a
+        publish's canary runs): the tenant pays, no object does."""
+        if fuel <= 0:
+            return
+        now = self.clock()
+        self._meter(fuel, now)
+        self.tenant.fuel.take(fuel, now)
+
+    def _meter(self, fuel: int, now_ms: float) -> None:
+        self.fuel_used += fuel
+        second = now_ms // 1000
+        recent = self._recent
+        if recent and recent[-1][0] == second:
+            recent[-1][1] += fuel
+        else:
+            recent.append([second, fuel])
+            while recent and recent[0][0] <= second - RATE_WINDOW_S:
+                recent.popleft()
+
+    def fuel_rate(self) -> float:
+        """Fuel per second over the last :data:`RATE_WINDOW_S` seconds."""
+        second = self.clock() // 1000
+        total = sum(fuel for at, fuel in self._recent if at > second - RATE_WINDOW_S)
+        return total / RATE_WINDOW_S
+
+    def note_fuel_wait(self, wait_ms: float) -> None:
+        """A timer was held back ``wait_ms`` for fuel debt (usage reports it)."""
+        self.timers_held += 1
+        if wait_ms > 0 and wait_ms != float("inf"):
+            self.fuel_waited_ms += wait_ms
 
     def fuel_wait_ms(self, object_id: str) -> float:
         """How long ``object_id``'s timers must wait for fuel (0: go now)."""

@@ -3,7 +3,9 @@ record of a guest's failure that the tenant keeps for its wizards."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 
 class WorldError(Exception):
@@ -38,6 +40,11 @@ class GuestErrorRecord:
     shown instead of the details ("The lever jams. (ref 7f3a2c)"), so a
     wizard can find the record from a player's report; ``actor`` is that
     player (None when no player's action caused it: a callout, a heartbeat).
+    ``blueprint`` and ``version`` say which code failed (an author reading
+    errors after publishing wants to know whether it was the new version);
+    ``seq`` numbers the tenant's records, one after another, across restarts.
+    Budget hits are records of kind ``host-limit``; a quarantine is a record
+    of kind :data:`QUARANTINED`.
     """
 
     at: float  # wall clock seconds
@@ -47,6 +54,27 @@ class GuestErrorRecord:
     message: str
     ref: str = ""
     actor: str | None = None
+    blueprint: str | None = None
+    version: str | None = None
+    seq: int = 0
+
+    def to_plain(self) -> dict[str, Any]:
+        """Plain data for the store (an :class:`~driver.store.records.ErrorRow`)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_plain(cls, data: dict[str, Any]) -> GuestErrorRecord | None:
+        """A record read back from the store; None if it is not one (fields
+        this version does not know are ignored, missing ones defaulted)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except TypeError:
+            return None
+
+
+#: The kind of the record made when an object or blueprint is quarantined.
+QUARANTINED = "quarantined"
 
 
 class NoSuchTenant(WorldError):

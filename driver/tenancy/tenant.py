@@ -24,15 +24,26 @@ import secrets
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import cbor2
 import trio
 
 from driver.runtimes import Runtime, RuntimeKind
+from driver.tenancy import publishing, usage
 from driver.tenancy.blueprints import Blueprints
 from driver.tenancy.budgets import Budgets
-from driver.tenancy.errors import GuestErrorRecord, NoSuchBlueprint, QuotaExceeded
+from driver.tenancy.control import (
+    BlueprintVersions,
+    ErrorInfo,
+    LogLine,
+    PublishResult,
+    QuarantineInfo,
+    Usage,
+)
+from driver.tenancy.errorlog import ErrorLog
+from driver.tenancy.errors import QUARANTINED, GuestErrorRecord, NoSuchBlueprint, QuotaExceeded
 from driver.tenancy.output import Outbox, Output
 from driver.tenancy.quarantine import Quarantine
 from driver.tenancy.quotas import Quotas
@@ -106,7 +117,7 @@ class Tenant:
         self.quarantine = Quarantine(self.quotas, clock)
         self.followups: deque[Event] = deque()
         self.backlog: deque[Event] = deque()  # follow-ups a turn's end cut off, in order
-        self.errors: deque[GuestErrorRecord] = deque(maxlen=self.quotas.max_errors_kept)
+        self.error_log = ErrorLog(name, self.quotas.max_errors_kept)  # see errors, usage
         #: Told of every guest error as it is recorded (the players layer
         #: shows wizards the details); None: nobody listens.
         self.on_error: Callable[[GuestErrorRecord], None] | None = None
@@ -114,6 +125,11 @@ class Tenant:
         self.clone_counter = 0
         self._next_handle = 1
         self.unsaved_components: dict[str, bytes] = {}  # published, not yet persisted
+        #: Reads a kept version's bytes from the store, to activate a version
+        #: the runtime no longer holds (a rollback); None: the tenant keeps
+        #: its kept versions' bytes in ``component_cache`` instead.
+        self.load_component: publishing.ComponentLoader | None = None
+        self.component_cache: dict[str, bytes] = {}
         self.actor: str | None = None  # the player whose command is running
         self._zero_delay_this_turn = 0
         self.events_run = 0
@@ -152,16 +168,76 @@ class Tenant:
         """Mark ``obj`` changed (its record or its state) for persistence."""
         self.changes.object(obj.id)
 
-    async def publish(self, path: str, component: bytes, **kwargs: Any) -> tuple[str, str | None]:
-        """Publish a new version of a blueprint (see Blueprints.publish)."""
-        version, old = await self.blueprints.publish(path, component, **kwargs)
-        if version != old:
-            # A new version is a fresh start for a quarantined blueprint.
-            self.quarantine.release_blueprint(path, [o.id for o in self.graph.by_blueprint(path)])
-            self.changes.blueprints.add(path)
-            if self.committer is not None:
-                self.unsaved_components[version] = component
-        return version, old
+    @property
+    def errors(self) -> deque[GuestErrorRecord]:
+        """The newest guest error records (``max_errors_kept``), oldest first."""
+        return self.error_log.records
+
+    # -- publishing (see driver.tenancy.publishing) ------------------------------------
+
+    async def publish(
+        self, path: str, component: bytes, *, source: Path | None = None, language: str = "c",
+        kind: RuntimeKind = RuntimeKind.WASM,
+    ) -> tuple[str, str | None]:  # fmt: skip
+        """Publish and activate a new version of a blueprint built from the
+        server's own world sources; returns (version, previous version).
+        The operator's code: no component size quota."""
+        result = await publishing.publish(
+            self, path, component, kind=kind, language=language, source=source, quota=False
+        )
+        return result.version, result.previous
+
+    async def publish_version(
+        self, path: str, data: bytes, *, kind: RuntimeKind | None = None, language: str | None = None,
+        source: Path | None = None, stage: bool = False, canary: int = 0,
+    ) -> PublishResult:  # fmt: skip
+        """An author's publish: size quota, admission, then stage, or canary
+        and activate (see :func:`driver.tenancy.publishing.publish`)."""
+        return await publishing.publish(
+            self, path, data, kind=kind, language=language, source=source, stage=stage, canary=canary
+        )
+
+    async def activate(self, path: str, version: str | None = None, *, canary: int = 0) -> PublishResult:
+        """Make a kept version current: staged, or a rollback (None: the one
+        before the current one). See :func:`driver.tenancy.publishing.activate`."""
+        return await publishing.activate(self, path, version, canary=canary)
+
+    def versions(self, path: str) -> BlueprintVersions:
+        """``path``'s kept versions, oldest first (raises NoSuchBlueprint)."""
+        return publishing.versions(self, path)
+
+    def all_versions(self) -> list[BlueprintVersions]:
+        """Every blueprint's kept versions, by path."""
+        return publishing.all_versions(self)
+
+    # -- reports (see driver.tenancy.usage) ------------------------------------------------
+
+    def usage(self, connections: int = 0, players_online: int = 0) -> Usage:
+        """What the tenant uses now; the players layer knows its connections."""
+        return usage.usage(self, connections, players_online)
+
+    def error_infos(self, limit: int = 100) -> list[ErrorInfo]:
+        """The newest ``limit`` error records, oldest first."""
+        return usage.error_infos(self, limit)
+
+    def log_lines(self, limit: int = 100) -> list[LogLine]:
+        """The newest ``limit`` lines guest code logged, oldest first."""
+        return usage.log_lines(self, limit)
+
+    def quarantine_infos(self) -> list[QuarantineInfo]:
+        """What is quarantined now (``recovery.release`` lifts it)."""
+        return usage.quarantine_infos(self.quarantine)
+
+    def set_quotas(self, quotas: Quotas) -> None:
+        """New quotas, effective at once: everything that read the old ones
+        (budgets and their buckets, quarantine, the error log's size, room
+        reset jitter) reads the new ones. Per-call limits and caps (objects,
+        callouts, state) are read from ``self.quotas`` at each use."""
+        self.quotas = quotas
+        self.budgets.set_quotas(quotas)
+        self.quarantine.quotas = quotas
+        self.error_log.resize(quotas.max_errors_kept)
+        self.resets.jitter = quotas.reset_jitter
 
     # -- loading and cloning ----------------------------------------------------------
 
@@ -364,10 +440,16 @@ class Tenant:
         # error log and to the wizards, who find the record by its ref.
         ref = secrets.token_hex(3)
         actor = self.actor
-        record = GuestErrorRecord(time.time(), obj.id, hook, str(error.kind), error.message, ref, actor)
-        self.errors.append(record)
+        record = self._keep_error(GuestErrorRecord(
+            time.time(), obj.id, hook, str(error.kind), error.message, ref, actor, obj.blueprint, obj.version,
+        ))  # fmt: skip
         for caught in self.quarantine.strike(obj.id, obj.blueprint):
-            self._quarantined(caught, f"{error.kind}: {error.message}")
+            why = f"{error.kind}: {error.message}"
+            self._keep_error(GuestErrorRecord(
+                time.time(), caught, hook, QUARANTINED, f"stopped after repeated failures (last: {why})",
+                ref, actor, obj.blueprint, obj.version,
+            ))  # fmt: skip
+            self._quarantined(caught, why)
         if actor is not None:
             self.output.text(
                 actor,
@@ -376,6 +458,11 @@ class Tenant:
             )
         if self.on_error is not None:
             self.on_error(record)
+
+    def _keep_error(self, record: GuestErrorRecord) -> GuestErrorRecord:
+        """Number and keep ``record``; it is saved with the next commit."""
+        self.changes.errors = True
+        return self.error_log.add(record)
 
     def _quarantined(self, name: str, why: str) -> None:
         self.stop_timers(name, f"stopped after repeated failures (last: {why})")
@@ -510,6 +597,7 @@ class Tenant:
             # Over its fuel budget: the callout waits (still pending, still
             # cancellable, still saved) until the debt is paid.
             callout.due = self.clock() + wait
+            self.budgets.note_fuel_wait(wait)
             self.callouts.schedule(callout)
             self.changes.callout(callout.handle)
             return
@@ -552,8 +640,12 @@ class Tenant:
 
     async def _heartbeat(self, object_id: str) -> None:
         self.pending_heartbeats.discard(object_id)
-        if self.budgets.fuel_wait_ms(object_id) > 0:
-            return  # over its fuel budget: this beat is skipped
+        wait = self.budgets.fuel_wait_ms(object_id)
+        if wait > 0:
+            # Over its fuel budget: this beat is skipped (it waits a beat).
+            obj = self.graph.get(object_id)
+            self.budgets.note_fuel_wait(min(wait, obj.heartbeat_ms) if obj is not None else 0)
+            return
         await self._periodic(object_id, Hook.HEARTBEAT)
 
     async def _periodic(self, object_id: str, hook: Hook) -> None:

@@ -12,7 +12,9 @@ from __future__ import annotations
 class Changes:
     """Ids of what changed (see module docstring)."""
 
-    __slots__ = ("objects", "deleted", "callouts", "callouts_gone", "resets", "blueprints", "counters")
+    __slots__ = (
+        "objects", "deleted", "callouts", "callouts_gone", "resets", "blueprints", "counters", "errors",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.objects: set[str] = set()  # created or changed (record or state)
@@ -22,11 +24,12 @@ class Changes:
         self.resets: set[str] = set()  # reset schedule (re)armed
         self.blueprints: set[str] = set()  # published a new version
         self.counters = False  # clone counter or callout handle counter moved
+        self.errors = False  # guest errors recorded (the tenant's error log has rows to save)
 
     def __bool__(self) -> bool:
         return bool(
             self.objects or self.deleted or self.callouts or self.callouts_gone
-            or self.resets or self.blueprints or self.counters
+            or self.resets or self.blueprints or self.counters or self.errors
         )
 
     def object(self, object_id: str) -> None:

@@ -192,6 +192,10 @@ class Sandbox:
     def version_info(self, version: str) -> VersionInfo:
         return self._versions[version]
 
+    def memory_of(self, tenant: str) -> int:
+        """Bytes ``tenant``'s live instances are charged (each its memory cap)."""
+        return self._tenant_memory.get(tenant, 0)
+
     def release(self, version: str) -> None:
         """Give back one admission of ``version``. When every admission is
         given back (two tenants may run the same bytes), its instances and
