@@ -69,6 +69,10 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="rebuild and reload blueprints when their source changes")
     p.add_argument("--timers-paused", action="store_true",
                    help="start with the world's timers held until a wizard types `timers resume`")
+    p.add_argument("--log-format", choices=["plain", "json"], default="plain",
+                   help="the operators' log (logins, moderation, publishes...): plain or JSON lines")
+    p.add_argument("--log-file", type=Path, default=None, metavar="PATH",
+                   help="append the operators' log to PATH (default: stderr)")
     return p
 
 
@@ -78,6 +82,9 @@ def cmd_run(argv: Sequence[str]) -> int:
         print("jitrealm: --workers must be at least 1", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    from driver import oplog
+
+    oplog.configure(ns.log_format, ns.log_file)  # the operators' log (driver/oplog.py)
     from driver.auth.accounts import ensure_admin
 
     config = RealmConfig(

@@ -237,24 +237,38 @@ class Moderation:
         self._set_wizard(ctx, account, False)
 
     def _set_wizard(self, ctx: Context, account: Account, on: bool) -> None:
-        try:
-            self.host.accounts.update(dataclasses.replace(account, is_wizard=on))
-        except AccountNotFound:
+        if self.set_wizard(account.name, on, by=ctx.player.name):
+            ctx.say(f"{account.name} is {'now' if on else 'no longer'} a wizard.")
+        else:
             ctx.say(f"There is no character called {account.name}.")
-            return
+
+    def set_wizard(self, name: str, on: bool, *, by: str) -> bool:
+        """Make (or unmake) the account ``name`` a wizard of this world, at
+        once: kept in the store; if the character is in the game it gains (or
+        loses) the wizard commands now and is told. Unmaking an admin makes
+        them neither wizard nor admin. For the API too. False: no such account."""
+        account = self.host.accounts.get(name)
+        if account is None:
+            return False
+        changed = dataclasses.replace(account, is_wizard=on, is_admin=account.is_admin and on)
+        try:
+            self.host.accounts.update(changed)
+        except AccountNotFound:
+            return False
         player_id = ids.player_id(account.name)
         link = self.host.presence.links.get(player_id)
-        if link is not None:
-            link.is_wizard = on
+        if link is not None and link.is_wizard != on:
+            link.is_wizard, link.is_admin = on, changed.is_admin
             if on:
-                ctx.console.text(player_id, f"{{bold green}}{ctx.player.name} has made you a wizard "
-                                 f"of {escape(self.title)}. Type help for your new commands.{{/}}\n")  # fmt: skip
+                text = (f"{{bold green}}{escape(by)} has made you a wizard of {escape(self.title)}. "
+                        "Type help for your new commands.{/}\n")  # fmt: skip
             else:
-                ctx.console.text(player_id, f"{{bold yellow}}{ctx.player.name} has taken away your "
-                                 f"wizard powers in {escape(self.title)}.{{/}}\n")  # fmt: skip
-        ctx.say(f"{account.name} is {'now' if on else 'no longer'} a wizard.")
+                text = (f"{{bold yellow}}{escape(by)} has taken away your wizard powers in "
+                        f"{escape(self.title)}.{{/}}\n")  # fmt: skip
+            self.host.delivery.text(player_id, text)
         oplog.event(oplog.WIZARD_MADE if on else oplog.WIZARD_UNMADE, self.tenant_name,
-                    name=account.name, by=ctx.player.name)  # fmt: skip
+                    name=account.name, by=by)  # fmt: skip
+        return True
 
     # -- kick and ban ----------------------------------------------------------------------
 
@@ -267,7 +281,7 @@ class Moderation:
         account = self.host.accounts.get(name)
         player_id = ids.player_id(account.name if account else name)
         if player_id not in self.host.presence.links:
-            ctx.say(f"{escape(name)} is not in the game.")
+            ctx.say(f"{escape(account.name if account else name)} is not in the game.")
             return
         if player_id == ctx.player.id:
             ctx.say("You cannot kick yourself; type quit.")

@@ -70,7 +70,10 @@ def test_bans_expire_by_themselves() -> None:
     assert "30 minutes from now" in bans.describe_end(row)
     clock.advance(1800)
     assert bans.of_account("ann") is None  # over, with nothing run
-    assert bans.of_account("bob") is not None and bans.describe_end(bans.of_account("bob")) == "for good"
+    assert (
+        bans.of_account("bob") is not None
+        and bans.describe_end(bans.of_account("bob")) == "for good"
+    )
     assert [r.target for r in bans.all_active()] == ["bob"]
     assert [r.target for r in store.all()] == ["bob"]  # the expired one is dropped on listing
     assert bans.unban(ACCOUNT, "bob") and not bans.unban(ACCOUNT, "bob")

@@ -22,7 +22,9 @@ def test_json_lines_parse_and_carry_the_tenant() -> None:
     log = OpLog(out, format="json", wall=lambda: 1_700_000_000.25)
     log.event(oplog.LOGIN, "demo", name="Ann", address="203.0.113.7")
     log.event(oplog.SERVER_START, None, version="1.0", ports=[4000, 4080])
-    log.event(oplog.BAN, "acme", ban="account", target="bob", until=None, reason='say "hi"\nfake line')
+    log.event(
+        oplog.BAN, "acme", ban="account", target="bob", until=None, reason='say "hi"\nfake line'
+    )
     records = [json.loads(line) for line in lines(out)]
     assert len(records) == 3
     assert records[0] == {
