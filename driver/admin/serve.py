@@ -9,6 +9,7 @@ for operators and authors, and anything wider belongs behind a TLS proxy.
 from __future__ import annotations
 
 import logging
+import socket
 from typing import Any
 
 import trio
@@ -23,21 +24,32 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4081
 
 
-def _config(host: str, port: int) -> Config:
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket on ``host:port`` (``port`` 0: any free one).
+    Made here rather than by Hypercorn so that a port in use is one plain
+    OSError, raised before anything starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host.strip("[]"), port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _config(fd: int) -> Config:
     config = Config()
-    bind_host = f"[{host}]" if ":" in host else host
-    config.bind = [f"{bind_host}:{port}"]
+    config.bind = [f"fd://{fd}"]
     config.accesslog = None  # the server keeps its own log of what matters
     config.errorlog = logging.getLogger("jitrealm.admin.http")
     config.graceful_timeout = 2.0
     config.keep_alive_timeout = 30.0
     config.include_server_header = False
     return config
-
-
-def _port_of(bind: str) -> int:
-    """The port of a Hypercorn bind description (``http://127.0.0.1:4081``)."""
-    return int(bind.rsplit(":", 1)[1])
 
 
 async def serve_admin(
@@ -48,18 +60,22 @@ async def serve_admin(
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the ASGI ``app`` on ``host:port`` until cancelled; reports the
-    bound port (``port`` 0 picks a free one). An address in use raises
-    OSError before ``task_status.started``."""
+    bound port (``port`` 0 picks a free one). An address that cannot be
+    bound (in use, not this machine's) raises OSError before anything
+    starts."""
+    sock = listen_socket(host, port)
+    bound: int = sock.getsockname()[1]
+    config = _config(sock.detach())  # Hypercorn owns the descriptor from here
 
     async def forever() -> None:
         await trio.sleep_forever()
 
     async def run(task_status: trio.TaskStatus[list[str]]) -> None:
-        await serve(app, _config(host, port), shutdown_trigger=forever, task_status=task_status)
+        await serve(app, config, shutdown_trigger=forever, task_status=task_status)
 
     async with trio.open_nursery() as nursery:
-        binds: list[str] = await nursery.start(run)
-        task_status.started(_port_of(binds[0]))
+        await nursery.start(run)
+        task_status.started(bound)
 
 
 async def run_admin(

@@ -180,3 +180,13 @@ async def test_options_before_or_after_the_sub_command(admin: Admin) -> None:
     assert json.loads("\n".join(out))["tenants"][0]["name"] == "acme"
     status, out, _ = await admin.cli("tenant", "show", "beta", "--json")
     assert json.loads("\n".join(out))["name"] == "beta"
+
+
+async def test_a_port_in_use_is_an_oserror_before_anything_starts() -> None:
+    with trio.socket.socket() as taken:
+        await taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.RaisesGroup(OSError, flatten_subgroups=True):
+            async with trio.open_nursery() as nursery:
+                await nursery.start(run_admin, FakeControl(), MemoryTokenStore(), "127.0.0.1", port)
