@@ -69,6 +69,7 @@ async def enter(port: int, world: str | None, line: str) -> TelnetClient:
         await client.send(f"world {world}")
         await client.expect("What is your name?")
     await client.command(line, "Obvious exits")
+    await client.expect("> ")  # the prompt after the room
     return client
 
 
@@ -203,3 +204,53 @@ async def test_tenants_quotas_settings_and_accounts_survive_a_restart(
         await refused.command("world held", "There is no open world called held here.")
         await bob.close()
         await refused.close()
+
+
+async def test_a_worlds_code_cannot_reach_another_worlds_objects(
+    backend, basic_build, tmp_path, guest_components
+):
+    """Ids of another tenant are simply not found, whatever is written: the
+    probe (it reads `secret` of the object its command names) finds the
+    secret in its own world, and nothing of the other world's."""
+    probe = guest_components["query_target"].read_bytes()
+    async with server(tmp_path, basic_build, backend) as (worlds, port, http):
+        await worlds.create_tenant("acme")
+        await publish_start_room(worlds, "acme", basic_build)
+        demo, acme = worlds.default.tenant, worlds.get("acme").tenant
+        for tenant in (demo, acme):
+            await tenant.publish("/obj/probe", probe, kind=RuntimeKind.WASM)
+        stone = await demo.clone("/obj/stone")
+        stone.set("secret", "demo-secret")
+        stone.set("public", ["secret"])
+        demo.move(stone, await demo.find("/rooms/start"))
+        # A probe answers every verb typed in its room: it is taken away after.
+        probes = [(demo, await demo.clone("/obj/probe")), (acme, await acme.clone("/obj/probe"))]
+        for tenant, obj in probes:
+            tenant.move(obj, await tenant.find("/rooms/start"))
+
+        ann = await enter(port, None, "create ann secret99")
+        seen = await ann.command(f"probe {stone.id}", "> ")
+        assert "demo-secret" in seen, seen  # the probe works
+        bob = await enter(port, "acme", "create bob hunter22")
+        for name in (
+            stone.id,
+            f"demo:{stone.id}",
+            f"/t/demo{stone.id}",
+            f"demo/{stone.id}",
+            f"../demo{stone.id}",
+            "/player/ann",
+        ):
+            seen = await bob.command(f"probe {name}", "nothing")
+            assert "demo-secret" not in seen
+        # acme cannot clone what only the other world has.
+        with pytest.raises(Exception, match="no such blueprint"):
+            await acme.clone("/obj/stone")
+        # A tell to the other world's player does not arrive.
+        for tenant, obj in probes:
+            tenant.move(obj, None)
+        seen = await bob.command("tell ann psst", "> ")
+        assert "You tell" not in seen, seen
+        seen = await ann.command("look", "Obvious exits")
+        assert "psst" not in seen
+        await ann.close()
+        await bob.close()
