@@ -48,6 +48,7 @@ def _config(fd: int) -> Config:
     config.errorlog = logging.getLogger("jitrealm.admin.http")
     config.graceful_timeout = 2.0
     config.keep_alive_timeout = 30.0
+    config.read_timeout = 60  # a client that stops sending mid-request is dropped
     config.include_server_header = False
     return config
 

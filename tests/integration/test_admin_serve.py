@@ -15,7 +15,9 @@ import trio
 from driver.admin import commands
 from driver.admin.client import ApiError, Client
 from driver.admin.serve import run_admin
-from driver.admin.tokens import MemoryTokenStore, ensure_root_token
+from driver.admin.tokens import MemoryTokenStore, Tokens, ensure_root_token
+from driver.store.sqlite import SqliteStore
+from driver.tenancy.control import Role
 
 from ..admin_support import FakeControl
 
@@ -190,3 +192,18 @@ async def test_a_port_in_use_is_an_oserror_before_anything_starts() -> None:
         with pytest.RaisesGroup(OSError, flatten_subgroups=True):
             async with trio.open_nursery() as nursery:
                 await nursery.start(run_admin, FakeControl(), MemoryTokenStore(), "127.0.0.1", port)
+
+
+def test_tokens_in_the_real_store_survive_a_restart(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path) as store:
+        root = ensure_root_token(store, {})
+        assert root is not None
+        author, _ = Tokens(store).create(Role.AUTHOR, "demo", "ann")
+    with SqliteStore(tmp_path) as again:
+        assert ensure_root_token(again, {}) is None  # not a second root token
+        tokens = Tokens(again)
+        found = tokens.authenticate(root)
+        assert found is not None and found.role == "root" and found.tenant is None
+        row = tokens.authenticate(author)
+        assert row is not None and (row.role, row.tenant, row.label) == ("author", "demo", "ann")
+        assert root not in repr(again.tokens()) and author not in repr(again.tokens())
