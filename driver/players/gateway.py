@@ -156,6 +156,9 @@ class Gateway:
     def _guest_error(self, record: GuestErrorRecord) -> None:
         """World code failed: the player who met it was told a reference;
         the wizards get the details (the one who met it, right after)."""
+        oplog.event(oplog.GUEST_ERROR, self.tenant.name, ref=record.ref, object=record.object_id,
+                    hook=record.hook, error=record.kind, message=record.message[:300],
+                    blueprint=record.blueprint, version=record.version)  # fmt: skip
         details = (
             f"[error {record.ref}] {record.object_id} {record.hook}: {record.kind} ({record.message})"
         )
