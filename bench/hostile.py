@@ -396,14 +396,22 @@ class Connection:
 
 
 async def log_in(nursery: Any, port: int, address: str, name: str, password: str, *, create: bool,
-                 notices: list[tuple[float, str, str]] | None = None, timeout: float = 60.0) -> Connection:
+                 notices: list[tuple[float, str, str]] | None = None, timeout: float = 60.0,
+                 world: str | None = None) -> Connection:
     """Connect, log in (``connect``) or create the character (``create``),
-    and wait for the room; the connection's reader runs in ``nursery``."""
+    and wait for the room; the connection's reader runs in ``nursery``.
+    With ``world``, first go to that world's login screen (``world <name>``
+    on the shared port)."""
     conn = await Connection.open(port, address, name, notices)
     nursery.start_soon(conn.reader)
-    if await conn.expect(re.compile(re.escape(LOGIN_PROMPT)), 0, timeout) is None:
+    prompt = re.compile(re.escape(LOGIN_PROMPT))
+    if await conn.expect(prompt, 0, timeout) is None:
         await conn.aclose()
         raise ConnectionError(f"{name}: no login prompt within {timeout:g} s; got {conn.text[-200:]!r}")
+    if world is not None and await conn.command(f"world {world}", prompt, timeout=timeout) is None:
+        await conn.aclose()
+        raise ConnectionError(f"{name}: no login prompt of world {world} within {timeout:g} s; "
+                              f"got {conn.text[-200:]!r}")
     verb = "create" if create else "connect"
     if await conn.command(f"{verb} {name} {password}", "Obvious exits", timeout=timeout) is None:
         await conn.aclose()
@@ -472,15 +480,18 @@ class Wizard:
 
 
 class Bystander:
-    """Types ``look`` every ``interval`` seconds, open loop, and times each
-    answer, from just before it is written to when the kernel received its
-    ``Obvious exits`` line (answers are matched in order). A look that this
-    process could not write on time because it had no CPU for more than an
-    interval is skipped, not sent in a burst with the next (``skipped``)."""
+    """Types ``look`` (or ``command``) every ``interval`` seconds, open loop,
+    and times each answer, from just before it is written to when the kernel
+    received its ``Obvious exits`` line (or ``marker``; answers are matched
+    in order). A look that this process could not write on time because it
+    had no CPU for more than an interval is skipped, not sent in a burst
+    with the next (``skipped``)."""
 
-    def __init__(self, stream: Any, interval: float) -> None:
+    def __init__(self, stream: Any, interval: float, command: bytes = b"look", marker: bytes = ROOM_MARK) -> None:
         self.stream = stream
         self.interval = interval
+        self.line = command + b"\r\n"
+        self.marker = marker
         self.sent: list[float] = []  # when each look was written
         self.lag: list[float] = []  # how late against its schedule
         self.latency: list[float | None] = []  # None until answered
@@ -491,7 +502,7 @@ class Bystander:
         enable_timestamps(stream.socket)
 
     async def reader(self) -> None:
-        keep = len(ROOM_MARK) - 1
+        keep = len(self.marker) - 1
         while True:
             data, arrived = await receive_stamped(self.stream.socket)
             if not data:
@@ -499,12 +510,12 @@ class Bystander:
                 return
             self.buf += data
             while self.waiting:
-                pos = self.buf.find(ROOM_MARK)
+                pos = self.buf.find(self.marker)
                 if pos < 0:
                     break
                 index = self.waiting.popleft()
                 self.latency[index] = max(0.0, arrived - self.sent[index])
-                del self.buf[: pos + len(ROOM_MARK)]
+                del self.buf[: pos + len(self.marker)]
             if len(self.buf) > keep:
                 del self.buf[: len(self.buf) - keep]
 
@@ -528,7 +539,7 @@ class Bystander:
             self.latency.append(None)
             self.waiting.append(len(self.sent) - 1)
             try:
-                await self.stream.send_all(b"look\r\n")
+                await self.stream.send_all(self.line)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 self.closed_at = now
                 return
@@ -1133,7 +1144,12 @@ def plan_cpus(seconds: float = 2.0) -> tuple[int, list[int], dict[int, float]]:
     return server, [c for c in cpus if c != server], busy
 
 
-def start_server(ns: argparse.Namespace, scratch: Path, password: str, cpu: int) -> tuple[subprocess.Popen[bytes], Path, Path, list[str]]:
+def start_server(ns: argparse.Namespace, scratch: Path, password: str, cpu: int, *, extra_args: list[str] | None = None,
+                 extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Path, Path, list[str]]:
+    """``jitrealm run`` on ``ns.world`` (``ns.sandbox``, ``ns.workers``) on
+    free ports, pinned to ``cpu``, its data and log in ``scratch``; with
+    ``extra_args`` appended and ``extra_env`` added to its environment.
+    Returns the process, its stdout and stderr files, and the command shown."""
     build_dir = loadgen.build_dir_for(ns.world)
     data_dir = scratch / "data"
     command = [sys.executable, "-m", "driver.cli", "run", "--sandbox", ns.sandbox,
@@ -1141,7 +1157,8 @@ def start_server(ns: argparse.Namespace, scratch: Path, password: str, cpu: int)
                "--telnet", "127.0.0.1:0", "--http", "127.0.0.1:0"]
     if ns.workers:
         command += ["--workers", str(ns.workers)]
-    env = dict(os.environ, JITREALM_ADMIN_PASSWORD=password, PYTHONUNBUFFERED="1")
+    command += extra_args or []
+    env = dict(os.environ, JITREALM_ADMIN_PASSWORD=password, PYTHONUNBUFFERED="1", **(extra_env or {}))
     out, err = scratch / "server.out", scratch / "server.err"
     proc = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=out.open("wb"), stderr=err.open("wb"), cwd=ROOT, env=env,
@@ -1163,6 +1180,23 @@ def wait_for_ports(proc: subprocess.Popen[bytes], out: Path, err: Path, timeout:
                              f"{err.read_text(errors='replace')[-2000:]}")
         time.sleep(0.2)
     raise SystemExit(f"bench/hostile.py: the server did not come up within {timeout:g} s")
+
+
+def check_pin_at_end(pid: int, cpu: int, pin: dict[str, Any]) -> None:
+    """Complete ``pin`` (filled at the start by :func:`loadgen.verify_pin`:
+    ``ok_at_start``, ``why``) at the end of a run: every thread still on
+    ``cpu``, and the process tree's CPU time within one core's wall time;
+    ``pin["ok"]`` says whether all of it held."""
+    ok_end, why_end, pin["processes_at_end"], pin["threads_at_end"] = loadgen.verify_pin(pid, cpu)
+    pin["ok_at_end"] = ok_end
+    pin["why"] = pin["why"] or why_end
+    lifetime_cpu, lifetime_wall = loadgen.tree_cpu_seconds(pid), loadgen.age_seconds(pid)
+    pin["lifetime_cpu_seconds"] = round(lifetime_cpu, 2)
+    pin["lifetime_wall_seconds"] = round(lifetime_wall, 2)
+    pin["cpu_within_one_core"] = loadgen.within_one_core(lifetime_cpu, lifetime_wall)
+    if pin["why"] is None and not pin["cpu_within_one_core"]:
+        pin["why"] = f"the server used {lifetime_cpu:.2f} s of CPU in {lifetime_wall:.2f} s: more than one core"
+    pin["ok"] = bool(pin["ok_at_start"] and pin["ok_at_end"] and pin["cpu_within_one_core"])
 
 
 def run(ns: argparse.Namespace) -> dict[str, Any]:
@@ -1239,16 +1273,7 @@ def run(ns: argparse.Namespace) -> dict[str, Any]:
 
         with contextlib.suppress(KeyboardInterrupt):
             trio.run(main)
-        ok_end, why_end, pin["processes_at_end"], pin["threads_at_end"] = loadgen.verify_pin(proc.pid, server_cpu)
-        pin["ok_at_end"] = ok_end
-        pin["why"] = pin["why"] or why_end
-        lifetime_cpu, lifetime_wall = loadgen.tree_cpu_seconds(proc.pid), loadgen.age_seconds(proc.pid)
-        pin["lifetime_cpu_seconds"] = round(lifetime_cpu, 2)
-        pin["lifetime_wall_seconds"] = round(lifetime_wall, 2)
-        pin["cpu_within_one_core"] = loadgen.within_one_core(lifetime_cpu, lifetime_wall)
-        if pin["why"] is None and not pin["cpu_within_one_core"]:
-            pin["why"] = f"the server used {lifetime_cpu:.2f} s of CPU in {lifetime_wall:.2f} s: more than one core"
-        pin["ok"] = bool(pin["ok_at_start"] and pin["ok_at_end"] and pin["cpu_within_one_core"])
+        check_pin_at_end(proc.pid, server_cpu, pin)
         server_alive = proc.poll() is None
     finally:
         loadgen.stop(proc)
