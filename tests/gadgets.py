@@ -102,8 +102,8 @@ def _build(name: str, out_dir: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def gadgets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+@pytest.fixture(scope="session", name="gadgets")
+def gadgets_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Every variant's component bytes: name -> bytes."""
     out_dir = tmp_path_factory.getbasetemp() / "gadgets"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from driver.world.objects import MudObject
 from sandbox.protocol import AdmissionError, Hook
 
 from ..driver_support import FakeClock, as_runtime
-from ..gadgets import gadgets  # noqa: F401  (a session fixture)
+from ..gadgets import gadgets_fixture  # noqa: F401  (the session fixture `gadgets`)
 
 GADGET = "/obj/gadget"
 
@@ -166,7 +166,9 @@ async def test_canary_failure_changes_nothing(backend: Runtime, gadgets: dict[st
     assert await poke(tenant, clones[1], screen) == "v1"
 
 
-async def test_rollback_goes_back_one_version_at_a_time(backend: Runtime, gadgets: dict[str, bytes]) -> None:
+async def test_rollback_goes_back_one_version_at_a_time(
+    backend: Runtime, gadgets: dict[str, bytes]
+) -> None:
     tenant, screen = make_tenant(backend)
     v1 = await tenant.publish_version(GADGET, gadgets["v1"])
     v3 = await tenant.publish_version(GADGET, gadgets["v3"])
@@ -186,7 +188,11 @@ async def test_rollback_goes_back_one_version_at_a_time(backend: Runtime, gadget
     with pytest.raises(NoSuchBlueprint):
         await tenant.activate("/obj/nothing")
     # Rolling back keeps the history in publishing order.
-    assert [v.version for v in tenant.versions(GADGET).versions] == [v1.version, v3.version, v4.version]
+    assert [v.version for v in tenant.versions(GADGET).versions] == [
+        v1.version,
+        v3.version,
+        v4.version,
+    ]
     forward = await tenant.activate(GADGET, v4.version)
     assert forward.activated and await poke(tenant, gadget, screen) == "v4"
 
@@ -196,7 +202,9 @@ async def test_versions_kept_are_trimmed_but_never_current_or_staged(
 ) -> None:
     tenant, _ = make_tenant(backend, versions_kept=2)
     published = [await tenant.publish_version(GADGET, gadgets[n]) for n in ("v1", "v2", "v3")]
-    assert [v.version for v in tenant.versions(GADGET).versions] == [p.version for p in published[1:]]
+    assert [v.version for v in tenant.versions(GADGET).versions] == [
+        p.version for p in published[1:]
+    ]
     with pytest.raises(NoSuchVersion):
         await tenant.activate(GADGET, published[0].version)
     assert published[0].version not in tenant.component_cache
@@ -225,7 +233,9 @@ async def test_a_component_over_the_size_quota_changes_nothing(
     assert set(tenant.blueprints.held) == held
 
 
-async def test_a_refused_component_changes_nothing(backend: Runtime, gadgets: dict[str, bytes]) -> None:
+async def test_a_refused_component_changes_nothing(
+    backend: Runtime, gadgets: dict[str, bytes]
+) -> None:
     tenant, _ = make_tenant(backend)
     old = await tenant.publish_version(GADGET, gadgets["v1"])
     with pytest.raises(AdmissionError):
