@@ -276,3 +276,33 @@ async def _serve(realm, persistence, body) -> None:
         )  # fmt: skip
         await body(telnet)
         nursery.cancel_scope.cancel()
+
+
+def test_an_admin_round_trips_through_the_store_and_a_dump(tmp_path: Path) -> None:
+    from driver.auth.accounts import ensure_admin
+    from driver.store import snapshot
+    from driver.store.records import BanRow
+
+    store = SqliteStore(tmp_path / "var")
+    try:
+        # An `admin` made a wizard before there were roles becomes the admin.
+        store.create(new_account("admin", hash_password("wizardly", CHEAP), is_wizard=True))
+        assert ensure_admin(store, {}, params=CHEAP) is None
+        assert store.get("admin").is_admin
+        acme = store.accounts_of("acme")
+        acme.create(new_account("zed", hash_password("zedzedzed", CHEAP), is_admin=True))
+        acme.create(new_account("yan", hash_password("yanyanyan", CHEAP), is_wizard=True))
+        store.put_ban(BanRow("acme", "account", "xavier", None, "spam", "Zed"))
+        snapshot.dump_to_path(store, tmp_path / "world.dump")
+    finally:
+        store.close()
+    snapshot.restore(tmp_path / "world.dump", tmp_path / "copy")
+    copy = SqliteStore(tmp_path / "copy")
+    try:
+        acme = copy.accounts_of("acme")
+        assert acme.get("zed").is_admin and acme.get("zed").is_wizard
+        assert acme.get("yan").is_wizard and not acme.get("yan").is_admin
+        assert copy.get("admin").is_admin
+        assert [b.target for b in copy.bans()] == ["xavier"]
+    finally:
+        copy.close()
