@@ -44,6 +44,7 @@ bench: setup build-world
     {{bin}}/python bench/rooms.py
     {{bin}}/python bench/crowd.py
     {{bin}}/python bench/hostile.py
+    {{bin}}/python bench/tenants.py
 
 # Static checks: ruff, mypy (strict on driver/ and sandbox/), and the import contracts.
 lint: setup
