@@ -1152,7 +1152,7 @@ def start_server(ns: argparse.Namespace, scratch: Path, password: str, cpu: int,
     Returns the process, its stdout and stderr files, and the command shown."""
     build_dir = loadgen.build_dir_for(ns.world)
     data_dir = scratch / "data"
-    command = [sys.executable, "-m", "driver.cli", "run", "--sandbox", ns.sandbox,
+    command = [sys.executable, "-m", "driver.cli", "run", "--admin", "off", "--sandbox", ns.sandbox,
                "--world", str(ns.world), "--build", str(build_dir), "--data", str(data_dir),
                "--telnet", "127.0.0.1:0", "--http", "127.0.0.1:0"]
     if ns.workers:

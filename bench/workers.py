@@ -482,7 +482,7 @@ class Server:
     def __init__(self, world: Path, build: Path, data: Path, *extra: str) -> None:
         self.telnet = free_port()
         self.args = [
-            sys.executable, "-m", "driver.cli", "run", "--data", str(data), "--world", str(world),
+            sys.executable, "-m", "driver.cli", "run", "--admin", "off", "--data", str(data), "--world", str(world),
             "--build", str(build), "--telnet", f"127.0.0.1:{self.telnet}", "--http", f"127.0.0.1:{free_port()}",
             "--sandbox", "workers", "--workers", "2", *extra,
         ]  # fmt: skip

@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import trio
@@ -69,6 +69,9 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", action="store_true", help="rebuild and reload blueprints when their source changes")
     p.add_argument("--timers-paused", action="store_true",
                    help="start with the world's timers held until a wizard types `timers resume`")
+    p.add_argument("--admin", type=lambda s: None if s == "off" else parse_hostport(s, 4081),
+                   default=("127.0.0.1", 4081), metavar="HOST:PORT",
+                   help="the admin and author HTTP API (default 127.0.0.1:4081; `off`: none)")
     p.add_argument("--log-format", choices=["plain", "json"], default="plain",
                    help="the operators' log (logins, moderation, publishes...): plain or JSON lines")
     p.add_argument("--log-file", type=Path, default=None, metavar="PATH",
@@ -116,10 +119,27 @@ def cmd_run(argv: Sequence[str]) -> int:
                 return
             if password:
                 print(f"Created wizard account 'admin' with password: {password}  (shown once)", flush=True)
+            if ns.admin is not None:
+                from driver.admin.tokens import ensure_root_token
+
+                try:
+                    assert worlds.store is not None
+                    root = ensure_root_token(worlds.store, os.environ)
+                except (ValueError, StoreError) as exc:
+                    print(f"jitrealm: {exc}", file=sys.stderr)
+                    status = 2
+                    persistence.store.close()
+                    nursery.cancel_scope.cancel()
+                    return
+                if root:
+                    print(f"Created the admin API's root token: {root}  (shown once)", flush=True)
+            # `shutdown` typed by an admin in game stops the server as SIGTERM does.
+            stop_requested = trio.Event()
+            worlds.set_shutdown(stop_requested.set)
             try:
                 try:
                     telnet_port, http_port = await nursery.start(
-                        functools.partial(serve, worlds, ns.telnet, ns.http, watch=ns.watch)
+                        functools.partial(serve, worlds, ns.telnet, ns.http, watch=ns.watch, admin=ns.admin)
                     )
                 except BaseExceptionGroup as group:
                     cannot = _cannot_listen(group)
@@ -132,24 +152,30 @@ def cmd_run(argv: Sequence[str]) -> int:
                     return
                 realm = worlds.default
                 others = len(worlds.realms) - 1
+                oplog.event(oplog.SERVER_START, None, telnet=telnet_port, http=http_port,
+                            admin=worlds.admin_port, worlds=len(worlds.realms), sandbox=ns.sandbox)  # fmt: skip
                 print(
                     f"{realm.title} is up: telnet {_show_host(ns.telnet[0])}:{telnet_port}, "
                     f"browser http://{_show_host(ns.http[0])}:{http_port}/  "
                     f"({len(realm.tenant.blueprints.by_path)} blueprints, start room {realm.start_room}, "
                     f"sandbox {ns.sandbox}"
                     + (f"; {others} other world{'s' if others != 1 else ''}" if others else "")
-                    + ")",
+                    + ")"
+                    + (f", admin API http://{_show_host(ns.admin[0])}:{worlds.admin_port}/api/v1/"
+                       if ns.admin is not None else ""),
                     flush=True,
                 )
-                # SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop): every
-                # player is told and their output flushed before we go.
+                # SIGINT (Ctrl-C) or SIGTERM (systemd, docker stop), or an
+                # admin's `shutdown`: every player is told and their output
+                # flushed before we go.
                 with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for signum in signals:
-                        print(f"\n{signal.Signals(signum).name}: shutting down.", file=sys.stderr, flush=True)
-                        told = await stop(worlds)
-                        print(f"Told {told} session{'s' if told != 1 else ''}; stopped.", file=sys.stderr, flush=True)
-                        nursery.cancel_scope.cancel()
-                        break
+                    why = await _stop_reason(signals, stop_requested)
+                    print(f"\n{why}: shutting down.", file=sys.stderr, flush=True)
+                    told = await stop(worlds)
+                    print(f"Told {told} session{'s' if told != 1 else ''}; stopped.", file=sys.stderr, flush=True)
+                    oplog.event(oplog.SERVER_STOP, None, reason=why, sessions_told=told)
+                    oplog.flush()
+                    nursery.cancel_scope.cancel()
             finally:
                 persistence.store.close()
 
@@ -158,6 +184,27 @@ def cmd_run(argv: Sequence[str]) -> int:
     except KeyboardInterrupt:
         print("\nShutting down.", file=sys.stderr)
     return status
+
+
+async def _stop_reason(signals: AsyncIterator[int], requested: trio.Event) -> str:
+    """Wait for SIGINT/SIGTERM or an admin's `shutdown`; say which came."""
+    reason = "shutdown"
+    async with trio.open_nursery() as nursery:
+
+        async def signal_came() -> None:
+            nonlocal reason
+            async for signum in signals:
+                reason = signal.Signals(signum).name
+                break
+            nursery.cancel_scope.cancel()
+
+        async def asked() -> None:
+            await requested.wait()
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(signal_came)
+        nursery.start_soon(asked)
+    return reason
 
 
 def _cannot_listen(group: BaseExceptionGroup[BaseException]) -> CannotListen | None:

@@ -42,12 +42,14 @@ class CannotListen(Exception):
 
 async def serve(target: Realm | Worlds, telnet: tuple[str, int], http: tuple[str, int], *,
                 watch: bool = False, telnet_config: TelnetConfig | None = None,
-                persistence: Persistence | None = None,
+                persistence: Persistence | None = None, admin: tuple[str, int] | None = None,
                 task_status: trio.TaskStatus[tuple[int, int]] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the worlds' loop and listeners until cancelled: one realm made on
     its own (tests, tools) or a server's worlds (:func:`driver.worlds.open_worlds`).
 
-    Reports the bound (telnet, http) ports, so tests can pass port 0.
+    Reports the bound (telnet, http) ports, so tests can pass port 0; with
+    ``admin``, the admin API listens there too (its port: ``worlds.admin_port``;
+    its tokens are the store's).
     Raises :class:`CannotListen` (inside an exception group, as trio
     reports a nursery's failure) when a listener cannot be opened.
     """
@@ -93,6 +95,20 @@ async def serve(target: Realm | Worlds, telnet: tuple[str, int], http: tuple[str
         except OSError as exc:
             raise CannotListen(http[0], http[1], exc) from None
         default.config.telnet_port = telnet_port
+        if admin is not None:
+            from driver.admin.serve import run_admin
+
+            if worlds.store is None:
+                raise ValueError("the admin API needs a store for its tokens")
+            store = worlds.store
+            try:
+                worlds.admin_port = await nursery.start(
+                    lambda task_status: run_admin(
+                        worlds, store, admin[0], admin[1], task_status=task_status
+                    )
+                )
+            except OSError as exc:
+                raise CannotListen(admin[0], admin[1], exc) from None
         if watch:
             def notify(message: str) -> None:
                 print(message, file=sys.stderr, flush=True)

@@ -30,6 +30,7 @@ from typing import Any
 
 import trio
 
+from driver import oplog
 from driver.app import Realm, RealmConfig, read_world_settings
 from driver.net import ansi
 from driver.net.admission import Admission
@@ -38,10 +39,11 @@ from driver.net.telnet_server import TelnetConfig, serve_telnet
 from driver.persistence.commit import Persistence
 from driver.persistence.restore import restore
 from driver.runtimes import Runtime
-from driver.store.accounts import AccountStore, MemoryAccountStore
+from driver.store.accounts import AccountNotFound, AccountStore, MemoryAccountStore
 from driver.store.records import Snapshot
 from driver.store.sqlite import SqliteStore
 from driver.tenancy import quotas as quota_names
+from driver.tenancy import recovery
 from driver.tenancy.control import (
     BlueprintVersions,
     ErrorInfo,
@@ -115,6 +117,7 @@ class Worlds:
         self.started_at = time.time()
         #: Stops the server as SIGTERM does (set by the CLI); None: cannot.
         self.request_shutdown: Callable[[], None] | None = None
+        self.admin_port: int | None = None
 
     @classmethod
     def of(cls, realm: Realm, persistence: Persistence | None = None) -> Worlds:
@@ -160,8 +163,15 @@ class Worlds:
         )  # fmt: skip
         realm.tenant.committer = self.persistence
         realm.players.nursery = self.nursery
+        realm.players.request_shutdown = self.request_shutdown
         self.realms[name] = realm
         return realm
+
+    def set_shutdown(self, request: Callable[[], None]) -> None:
+        """What an admin's `shutdown` calls when its countdown ends, in every world."""
+        self.request_shutdown = request
+        for realm in self.realms.values():
+            realm.players.request_shutdown = request
 
     def announce(self, text: str) -> None:
         """Tell every player of every world now (the store cannot save, ...)."""
@@ -290,7 +300,7 @@ class Worlds:
         realm = self._new_realm(name, settings, limits)
         self._save(realm)
         self.start(realm)
-        log.info("tenant %s created", name)
+        oplog.event(oplog.TENANT_CREATED, name, title=settings.title, port=port)
         return self._info(realm)
 
     async def suspend_tenant(self, name: str, reason: str = "") -> TenantInfo:
@@ -303,7 +313,7 @@ class Worlds:
             )
             self._stop(realm)
             self._save(realm)
-            log.info("tenant %s suspended: %s", name, reason or "-")
+            oplog.event(oplog.TENANT_SUSPENDED, name, reason=reason)
         return self._info(realm)
 
     async def resume_tenant(self, name: str) -> TenantInfo:
@@ -312,7 +322,7 @@ class Worlds:
             realm.settings.suspended = None
             self._save(realm)
             self.start(realm)
-            log.info("tenant %s resumed", name)
+            oplog.event(oplog.TENANT_RESUMED, name)
         return self._info(realm)
 
     async def delete_tenant(self, name: str) -> None:
@@ -326,7 +336,7 @@ class Worlds:
             self.runtime.release(version)
         if self.persistence is not None:
             self.persistence.purge(name)
-        log.info("tenant %s deleted", name)
+        oplog.event(oplog.TENANT_DELETED, name)
 
     # -- Control: quotas --------------------------------------------------------------
 
@@ -337,24 +347,75 @@ class Worlds:
         realm = self.get(name)
         realm.tenant.set_quotas(quota_names.with_changes(realm.tenant.quotas, changes))
         self._save(realm)
-        log.info("tenant %s quotas changed: %s", name, changes)
+        oplog.event(oplog.QUOTA_CHANGE, name, changes=dict(changes))
         return self.quotas(name)
+
+    # -- Control: publishing -------------------------------------------------------------
+
+    async def publish(
+        self, name: str, path: str, data: bytes, *, stage: bool = False, canary: int = 0
+    ) -> PublishResult:
+        realm = self._open(name)
+        result = await realm.tenant.publish_version(
+            ids.normalize_blueprint(path), data, stage=stage, canary=canary
+        )
+        oplog.event(
+            oplog.PUBLISH, name, path=result.path, version=result.version[:12],
+            activated=result.activated, staged=result.staged,
+            canary_failures=len(result.canary_failures),
+        )  # fmt: skip
+        return result
+
+    def versions(self, name: str, path: str) -> BlueprintVersions:
+        return self.get(name).tenant.versions(ids.normalize_blueprint(path))
+
+    def blueprints(self, name: str) -> list[BlueprintVersions]:
+        return self.get(name).tenant.all_versions()
+
+    async def activate(self, name: str, path: str, version: str | None = None) -> PublishResult:
+        realm = self._open(name)
+        result = await realm.tenant.activate(ids.normalize_blueprint(path), version)
+        oplog.event(oplog.PUBLISH, name, path=result.path, version=result.version[:12],
+                    activated=result.activated, rollback=True)  # fmt: skip
+        return result
+
+    def _open(self, name: str) -> Realm:
+        """A tenant whose code may change now: not suspended (its loop is
+        stopped, so nothing would run the new version's hooks)."""
+        realm = self.get(name)
+        if realm.settings.suspended is not None:
+            raise BadRequest(f"{name} is suspended: resume it first")
+        return realm
+
+    # -- Control: observing ----------------------------------------------------------------
+
+    def usage(self, name: str) -> Usage:
+        realm = self.get(name)
+        return realm.tenant.usage(
+            connections=len(realm.players.connections), players_online=len(realm.presence.online())
+        )
+
+    def errors(self, name: str, limit: int = 100) -> list[ErrorInfo]:
+        return self.get(name).tenant.error_infos(limit)
+
+    def logs(self, name: str, limit: int = 100) -> list[LogLine]:
+        return self.get(name).tenant.log_lines(limit)
+
+    def quarantines(self, name: str) -> list[QuarantineInfo]:
+        return self.get(name).tenant.quarantine_infos()
+
+    def release(self, name: str, target: str) -> list[QuarantineInfo]:
+        tenant = self.get(name).tenant
+        if not recovery.release(tenant, target):
+            raise BadRequest(f"{target} is not quarantined in {name}")
+        return tenant.quarantine_infos()
 
     # -- Control: roles -----------------------------------------------------------------
 
     def set_wizard(self, name: str, account: str, wizard: bool) -> None:
-        from dataclasses import replace
-
-        from driver.store.accounts import AccountNotFound
-
         realm = self.get(name)
-        found = realm.accounts.get(account)
-        if found is None:
+        if not realm.players.moderation.set_wizard(account, wizard, by="the admin API"):
             raise AccountNotFound(account)
-        realm.accounts.update(replace(found, is_wizard=wizard))
-        link = realm.presence.links.get(ids.player_id(found.name))
-        if link is not None:
-            link.is_wizard = wizard
 
     # -- Control: the server --------------------------------------------------------------
 

@@ -70,6 +70,9 @@ void realm_on_reload(realm_str self, realm_str old_version) {
     (void)old_version;
     bool fragile = false;
     realm_state_get_bool(RS("fragile"), &fragile);
+#ifdef RELOAD_TRAPS
+    fragile = true;  /* every object: a version no canary passes */
+#endif
     if (fragile) __builtin_trap();
     int64_t n = 0;
     realm_state_get_int(RS("reloads"), &n);
@@ -87,6 +90,7 @@ VARIANTS = {
     "v2": ("v2", True),
     "v3": ("v3", True),
     "v4": ("v4", False),
+    "broken": ("broken", True),  # on-reload traps for every object
 }
 
 
@@ -97,6 +101,8 @@ def _build(name: str, out_dir: Path) -> Path:
         return out
     src = out_dir / f"gadget_{name}.c"
     defines = f'#define TAG "{tag}"\n' + ("#define RELOAD_WORK 1\n" if reload_work else "")
+    if name == "broken":
+        defines += "#define RELOAD_TRAPS 1\n"
     src.write_text(defines + '#include "gadget.h"\n')
     toolchain.compile_c(src, out, wit_dir=WIT, include_dirs=[INCLUDE, out_dir])
     return out

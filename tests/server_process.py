@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 _UP = re.compile(r"is up: telnet \S+?:(\d+), browser http://\S+?:(\d+)/")
+_ADMIN = re.compile(r"admin API http://\S+?:(\d+)/api/v1/")
+#: The admin API's root token every test server starts with.
+ROOT_TOKEN = "jr_test-root-token-0123456789"
 
 
 class ServerProcess:
@@ -30,6 +33,7 @@ class ServerProcess:
         self.admin_password = admin_password
         self.telnet_port = 0
         self.http_port = 0
+        self.admin_port = 0
         self.log = ""
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -41,8 +45,12 @@ class ServerProcess:
             "--world", str(self.world), "--build", str(self.build), "--data", str(self.data),
             "--sandbox", "inproc",
             "--telnet", f"127.0.0.1:{self.telnet_port}", "--http", f"127.0.0.1:{self.http_port}",
+            "--admin", f"127.0.0.1:{self.admin_port}",
         ]  # fmt: skip
-        env = dict(os.environ, JITREALM_ADMIN_PASSWORD=self.admin_password, PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ, JITREALM_ADMIN_PASSWORD=self.admin_password, JITREALM_ROOT_TOKEN=ROOT_TOKEN,
+            PYTHONUNBUFFERED="1",
+        )  # fmt: skip
         self.proc = subprocess.Popen(
             argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -52,6 +60,8 @@ class ServerProcess:
             found = _UP.search(self.log, since)
             if found:
                 self.telnet_port, self.http_port = int(found.group(1)), int(found.group(2))
+                admin = _ADMIN.search(self.log, since)
+                self.admin_port = int(admin.group(1)) if admin else 0
                 return self.telnet_port, self.http_port
             if not self._read(deadline) and self.proc.poll() is not None:
                 break

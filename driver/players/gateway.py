@@ -450,6 +450,17 @@ class _Connection:
     def _refusal(self, account: Account) -> str | None:
         return self.players.moderation.login_refusal(account, self.address)
 
+    @property
+    def at_login(self) -> bool:
+        """Still at the login screen, not in the middle of checking a password."""
+        return self.player_id is None and not self.closed and not self.login.busy
+
+    def detach(self) -> None:
+        """Let go of the session without closing it: it is going to another
+        world's login screen (``world <name>``)."""
+        self.closed = True
+        self.players.connections.discard(self)
+
     def on_line(self, text: str) -> None:
         if self.closed:
             return

@@ -51,6 +51,7 @@ from driver.tenancy.txn import Txn
 from driver.world import ids
 from driver.world.changes import Changes
 from driver.world.objects import Graph, MudObject
+from driver.world.settings import WorldSettings
 from driver.world.timers import Callout, Callouts, Periodic
 from sandbox.protocol import (
     CancelCallout,
@@ -122,6 +123,7 @@ class Tenant:
         #: shows wizards the details); None: nobody listens.
         self.on_error: Callable[[GuestErrorRecord], None] | None = None
         self.log: deque[tuple[float, str, str, str]] = deque(maxlen=500)  # (at, object, level, text)
+        self.settings = WorldSettings()  # title, start room, port, suspended: kept in the store
         self.clone_counter = 0
         self._next_handle = 1
         self.unsaved_components: dict[str, bytes] = {}  # published, not yet persisted

@@ -45,7 +45,7 @@ class Server:
         self.port = free_port()
         env = dict(os.environ, JITREALM_ADMIN_PASSWORD="wizardly", PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "driver.cli", "run", "--data", str(self.data), "--world", str(BASIC_WORLD),
+            [sys.executable, "-m", "driver.cli", "run", "--admin", "off", "--data", str(self.data), "--world", str(BASIC_WORLD),
              "--build", str(self.build_dir), "--telnet", f"127.0.0.1:{self.port}", "--http", f"127.0.0.1:{free_port()}",
              "--sandbox", self.sandbox, *self.extra],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -468,7 +468,7 @@ def test_port_in_use_is_one_line_and_exit_2(tmp_path: Path, which: str) -> None:
     env = dict(os.environ, JITREALM_ADMIN_PASSWORD="wizardly99")
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "driver.cli", "run", "--sandbox", "inproc",
+            [sys.executable, "-m", "driver.cli", "run", "--sandbox", "inproc", "--admin", "off",
              "--data", str(tmp_path / "data"), "--world", str(world), "--build", str(tmp_path / "build"),
              "--telnet", listen["telnet"], "--http", listen["http"]],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
