@@ -72,7 +72,10 @@ throughout.
   between them). ``a_with_b`` adds ``a_first_<settle>s`` and
   ``a_after_<settle>s`` (the same for the commands written in the first
   ``settle`` seconds, while B's bucket still held its burst and the clone
-  storm ran, and in the rest) and ``b_login_ms``.
+  storm ran, and in the rest) and ``b_login_ms`` (B's player's ``create``
+  to its room: B's start room loaded); ``a_after_b`` adds
+  ``b_player_disconnected_s`` (from the suspend request to the server
+  closing B's player's connection; null: it did not).
 * ``ratios``: per command, ``p99_with_b_over_alone`` and
   ``p50_with_b_over_alone``.
 * ``b``: ``tenant``, ``quotas_set``, ``published`` (each blueprint's
@@ -130,6 +133,7 @@ from common import ROOT, build_guests
 from hostile import (
     ROOM_MARK,
     Bystander,
+    Connection,
     Stalls,
     check_pin_at_end,
     cpu_split,
@@ -375,15 +379,15 @@ async def a_players(nursery: Any, run: Run) -> dict[str, Bystander]:
     return bystanders
 
 
-async def b_player_login(nursery: Any, run: Run) -> float:
+async def b_player_login(nursery: Any, run: Run) -> tuple[Connection, float]:
     """B's player logs in (loading B's start room: B's load starts);
-    returns the ms to its room."""
+    returns its connection and the ms to its room."""
     import trio
 
     started = trio.current_time()
     conn = await log_in(nursery, run.telnet_port, ADDRESSES["b"], PLAYERS["b"], "tb-" + secrets.token_hex(12),
                         create=True, world=TENANT_B)
-    return ms(conn.arrival(len(conn.text)) - started)
+    return conn, ms(conn.arrival(len(conn.text)) - started)
 
 
 async def phases(run: Run) -> None:
@@ -400,10 +404,10 @@ async def phases(run: Run) -> None:
         await trio.sleep(ns.warmup)
 
         alone = await measured(run.server_pid, ns.window)
-        login: dict[str, float] = {}
+        login: dict[str, Any] = {}
 
         async def start_b() -> None:
-            login["ms"] = await b_player_login(nursery, run)
+            login["conn"], login["ms"] = await b_player_login(nursery, run)
 
         with_b = await measured(run.server_pid, ns.window, start_b)
         await b_usage.read()  # B's usage at the end of its load
@@ -416,6 +420,7 @@ async def phases(run: Run) -> None:
 
         after = await measured(run.server_pid, ns.after, suspend_b)
         await b_usage.read()
+        b_conn: Connection = login["conn"]
         # The commands written up to now get their answers (at most 5 s more).
         with trio.move_on_after(5):
             while any(by.waiting and by.closed_at is None for by in bystanders.values()):
@@ -434,7 +439,9 @@ async def phases(run: Run) -> None:
                                                            run.stalls) for name, by in bystanders.items()},
             "b_login_ms": login.get("ms"),
         },
-        "a_after_b": phase_report(after, bystanders, run.stalls, a_usage, b_usage),
+        "a_after_b": phase_report(after, bystanders, run.stalls, a_usage, b_usage) | {
+            "b_player_disconnected_s": round(b_conn.closed_at - after.start, 2) if b_conn.closed_at else None,
+        },
     }
     in_load = b_usage.between(with_b.start, with_b.end)
     report["b"] |= {
