@@ -162,10 +162,17 @@ class Worlds:
             settings=settings, quotas=quotas, loop=self.loop, admission=self.admission,
         )  # fmt: skip
         realm.tenant.committer = self.persistence
+        if self.store is not None:
+            realm.tenant.load_component = self._load_component  # kept versions, for rollback
         realm.players.nursery = self.nursery
         realm.players.request_shutdown = self.request_shutdown
         self.realms[name] = realm
         return realm
+
+    async def _load_component(self, version: str) -> bytes | None:
+        store = self.store
+        assert store is not None
+        return await trio.to_thread.run_sync(store.get_version, version)
 
     def set_shutdown(self, request: Callable[[], None]) -> None:
         """What an admin's `shutdown` calls when its countdown ends, in every world."""

@@ -29,7 +29,9 @@ class Cli:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    async def __call__(self, *args: str, token: str = ROOT_TOKEN, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    async def __call__(
+        self, *args: str, token: str = ROOT_TOKEN, ok: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "driver.cli", *args, "--server", self.url, "--token", token]
         done = await trio.to_thread.run_sync(
             lambda: subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -65,12 +67,22 @@ async def test_two_tenants_an_author_publishes_canaries_and_rolls_back_and_a_quo
 
         # The admin: a second world beside the default one, and its author.
         await cli("tenant", "create", "acme", "--title", "Acme Land")
-        listed = await cli.json("tenant", "list")
+        listed = (await cli.json("tenant", "list"))["tenants"]
         assert sorted(t["name"] for t in listed) == ["acme", "demo"]
-        author = (await cli.json("token", "create", "--tenant", "acme", "--role", "author"))["token"]
+        author = (await cli.json("token", "create", "--tenant", "acme", "--role", "author"))[
+            "token"
+        ]
 
         # The author publishes a start room and a gadget into acme.
-        await cli("publish", str(files / "start.wasm"), "--as", "/rooms/start", "--tenant", "acme", token=author)
+        await cli(
+            "publish",
+            str(files / "start.wasm"),
+            "--as",
+            "/rooms/start",
+            "--tenant",
+            "acme",
+            token=author,
+        )
         first = await cli.json("publish", str(files / "gadget_v1.wasm"), "--as", "/obj/gadget",
                                "--tenant", "acme", token=author)  # fmt: skip
         assert first["activated"] is True
@@ -96,7 +108,9 @@ async def test_two_tenants_an_author_publishes_canaries_and_rolls_back_and_a_quo
         # A canary that passes: activated; the objects run the new version.
         passed = await cli.json("publish", str(files / "gadget_v2.wasm"), "--as", "/obj/gadget",
                                 "--tenant", "acme", "--canary", "2", token=author)  # fmt: skip
-        assert passed["activated"] and passed["canary_checked"] == 2 and not passed["canary_failures"]
+        assert (
+            passed["activated"] and passed["canary_checked"] == 2 and not passed["canary_failures"]
+        )
         assert await poke(bob) == "v2"
 
         # A canary that fails: nothing changes, each failure is reported.
@@ -116,7 +130,7 @@ async def test_two_tenants_an_author_publishes_canaries_and_rolls_back_and_a_quo
         await cli("quota", "set", "--tenant", "acme", "call_fuel=20000")
         seen = await bob.command("burn gadget", "> ")
         assert "ref " in seen  # the call ran out of fuel: the player gets a reference
-        errors = await cli.json("errors", "--tenant", "acme", token=author)
+        errors = (await cli.json("errors", "--tenant", "acme", token=author))["errors"]
         assert any(e["kind"] == "fuel" and e["blueprint"] == "/obj/gadget" for e in errors)
         await cli("quota", "set", "--tenant", "acme", "call_fuel=50000000")
         seen = await bob.command("burn gadget", "> ")
@@ -125,7 +139,9 @@ async def test_two_tenants_an_author_publishes_canaries_and_rolls_back_and_a_quo
         assert usage["fuel_used"] > 0 and usage["players_online"] == 1
 
         # Wrong tokens change nothing.
-        denied = await cli("quota", "set", "--tenant", "acme", "call_fuel=1", token=author, ok=False)
+        denied = await cli(
+            "quota", "set", "--tenant", "acme", "call_fuel=1", token=author, ok=False
+        )
         assert denied.returncode == 1
         bad = await cli("tenant", "create", "evil", token="jr_not-a-real-token-at-all", ok=False)
         assert bad.returncode == 1
@@ -135,8 +151,11 @@ async def test_two_tenants_an_author_publishes_canaries_and_rolls_back_and_a_quo
             raise AssertionError("another tenant's author read acme's usage")
         except ApiError as exc:
             assert exc.status == 403
-        assert (await cli.json("quota", "get", "--tenant", "acme"))["call_fuel"] == 50_000_000
-        assert sorted(t["name"] for t in await cli.json("tenant", "list")) == ["acme", "demo"]
+        assert (await cli.json("quota", "get", "--tenant", "acme"))["quotas"][
+            "call_fuel"
+        ] == 50_000_000
+        listed = (await cli.json("tenant", "list"))["tenants"]
+        assert sorted(t["name"] for t in listed) == ["acme", "demo"]
         await bob.close()
         await ann.close()
         assert server.stop() == 0

@@ -23,6 +23,7 @@ from driver.worlds import Worlds, open_worlds
 from sandbox.build import manifest as build_manifest
 
 from ..driver_support import BASIC_WORLD, CHEAP, TelnetClient
+from ..gadgets import gadgets_fixture  # noqa: F401  (the session fixture `gadgets`)
 
 
 def config(tmp_path: Path, basic_build: Path) -> RealmConfig:
@@ -177,10 +178,13 @@ async def test_suspend_resume_delete_and_quotas_live(backend, basic_build, tmp_p
 
 
 async def test_tenants_quotas_settings_and_accounts_survive_a_restart(
-    backend, basic_build, tmp_path
+    backend, basic_build, tmp_path, gadgets
 ):
     async with server(tmp_path, basic_build, backend) as (worlds, port, http):
         await worlds.create_tenant("acme", title="Acme Land", quotas={"max_objects": 777})
+        v1 = await worlds.publish("acme", "/obj/gadget", gadgets["v1"])
+        v2 = await worlds.publish("acme", "/obj/gadget", gadgets["v4"])
+        assert v2.activated and v2.previous == v1.version
         await worlds.create_tenant("gone")
         await worlds.create_tenant("held")
         await publish_start_room(worlds, "acme", basic_build)
@@ -200,6 +204,10 @@ async def test_tenants_quotas_settings_and_accounts_survive_a_restart(
         assert worlds.tenant("held").state == "suspended"
         assert worlds.tenant("held").suspended_reason == "maintenance"
         bob = await enter(port, "acme", "connect bob hunter22")
+        # The versions kept survive too: a rollback reads the older one from the store.
+        assert worlds.versions("acme", "/obj/gadget").current == v2.version
+        back = await worlds.activate("acme", "/obj/gadget")
+        assert back.activated and back.version == v1.version
         refused = await TelnetClient.connect(port)
         await refused.command("world held", "There is no open world called held here.")
         await bob.close()
