@@ -262,3 +262,78 @@ async def test_a_worlds_code_cannot_reach_another_worlds_objects(
         assert "psst" not in seen
         await ann.close()
         await bob.close()
+
+
+async def test_a_suspended_worlds_events_stop_and_quarantine_is_lifted_through_control(
+    backend, basic_build, tmp_path, gadgets
+):
+    from driver.world import ids
+    from sandbox.protocol import Hook
+
+    async with server(tmp_path, basic_build, backend) as (worlds, port, http):
+        await worlds.create_tenant("acme", quotas={"quarantine_strikes": 3})
+        await worlds.publish("acme", "/obj/gadget", gadgets["v1"])
+        tenant = worlds.get("acme").tenant
+        gadget = await tenant.clone("/obj/gadget")
+        player = tenant.add_player(ids.player_id("bob"), {})
+
+        async def command(verb: str) -> None:
+            done = trio.Event()
+
+            async def run() -> None:
+                await tenant.run_hook(gadget, Hook.ON_COMMAND, (player.id, verb, ""))
+                done.set()
+
+            tenant.enqueue_command(player.id, run, always=True)
+            with trio.fail_after(10):
+                await done.wait()
+
+        # A callout due in 100 ms does not run while the world is suspended.
+        await command("arm")
+        await worlds.suspend_tenant("acme")
+        await trio.sleep(0.5)
+        assert gadget.get("rings") is None
+        await worlds.resume_tenant("acme")
+        with trio.fail_after(10):
+            while gadget.get("rings") != 1:
+                await trio.sleep(0.02)
+
+        # Three crashes quarantine the gadget; the admin API's release lifts it.
+        for _ in range(3):
+            await command("crash")
+        assert [q.target for q in worlds.quarantines("acme")] == [gadget.id]
+        assert worlds.usage("acme").errors_by_kind.get("trap", 0) >= 3
+        assert any(e.kind == "trap" and e.version for e in worlds.errors("acme"))
+        assert worlds.release("acme", gadget.id) == []
+        with pytest.raises(BadRequest):
+            worlds.release("acme", gadget.id)
+
+
+async def test_quotas_set_through_control_are_enforced_with_a_clear_error(
+    backend, basic_build, tmp_path, gadgets
+):
+    from driver.tenancy.errors import QuotaExceeded
+
+    async with server(tmp_path, basic_build, backend) as (worlds, port, http):
+        await worlds.create_tenant("acme")
+        await worlds.publish("acme", "/obj/gadget", gadgets["v1"])
+        tenant = worlds.get("acme").tenant
+        worlds.set_quotas("acme", {"max_objects": len(tenant.graph) + 1})
+        await tenant.clone("/obj/gadget")
+        with pytest.raises(QuotaExceeded, match="object quota reached"):
+            await tenant.clone("/obj/gadget")
+        worlds.set_quotas("acme", {"max_component_bytes": 1000})
+        with pytest.raises(QuotaExceeded, match="max_component_bytes"):
+            await worlds.publish("acme", "/obj/gadget", gadgets["v2"])
+        assert (
+            worlds.versions("acme", "/obj/gadget").current
+            == tenant.blueprints.get("/obj/gadget").version
+        )
+        worlds.set_quotas("acme", {"max_component_bytes": 16 << 20, "versions_kept": 2})
+        for name in ("v2", "v3", "v4"):
+            await worlds.publish("acme", "/obj/gadget", gadgets[name])
+        assert len(worlds.versions("acme", "/obj/gadget").versions) == 2
+        with pytest.raises(BadRequest, match="negative"):
+            worlds.set_quotas("acme", {"call_fuel": -1})
+        with pytest.raises(BadRequest, match="whole number"):
+            worlds.set_quotas("acme", {"max_objects": 1.5})
