@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from sandbox.priority import yield_to_driver
 from sandbox.build import manifest as build_manifest
 from sandbox.build import toolchain
 from sandbox.protocol import CompileError
@@ -704,6 +705,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # gigabytes of address space they never touch.
         cap = args.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
+        # Run by the server as a child (`reload`, --watch, publishing): the
+        # players' driver goes first.
+        yield_to_driver()
     root = project_root()
     world_dir = args.world or root / "world-src"
     build_dir = args.out or root / "build"

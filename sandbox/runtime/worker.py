@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from sandbox import wire
+from sandbox.priority import yield_to_driver
 from sandbox.protocol import AdmissionError, ErrorKind, GuestError, Outcome
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ def harden(channel_fd: int, memory_mb: int, cpu_seconds: int) -> list[int]:
     memory = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + CPU_HARD_MARGIN))
+    yield_to_driver()  # a player's command wakes the driver ahead of guest code
     keep = {0, 1, 2, channel_fd}
     closed: list[int] = []
     for name in os.listdir("/proc/self/fd"):
