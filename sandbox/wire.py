@@ -40,6 +40,8 @@ Worker to driver::
     [ERROR, id, message]          a message it could not handle (id: the
                                   message's id, a LOAD's version, or null)
     [RETIRING, reason]            CPU budget nearly spent: replace me
+    [MEMORY, {tenant: bytes}]     after a SWEEP: what each tenant's live
+                                  instances are charged there (usage reports)
 
 Every LOAD, ADMIT and INVOKE gets exactly one answer, in the order sent (a
 worker handles one message at a time), which is what lets the driver time
@@ -112,6 +114,7 @@ REFUSED: Final = 20
 LOADED: Final = 21
 ERROR: Final = 22
 RETIRING: Final = 23
+MEMORY: Final = 24
 
 # ANSWER statuses.
 ANSWER_OK: Final = 0

@@ -74,8 +74,8 @@ class Runtime(Protocol):
 @runtime_checkable
 class ReportsMemory(Protocol):
     """A runtime that knows what memory each tenant's instances take (the
-    in-process sandbox does; a worker pool's instances live in the workers,
-    and the pool does not ask them)."""
+    in-process sandbox exactly; a worker pool as its workers last reported
+    it, after each sweep)."""
 
     def memory_of(self, tenant: str) -> int:
         """Bytes ``tenant``'s live instances are charged (each its memory cap)."""

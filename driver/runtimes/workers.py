@@ -198,6 +198,8 @@ class _Slot:
         self.ready = trio.Event()  # set once the first process said hello
         self.last_failure = ""
         self.invocations = 0
+        #: What each tenant's instances there are charged, as of the last sweep.
+        self.memory: dict[str, int] = {}
         self.crashes = 0
         self.restarts = 0
         self.streak = 0  # deaths in a row, each soon after the last
@@ -473,6 +475,11 @@ class WorkerPool:
             # In order behind anything queued for the version; the sender
             # drops it if the worker there never had the version.
             slot.submit(_Job(_RELEASE, 0, data, version))
+
+    def memory_of(self, tenant: str) -> int:
+        """Bytes ``tenant``'s live instances are charged in the workers, as
+        each last reported it (after every sweep: at most ten seconds old)."""
+        return sum(slot.memory.get(tenant, 0) for slot in self._slots)
 
     def sweep(self, idle_seconds: float = 60.0) -> None:
         """Have every worker drop instances idle for ``idle_seconds``, so the
@@ -950,6 +957,10 @@ class WorkerPool:
             proc.head_since = trio.current_time()
             proc.ready.set()
             slot.ready.set()
+        elif kind == wire.MEMORY:
+            report = message[1]
+            if isinstance(report, dict):
+                slot.memory = {str(k): int(v) for k, v in report.items() if isinstance(v, int)}
         elif kind == wire.RETIRING:
             proc.retiring = True
             slot.wake.set()  # the sender stops taking work

@@ -196,6 +196,10 @@ class Sandbox:
         """Bytes ``tenant``'s live instances are charged (each its memory cap)."""
         return self._tenant_memory.get(tenant, 0)
 
+    def memory_by_tenant(self) -> dict[str, int]:
+        """:meth:`memory_of` for every tenant with live instances."""
+        return {tenant: n for tenant, n in self._tenant_memory.items() if n > 0}
+
     def release(self, version: str) -> None:
         """Give back one admission of ``version``. When every admission is
         given back (two tenants may run the same bytes), its instances and

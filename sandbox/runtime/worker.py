@@ -352,6 +352,7 @@ class Worker:
         _, idle_seconds = message
         if self.sandbox.sweep(float(idle_seconds)):
             _trim_heap()
+        self.send((wire.MEMORY, self.sandbox.memory_by_tenant()))
 
 
 def _trim_heap() -> None:

@@ -345,6 +345,26 @@ async def test_sweep_drops_idle_instances_in_the_workers(pool, inproc, guest_com
         assert await fuel("swept") == first
 
 
+
+async def test_workers_report_each_tenants_memory_after_a_sweep(pool, inproc, guest_components):
+    """Usage reports read a tenant's instance memory from the pool as its
+    worker last reported it (each sweep), as the in-process sandbox knows it."""
+    data = code(guest_components, "counter")
+    with trio.fail_after(60):
+        version = await pool.admit(data)
+    inproc.admit(data)
+    args = (ACTOR, "push", "")
+    with trio.fail_after(60):
+        await pool.invoke(version, SELF, "on-command", args, {}, ROOMY, TestWorld(), tenant="mem")
+        inproc.invoke(version, SELF, "on-command", args, {}, ROOMY, TestWorld(), tenant="mem")
+        assert pool.memory_of("mem") == 0  # nothing reported yet
+        pool.sweep(3600)  # drops nothing; the worker reports
+        while pool.memory_of("mem") == 0:
+            await trio.sleep(0.01)
+    assert pool.memory_of("mem") == inproc.memory_of("mem") > 0
+    assert pool.memory_of("someone-else") == 0
+
+
 def _with_custom_section(component: bytes, size: int) -> bytes:
     """The same component plus a custom section of ``size`` bytes: still
     valid, another version, and far bigger than a socket buffer."""
