@@ -162,6 +162,8 @@ class Gateway:
         details = (
             f"[error {record.ref}] {record.object_id} {record.hook}: {record.kind} ({record.message})"
         )
+        if record.blueprint and record.version:
+            details += f" [{record.blueprint}@{record.version[:12]}]"  # which version failed
         line = "{yellow}" + ansi.escape(details) + "{/}\n"
         for player_id, link in list(self.links.items()):
             if not link.is_wizard or link.session is None:
