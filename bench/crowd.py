@@ -56,9 +56,13 @@ Phases and keys:
 * ``memory``: a fresh server with 1,000 players' bodies in rooms of 10.
   ``idle_rss_mb`` is its resident set once it listens, before any
   connection; then 500 refusing clients log in and stay idle, then 500
-  negotiating ones, the RSS read after each group has settled.
+  negotiating ones. ``rss_kb_per_session_just_logged_in`` is the growth read
+  right after the logins; the sessions then stay idle for
+  ``idle_for_seconds`` (longer than the server's MCCP2 rest period, after
+  which an idle stream is ended and its zlib state freed) and
   ``rss_mb_per_1000_idle_sessions`` is the growth for all 1,000 (half of each
-  kind); ``rss_kb_per_idle_session`` gives it per session, by kind.
+  kind) as they stay idle; ``rss_kb_per_idle_session`` gives it per session,
+  by kind.
 
 Each timed phase has a warm-up at the same load before its window; only
 answers that arrive inside the window count. ``cpu_wait_percent`` says how
@@ -678,6 +682,10 @@ def memory_phase(ns: argparse.Namespace, log: Any, result: dict[str, Any]) -> No
         refusing = run.login(0, half, "refusing")
         after_first = rss_kb(run.server.proc.pid)
         negotiating = run.login(half, ns.idle_sessions - half, "negotiating")
+        just_logged_in = rss_kb(run.server.proc.pid)
+        # Idle sessions as they stay: an MCCP2 stream quiet for the server's
+        # rest period (10 s) is ended and its zlib state freed.
+        time.sleep(ns.idle_settle)
         after_all = rss_kb(run.server.proc.pid)
         run.check_pin("memory")
     finally:
@@ -693,6 +701,11 @@ def memory_phase(ns: argparse.Namespace, log: Any, result: dict[str, Any]) -> No
             "mixed": round((after_all - idle) / total, 2) if total else None,
             "refusing": round((after_first - idle) / first_n, 2) if first_n else None,
             "negotiating": round((after_all - after_first) / second_n, 2) if second_n else None,
+        },
+        "idle_for_seconds": ns.idle_settle,
+        "rss_kb_per_session_just_logged_in": {
+            "mixed": round((just_logged_in - idle) / total, 2) if total else None,
+            "negotiating": round((just_logged_in - after_first) / second_n, 2) if second_n else None,
         },
         "logins_errors": {**refusing["errors"], **negotiating["errors"]},
     }
@@ -758,6 +771,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of the same load before each window (default 2)")
     p.add_argument("--settle", type=float, default=2.0, help="seconds after logins before measuring (default 2)")
     p.add_argument("--idle-sessions", type=int, default=1000, help="idle sessions for the memory phase (default 1000)")
+    p.add_argument("--idle-settle", type=float, default=16.0,
+                   help="seconds the idle sessions stay idle before the memory is read (default 16)")
     p.add_argument("--phases", default="look,say,open,memory", type=lambda s: s.split(","),
                    help="which phases to run (default look,say,open,memory)")
     p.add_argument("--login-concurrency", type=int, default=64, help="logins in flight at once (default 64)")

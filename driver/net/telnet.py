@@ -375,7 +375,7 @@ class TelnetProtocol:
         "info", "limits", "_mssp", "_options", "_opts",
         "_in", "_verb", "_line", "_line_truncated", "_after_eol", "_escape_len",
         "_sb_option", "_sb", "_sb_overflow", "_sb_dropped", "_events",
-        "_out", "_out_size", "_plain", "_plain_size", "_compressor",
+        "_out", "_out_size", "_plain", "_plain_size", "_compressor", "_resting",
         "_ttype_rounds", "_ttype_waiting", "_ttype_answers", "_charset_requested",
         "_charset_waiting", "_encoding", "_charset", "_charset_refused",
     )  # fmt: skip
@@ -417,6 +417,9 @@ class TelnetProtocol:
         self._plain: list[bytes] = []
         self._plain_size = 0
         self._compressor: Any = None  # zlib compress object while MCCP2 is on
+        # MCCP2 is on but its stream was ended while the connection was idle
+        # (rest_compression): the next output starts a new stream.
+        self._resting = False
 
         # Negotiation progress.
         self._ttype_rounds = 0
@@ -491,6 +494,9 @@ class TelnetProtocol:
         if self._compressor is not None:
             self._plain.append(data)
             self._plain_size += len(data)
+        elif self._resting:
+            self._wake_compression()
+            self._write(data)
         else:
             self._out.append(data)
             self._out_size += len(data)
@@ -505,6 +511,9 @@ class TelnetProtocol:
         if self._compressor is not None:
             self._plain.append(data)
             self._plain_size += size
+        elif self._resting:
+            self._wake_compression()
+            self._write(data)
         else:
             self._out.append(data)
             self._out_size += size
@@ -954,6 +963,9 @@ class TelnetProtocol:
         if self._compressor is not None:
             self._plain.append(data)
             self._plain_size += len(data)
+        elif self._resting:
+            self._wake_compression()
+            self._write(data)
         else:
             self._out.append(data)
             self._out_size += len(data)
@@ -970,7 +982,29 @@ class TelnetProtocol:
             _MCCP_LEVEL, zlib.DEFLATED, _MCCP_WINDOW_BITS, _MCCP_MEM_LEVEL
         )
 
+    @property
+    def compressing(self) -> bool:
+        """True while an MCCP2 stream is open (not resting)."""
+        return self._compressor is not None
+
+    def rest_compression(self) -> bool:
+        """End the MCCP2 stream of a connection that has gone quiet, freeing
+        its zlib state (about 28 KiB: most of an idle MCCP2 session's
+        memory); MCCP2 stays agreed, and the next output starts a new stream
+        with a new ``IAC SB MCCP2 IAC SE``, as the protocol allows. True if
+        the stream's end is queued to send (nothing else may be pending)."""
+        if self._compressor is None or self._plain:
+            return False
+        self._stop_compression()
+        self._resting = True
+        return True
+
+    def _wake_compression(self) -> None:
+        self._resting = False
+        self._start_compression()
+
     def _stop_compression(self) -> None:
+        self._resting = False
         if self._compressor is None:
             return
         tail = self._compressor.compress(b"".join(self._plain)) + self._compressor.flush(zlib.Z_FINISH)

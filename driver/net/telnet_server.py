@@ -33,6 +33,7 @@ it does not, and encoded for the charset agreed, once per kind of client
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import os
@@ -89,6 +90,10 @@ class TelnetConfig:
     # Over-long subnegotiation payload dropped (one endless SB, or many too
     # long) before the client is disconnected: no client needs to send one.
     max_subnegotiation_dropped: int = 1 << 20
+    # An MCCP2 stream with no output for this long is ended, freeing its
+    # zlib state (most of what an idle MCCP2 session holds); the next output
+    # starts a new one. 0: never.
+    compression_rest_after: float = 10.0
     limits: TelnetLimits = field(default_factory=TelnetLimits)
     options: frozenset[Opt] = DEFAULT_OPTIONS
 
@@ -116,11 +121,12 @@ class _Flusher:
     and no task per session is woken for it.
     """
 
-    __slots__ = ("_dirty", "_wake", "nursery")
+    __slots__ = ("_dirty", "_wake", "nursery", "sessions")
 
     def __init__(self) -> None:
         self._dirty: list[TelnetSession] = []
         self._wake = trio.Event()
+        self.sessions: set[TelnetSession] = set()  # every open session of the listener
         # Where sessions whose client is not keeping up run a writer task
         # (the listener's nursery): a session itself has no nursery.
         self.nursery: trio.Nursery | None = None
@@ -142,6 +148,19 @@ class _Flusher:
                     # One session's bug must not stop everyone's output.
                     log.exception("telnet %s: flush failed", session.info.peer)
                     session._end("flush failed")
+
+    async def rest_idle_streams(self, after: float) -> None:
+        """End the MCCP2 streams of sessions that sent nothing for about
+        ``after`` seconds (checked every half of it): an idle MCCP2 session
+        then holds about as little as one without compression. When many
+        were ended, the freed heap is given back to the system."""
+        while True:
+            await trio.sleep(after / 2)
+            rested = 0
+            for session in list(self.sessions):
+                rested += session._rest_if_idle()
+            if rested >= 100:
+                _trim_heap()
 
 
 class TelnetSession(Session):
@@ -166,6 +185,7 @@ class TelnetSession(Session):
         "info", "_stream", "_fd", "_config", "_protocol", "_flusher", "_handler",
         "_close_reason", "_abrupt", "_scope", "_last_line", "_bucket", "_flood_warned",
         "_renderer", "_scheduled", "_writing", "_writer_done", "_backlog",
+        "_flushes", "_rest_mark",
     )  # fmt: skip
 
     def __init__(
@@ -196,6 +216,8 @@ class TelnetSession(Session):
         self._writing = False  # the writer task runs: it owns the socket
         self._writer_done: trio.Event | None = None  # made when someone waits for it
         self._backlog = b""  # taken from the protocol, not yet written
+        self._flushes = 0  # writes of output, counted for resting an idle MCCP2 stream
+        self._rest_mark = -1
 
     # ------------------------------------------------------------ Session
 
@@ -300,6 +322,19 @@ class TelnetSession(Session):
             self._scheduled = True
             self._flusher.schedule(self)
 
+    def _rest_if_idle(self) -> bool:
+        """Called every half rest period: end the MCCP2 stream if nothing was
+        written since the last call. True if it was ended."""
+        if not self._protocol.compressing or self._close_reason is not None:
+            return False
+        if self._flushes != self._rest_mark or self._writing:
+            self._rest_mark = self._flushes
+            return False
+        if not self._protocol.rest_compression():
+            return False
+        self._after_queue()  # the stream's end goes out
+        return True
+
     def _overflow(self) -> None:
         log.info("telnet %s: output queue over its cap; closing", self.info.peer)
         self.close("output overflow")
@@ -315,6 +350,7 @@ class TelnetSession(Session):
         data = self._protocol.data_to_send()
         if not data:
             return
+        self._flushes += 1
         sent = 0
         if self._fd >= 0:
             try:
@@ -594,11 +630,14 @@ async def _serve_connection(
     session = TelnetSession(stream, peer, config, flusher, mssp)
     ticket.attach(session)  # the gateway reports its login; else it times out
     log.info("telnet %s: connected", peer)
+    flusher.sessions.add(session)
     try:
         await session.run(gateway)
     except Exception:
         # Never let one connection take the listener down.
         log.exception("telnet %s: session failed", peer)
+    finally:
+        flusher.sessions.discard(session)
     log.info("telnet %s: disconnected (%s)", peer, session.close_reason)
 
 
@@ -660,10 +699,20 @@ async def serve_telnet(
     async with trio.open_nursery() as nursery:
         flusher.nursery = nursery
         nursery.start_soon(flusher.run)
+        if config.compression_rest_after > 0:
+            nursery.start_soon(flusher.rest_idle_streams, config.compression_rest_after)
         task_status.started(bound)
         await serve_admitted(
             handle, listeners, admission or Admission(), name="telnet", refusal=_refusal_line
         )
+
+
+def _trim_heap() -> None:
+    """Give freed heap back to the system (glibc; elsewhere nothing)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _refusal_line(message: str) -> bytes:

@@ -297,6 +297,29 @@ async def test_mccp2_stream_over_the_wire(nursery: trio.Nursery) -> None:
     assert plain.endswith(b"Bye!\r\n")
 
 
+async def test_an_idle_mccp2_stream_is_ended_and_restarted(nursery: trio.Nursery) -> None:
+    """A session quiet for the rest period has its MCCP2 stream ended (its
+    zlib state freed); its next output comes in a new stream."""
+    _, port = await start_server(nursery, TelnetConfig(compression_rest_after=0.2))
+    client = await RawClient.connect(port)
+    await client.read_until(b"> " + iac(GA))
+    await client.send(iac(DO, Opt.MCCP2))
+    await client.read_until(sb(Opt.MCCP2, b""))
+    inflate = zlib.decompressobj()
+    inflate.decompress(bytes(client.buffer))
+    client.buffer.clear()
+    with trio.fail_after(TIMEOUT):
+        while not inflate.eof:  # idle: the server ends the stream
+            inflate.decompress(await client.stream.receive_some(65536))
+    await client.send(b"wake up\r\n")
+    await client.read_until(sb(Opt.MCCP2, b""))  # a new stream begins
+    again = zlib.decompressobj()
+    plain = bytearray(again.decompress(bytes(client.buffer)))
+    with trio.fail_after(TIMEOUT):
+        while b"echo: wake up" not in plain:
+            plain += again.decompress(await client.stream.receive_some(65536))
+
+
 async def test_set_echo_claims_and_returns_the_echo(nursery: trio.Nursery) -> None:
     _, port = await start_server(nursery)
     client = await RawClient.connect(port)

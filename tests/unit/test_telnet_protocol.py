@@ -552,6 +552,38 @@ def test_mccp2_agreed_unsolicited_and_finished() -> None:
     assert proto.data_to_send() == b"after"
 
 
+def test_mccp2_rests_an_idle_stream_and_starts_a_new_one_for_the_next_output() -> None:
+    proto = TelnetProtocol()
+    proto.receive_data(iac(DO, Opt.MCCP2))
+    marker = sb(Opt.MCCP2, b"")
+    assert proto.data_to_send() == iac(WILL, Opt.MCCP2) + marker
+    proto.send_text("hello\n")
+    first = zlib.decompressobj()
+    assert first.decompress(proto.data_to_send()) == b"hello\r\n"
+    proto.send_text("pending")
+    assert not proto.rest_compression()  # output waiting: not idle
+    first.decompress(proto.data_to_send())
+    assert proto.compressing and proto.rest_compression()
+    assert not proto.compressing and not proto.rest_compression()
+    # The stream's end, then nothing until the next output...
+    assert first.decompress(proto.data_to_send()) == b"" and first.eof
+    assert first.unused_data == b""
+    assert proto.data_to_send() == b""
+    # ...which starts a new stream with a new marker, as MCCP2 allows.
+    proto.send_prompt("> ")
+    proto.send_text("world")
+    data = proto.data_to_send()
+    assert data.startswith(marker) and proto.compressing
+    second = zlib.decompressobj()
+    assert second.decompress(data[len(marker) :]) == b"> " + iac(GA) + b"world"
+    # The client turning MCCP2 off while resting gets plain bytes, no marker.
+    assert proto.rest_compression()
+    second.decompress(proto.data_to_send())
+    proto.receive_data(iac(DONT, Opt.MCCP2))
+    proto.send_text("plain")
+    assert proto.data_to_send() == iac(WONT, Opt.MCCP2) + b"plain"
+
+
 # ---------------------------------------------------------------- MSSP
 
 
