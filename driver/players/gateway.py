@@ -55,7 +55,7 @@ from driver.players.commands import Commands
 from driver.players.delivery import Delivery
 from driver.players.moderation import ADMINHELP, Moderation
 from driver.players.presence import Link, Presence
-from driver.store.accounts import Account, AccountStore
+from driver.store.accounts import AccountStore
 from driver.tenancy.errors import GuestErrorRecord
 from driver.tenancy.output import Text
 from driver.tenancy.tenant import Tenant
@@ -427,9 +427,14 @@ class _Connection:
         self.address = address_key(
             peer_host(session.info.peer), players.admission.limits.ipv6_prefix
         )
+        # Not a bound method of this connection: the login machine would then
+        # hold the connection in a cycle, freed only by a full collection
+        # (which the server makes rare), so a flood's closed connections
+        # would stay in memory.
+        moderation, address = players.moderation, self.address
         self.login = Login(
             players.accounts, players.throttle, self.address, title=players.settings.title,
-            refuse=self._refusal, **kwargs,
+            refuse=lambda account: moderation.login_refusal(account, address), **kwargs,
         )  # fmt: skip
         self.closed = False
         # A one-line `connect`/`create` in progress: what the login screen
@@ -448,9 +453,6 @@ class _Connection:
             self.session.close("banned address")
             return
         self._act(self.login.start())
-
-    def _refusal(self, account: Account) -> str | None:
-        return self.players.moderation.login_refusal(account, self.address)
 
     @property
     def at_login(self) -> bool:
