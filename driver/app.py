@@ -43,6 +43,7 @@ from driver.tenancy.tenant import Tenant
 from driver.world import ids
 from driver.world.settings import WorldSettings
 from sandbox.build import manifest as build_manifest
+from sandbox.build.worldbuild import LANGUAGES, SDK_DIRS
 from sandbox.protocol import AdmissionError, CompileError
 
 log = logging.getLogger("jitrealm")
@@ -171,8 +172,22 @@ class Realm:
             kind=kind,
         )
 
+    def new_sources(self, path: str) -> list[Path]:
+        """The source files in the world directory that would define the
+        blueprint ``path`` (normalised), which is not in the world yet:
+        ``/newbie/lever`` is ``newbie/lever.c`` or ``.py`` or ``.json``."""
+        if not self.has_sources:
+            return []
+        parts = path.strip("/").split("/")
+        if not parts or not parts[0] or parts[0] in SDK_DIRS.values() or ".." in parts:
+            return []
+        base = self.config.world_dir.joinpath(*parts)
+        return [found for suffix in LANGUAGES if (found := base.with_name(base.name + suffix)).is_file()]
+
     async def reload(self, path: str) -> str:
-        """Recompile ``path`` and make the new version current.
+        """Recompile ``path`` and make the new version current; a blueprint
+        whose source is in the world directory but was never built is
+        built and loaded (`reload` and `clone` of a new file).
 
         Nothing here blocks the loop: the compile runs in a child process,
         admission in a thread or a worker; the old version serves players
@@ -182,26 +197,33 @@ class Realm:
         before their next hook.
         """
         bp = self.tenant.blueprints.get(path)
-        if bp is None:
+        if bp is None and not self.new_sources(path):
             raise NoSuchBlueprint(path)
         if not self.has_sources:
             raise WorldError(f"{self.name} has no sources here: publish {path} through the API")
-        if bp.source is not None and bp.source.exists():
-            errors = await self.build([bp.source])
-            if errors:
-                raise errors[0]
+        warnings: list[str] = []
+        sources = self.new_sources(path) if bp is None else [bp.source] if bp.source is not None and bp.source.exists() else []
+        if sources:
+            report = await compiles.build_report(self.dirs, sources, self.config.build_limits)
+            if report.errors:
+                raise report.errors[0]
+            warnings = report.warnings
         entry = build_manifest.load(self.config.build_dir).get(path)
         if entry is None:
             raise NotBuilt(path)
         started = time.perf_counter()
         version, old = await self._publish(path, entry)
         took = (time.perf_counter() - started) * 1000
+        said = "".join(f"\n{w}" for w in warnings)
+        if bp is None:
+            return f"Loaded the new blueprint {path} from {entry.source}: version {version[:12]} (admitted in {took:.1f} ms).{said}"
         if version == old:
-            return f"{path} is unchanged (version {version[:12]})."
+            return f"{path} is unchanged (version {version[:12]}).{said}"
         users = sum(1 for o in self.tenant.graph.by_blueprint(path))
         return (
             f"Reloaded {path}: {(old or '-')[:12]} -> {version[:12]} (admitted in {took:.1f} ms); "
             f"{users} object{'s' if users != 1 else ''} keep their state and run on-reload before their next hook."
+            + said
         )
 
     def mssp(self) -> dict[str, str]:

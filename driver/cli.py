@@ -3,7 +3,8 @@
     jitrealm run [--data DIR] [--world DIR] [--telnet HOST:PORT] [--http HOST:PORT]
                  [--sandbox inproc] [--watch]
     jitrealm build [PATH...]
-    jitrealm invoke COMPONENT HOOK [ARG...] [--self ID] [--state JSON] ...
+    jitrealm invoke COMPONENT|SOURCE|/BLUEPRINT HOOK [ARG...] [--self ID] [--state JSON] ...
+    jitrealm logs [--data DIR] [--tenant T] [--follow] [--blueprint B] [--level L]
     jitrealm dump --data DIR -o FILE
     jitrealm restore FILE --data DIR
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -255,11 +258,98 @@ def cmd_restore(argv: Sequence[str]) -> int:
     return 0
 
 
+def _locate_invoke(argv: list[str]) -> list[str] | int:
+    """`jitrealm invoke` of a blueprint id (``/examples/counter``) or a
+    source file: build it if needed (into ``--build``, as `jitrealm build`
+    would) and run the component built, as that blueprint. Returns the
+    arguments for :func:`sandbox.runtime.offline.main`, or an exit status."""
+    from sandbox.build import locate, worldbuild
+    from sandbox.protocol import CompileError
+
+    pre = argparse.ArgumentParser(add_help=False)
+    for option in ("--self", "--state", "--fuel", "--memory-mb", "--timeout-ms", "--cache-dir", "--world", "--build"):
+        pre.add_argument(option)
+    pre.add_argument("target", nargs="?")
+    known, _ = pre.parse_known_args(argv)
+    target = known.target
+    if not target or "-h" in argv or "--help" in argv:
+        return argv
+    root = worldbuild.project_root()
+    world = Path(known.world) if known.world else root / "world-src"
+    build = Path(known.build) if known.build else root / "build"
+    try:
+        component, self_id, warnings = locate.component_for(
+            target, world_dir=world, build_dir=build, wit_dir=root / "wit"
+        )
+    except FileNotFoundError as exc:
+        print(f"jitrealm invoke: {exc}", file=sys.stderr)
+        return 2
+    except CompileError as exc:
+        notes = getattr(exc, "__notes__", None)
+        print(f"jitrealm invoke: {exc}" + ("".join(f"\n{n}" for n in notes) if notes else ""), file=sys.stderr)
+        return 2
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    out = list(argv)
+    out[out.index(target)] = str(component)
+    i = 0
+    while i < len(out):  # --world and --build are ours, not offline's
+        if out[i] in ("--world", "--build") and i + 1 < len(out):
+            del out[i : i + 2]
+        else:
+            i += 1
+    if self_id is not None and known.self is None:
+        out += ["--self", self_id]
+    return out
+
+
+def cmd_logs(argv: Sequence[str]) -> int:
+    """`jitrealm logs`: offline against ``--data DIR``, else over the admin API."""
+    if "--data" not in argv and not any(a.startswith("--data=") for a in argv):
+        from driver.admin import commands
+
+        return commands.main("logs", argv)
+    from driver.store import logfiles
+    from driver.tenancy import guestlog
+
+    p = argparse.ArgumentParser(prog="jitrealm logs", description="What a world's code logged (offline: --data DIR).")
+    p.add_argument("--data", type=Path, required=True, help="the server's data directory")
+    p.add_argument("--tenant", default=os.environ.get("JITREALM_TENANT") or "demo", help="the world (default demo)")
+    p.add_argument("--blueprint", help="only this blueprint's (or object's) lines")
+    p.add_argument("--level", help="only this level and above (debug, info, warn, error)")
+    p.add_argument("--limit", type=int, default=100, help="the newest N lines (default 100)")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines as they come")
+    p.add_argument("--json", action="store_true", help="JSON lines, as stored")
+    ns = p.parse_args(argv)
+    if not ns.data.is_dir():
+        print(f"jitrealm logs: {ns.data} is not a data directory", file=sys.stderr)
+        return 2
+    blueprint = ns.blueprint
+    if blueprint and not blueprint.startswith("/"):
+        blueprint = "/" + blueprint
+    since: float | None = None
+    limit = ns.limit
+    try:
+        while True:
+            lines = [ln for row in logfiles.read(ns.data, ns.tenant) if (ln := guestlog.from_row(row)) is not None]
+            for line in guestlog.select(lines, limit, blueprint=blueprint, level=ns.level, since=since):
+                print(json.dumps(guestlog.to_row(line)) if ns.json else guestlog.render(line), flush=True)
+                since = line.at
+            if not ns.follow:
+                return 0
+            if since is None:
+                since = lines[-1].at if lines else 0.0
+            limit = 10_000
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     usage = (
         "usage: jitrealm {run,build,invoke,dump,restore,stubs,"
-        "publish,versions,rollback,tenant,quota,usage,errors,token} ...  (jitrealm COMMAND --help for details)"
+        "publish,versions,rollback,tenant,quota,usage,errors,logs,token} ...  (jitrealm COMMAND --help for details)"
     )
     if not args or args[0] in ("-h", "--help"):
         print(usage)
@@ -278,7 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "invoke":
         from sandbox.runtime import offline
 
-        return offline.main(rest)
+        located = _locate_invoke(rest)
+        return located if isinstance(located, int) else offline.main(located)
+    if command == "logs":
+        return cmd_logs(rest)
     if command == "stubs":
         from driver.dsl import stubs
 

@@ -29,6 +29,15 @@ class BuildLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class BuildReport:
+    """What a build said: its compile errors, and the warnings (``file:line:
+    warning: ...``) of what it compiled, e.g. a misspelled hook."""
+
+    errors: list[CompileError]
+    warnings: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class BuildDirs:
     world: Path
     build: Path
@@ -40,12 +49,21 @@ async def build(
 ) -> list[CompileError]:
     """Build ``paths`` (default: the whole world) in a child process; return
     the compile errors (empty when everything built)."""
+    return (await build_report(dirs, paths, limits)).errors
+
+
+async def build_report(
+    dirs: BuildDirs, paths: list[Path] | None = None, limits: BuildLimits = BuildLimits()
+) -> BuildReport:
+    """:func:`build`, with the warnings of what was compiled."""
     with tempfile.TemporaryDirectory(prefix="jitrealm-build-") as scratch:
         report = Path(scratch) / "errors.json"
+        warned = Path(scratch) / "warnings.json"
         command = [
             sys.executable, "-m", "sandbox.build.worldbuild",
             "--world", str(dirs.world), "--out", str(dirs.build), "--wit", str(dirs.wit),
-            "--quiet", "--errors-json", str(report), "--memory-mb", str(limits.memory_mb),
+            "--quiet", "--errors-json", str(report), "--warnings-json", str(warned),
+            "--memory-mb", str(limits.memory_mb),
             *(str(p) for p in paths or ()),
         ]  # fmt: skip
         with trio.move_on_after(limits.seconds) as timer:
@@ -54,15 +72,22 @@ async def build(
                 command, check=False, capture_stdout=True, capture_stderr=True
             )
         if timer.cancelled_caught:
-            return [CompileError(f"the build took longer than {limits.seconds:g} s and was stopped")]
+            stopped = CompileError(f"the build took longer than {limits.seconds:g} s and was stopped")
+            return BuildReport([stopped], [])
         try:
             failures = json.loads(report.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             failures = None
+        try:
+            warnings = [str(w) for entry in json.loads(warned.read_text(encoding="utf-8"))
+                        for w in entry["warnings"]]  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError):
+            warnings = []
     if failures is None or (done.returncode not in (0, 1)):
         tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
         why = "; ".join(tail) or f"exit status {done.returncode}"
         if done.returncode < 0 or "MemoryError" in why or "out of memory" in why.lower():
             why += f" (the build may have run out of its {limits.memory_mb} MiB)"
-        return [CompileError(f"the build failed: {why}")]
-    return [CompileError(f["message"], f["file"], f["line"]) for f in failures]
+        return BuildReport([CompileError(f"the build failed: {why}")], warnings)
+    errors = [CompileError(f["message"], f["file"], f["line"]) for f in failures]
+    return BuildReport(errors, warnings)

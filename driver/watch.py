@@ -48,14 +48,9 @@ def watch_sources(realm: Realm, notify: Callable[[str], None]) -> Callable[[], A
                 except ids.BadId:
                     continue
                 try:
-                    if realm.tenant.blueprints.get(path) is None:
-                        errors = await realm.build([source])
-                        if errors:
-                            raise errors[0]
-                        await realm.publish_all()
-                        notify(f"[watch] new blueprint {path} published.")
-                    else:
-                        notify("[watch] " + await realm.reload(path))
+                    # A new file is built and loaded too; build warnings
+                    # (a misspelled hook) follow the report, one a line.
+                    notify("[watch] " + await realm.reload(path))
                 except (CompileError, AdmissionError, WorldError, OSError) as exc:
                     notify(f"[watch] {path}: {exc}")
 

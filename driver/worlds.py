@@ -405,8 +405,11 @@ class Worlds:
     def errors(self, name: str, limit: int = 100) -> list[ErrorInfo]:
         return self.get(name).tenant.error_infos(limit)
 
-    def logs(self, name: str, limit: int = 100) -> list[LogLine]:
-        return self.get(name).tenant.log_lines(limit)
+    def logs(
+        self, name: str, limit: int = 100, *, blueprint: str | None = None, level: str | None = None,
+        since: float | None = None,
+    ) -> list[LogLine]:
+        return self.get(name).tenant.log_lines(limit, blueprint=blueprint, level=level, since=since)
 
     def quarantines(self, name: str) -> list[QuarantineInfo]:
         return self.get(name).tenant.quarantine_infos()

@@ -150,8 +150,12 @@ class FakeControl:
             )
         ]
 
-    def logs(self, name: str, limit: int = 100) -> list[LogLine]:
+    def logs(
+        self, name: str, limit: int = 100, *, blueprint: str | None = None, level: str | None = None,
+        since: float | None = None,
+    ) -> list[LogLine]:
         self.calls.append(("logs", (name, limit)))
+        self.log_filters = (blueprint, level, since)
         self._known(name)
         return [LogLine(1.0, "/rooms/a", "info", "hello")]
 

@@ -452,9 +452,20 @@ class Api:
         return {"errors": self.control.errors(call.tenant, limit)}
 
     async def logs(self, call: Call) -> Any:
-        """The tenant's newest log lines from guest code."""
+        """The tenant's newest log lines from guest code (of one blueprint, at
+        a level or above, after a time: ``--follow`` polls with ``since``)."""
         limit = _int_query(call.request, "limit", 100, 1, 1000)
-        return {"logs": self.control.logs(call.tenant, limit)}
+        query = call.request.query_params
+        since_raw = query.get("since") or None
+        try:
+            since = float(since_raw) if since_raw is not None else None
+        except ValueError:
+            raise Refused(400, f"since must be a time in Unix seconds, not {since_raw!r}") from None
+        lines = self.control.logs(
+            call.tenant, limit, blueprint=query.get("blueprint") or None, level=query.get("level") or None,
+            since=since,
+        )  # fmt: skip
+        return {"logs": lines}
 
     async def quarantines(self, call: Call) -> Any:
         """The tenant's quarantined objects and blueprints."""
@@ -493,6 +504,11 @@ def endpoints(api: Api) -> list[Endpoint]:
     t = PREFIX + "/tenants/{tenant}"
     bp = t + "/blueprints/{path:path}"
     limit = (Query("limit", "integer", "how many, newest first (1 to 1000; default 100)"),)
+    log_query = (
+        Query("blueprint", "string", "only the lines of this blueprint (or object)"),
+        Query("level", "string", "only this level and above (debug < info, stdout < warn, stderr < error)"),
+        Query("since", "number", "only lines logged after this time (Unix seconds)"),
+    )
     publish_query = (
         Query("stage", "boolean", "keep the version without activating it"),
         Query("canary", "integer", "run on-reload on copies of this many live objects first"),
@@ -522,7 +538,7 @@ def endpoints(api: Api) -> list[Endpoint]:
         E("POST", bp + "/activate", api.activate, Access.MEMBER, body="activate", body_optional=True, tags=("publishing",)),
         E("GET", t + "/usage", api.usage, Access.MEMBER, tags=("observing",)),
         E("GET", t + "/errors", api.errors, Access.MEMBER, query=limit, tags=("observing",)),
-        E("GET", t + "/logs", api.logs, Access.MEMBER, query=limit, tags=("observing",)),
+        E("GET", t + "/logs", api.logs, Access.MEMBER, query=limit + log_query, tags=("observing",)),
         E("GET", t + "/quarantines", api.quarantines, Access.MEMBER, tags=("observing",)),
         E("DELETE", t + "/quarantines/{target:path}", api.release, Access.ADMIN, tags=("observing",)),
         E("PUT", t + "/wizards/{account}", api.make_wizard, Access.ADMIN, body="wizard", body_optional=True, tags=("roles",)),

@@ -22,7 +22,7 @@ from typing import Any
 from driver.admin.client import DEFAULT_SERVER, SERVER_ENV, TOKEN_ENV, ApiError, Client, quote_path
 
 TENANT_ENV = "JITREALM_TENANT"
-COMMANDS = ("publish", "versions", "rollback", "tenant", "quota", "usage", "errors", "token")
+COMMANDS = ("publish", "versions", "rollback", "tenant", "quota", "usage", "errors", "logs", "token")
 API = "/api/v1"
 
 
@@ -141,6 +141,17 @@ def _parser(command: str) -> argparse.ArgumentParser:
         _tenant_arg(p)
         if command == "errors":
             p.add_argument("--limit", type=int, default=20)
+        return p
+    if command == "logs":
+        p = argparse.ArgumentParser(
+            prog=prog, parents=[common],
+            description="What the tenant's code logged (offline, against a data directory: --data DIR).",
+        )  # fmt: skip
+        _tenant_arg(p)
+        p.add_argument("--blueprint", help="only this blueprint's (or object's) lines")
+        p.add_argument("--level", help="only this level and above (debug, info, warn, error)")
+        p.add_argument("--limit", type=int, default=100)
+        p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines (polls)")
         return p
     if command == "token":
         p = argparse.ArgumentParser(prog=prog, parents=[common], description="Make, list and revoke a tenant's API tokens.")  # fmt: skip
@@ -322,9 +333,41 @@ def run(
             if not result["errors"]:
                 out("no errors")
         return result
+    if command == "logs":
+        return _logs_command(ns, client, out, environ)
     if command == "token":
         return _token_command(ns, client, out, environ)
     raise UsageError(f"unknown command {command!r}")
+
+
+def _logs_command(ns: argparse.Namespace, client: Client, out: Out, environ: Mapping[str, str]) -> Any:
+    """`jitrealm logs`: the newest lines, then (``--follow``) every new one,
+    polling once a second with ``since``."""
+    path = f"{API}/tenants/{_tenant(ns, environ)}/logs"
+    blueprint = ns.blueprint if not ns.blueprint or ns.blueprint.startswith("/") else "/" + ns.blueprint
+    since: float | None = None
+    limit = ns.limit
+    while True:
+        result = client.get(path, limit=limit, blueprint=blueprint, level=ns.level, since=since)
+        if ns.json and not ns.follow:
+            return result  # printed whole by main
+        for line in result["logs"]:
+            out(json.dumps(line, sort_keys=True) if ns.json else _log_line(line))
+            since = line["at"]
+        if not ns.follow:
+            if not result["logs"]:
+                out("no log lines")
+            return result
+        limit = 1000
+        time.sleep(1.0)
+
+
+def _log_line(line: dict[str, Any]) -> str:
+    where = line["object_id"]
+    if line.get("blueprint"):
+        version = f"@{line['version'][:12]}" if line.get("version") else ""
+        where += f" [{line['blueprint']}{version}]"
+    return f"{_when(line['at'])} {line['level']:<6} {where}: {line['text']}"
 
 
 def _tenant_command(ns: argparse.Namespace, client: Client, out: Out) -> Any:

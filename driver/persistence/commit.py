@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import trio
 
+from driver.store import logfiles
 from driver.store.errors import StoreError, StoreFullError
 from driver.store.records import (
     Batch,
@@ -35,7 +37,7 @@ from driver.store.records import (
     TenantRow,
     VersionRow,
 )
-from driver.tenancy import quotas
+from driver.tenancy import guestlog, quotas
 from driver.tenancy.output import Outbox
 from driver.tenancy.tenant import Tenant
 from driver.world.changes import Changes
@@ -89,6 +91,9 @@ class Persistence:
         self.commit_ms: list[float] = []  # recent commit latencies, for the benchmark
         self.commit_seconds = 0.0  # all commits' latency together, for /metrics
         self.last_commit_seconds = 0.0
+        #: Where tenants' guest logs are appended (driver.store.logfiles):
+        #: the store's data directory; None keeps them in memory only.
+        self.log_data_dir: Path | None = getattr(store, "data_dir", None)
 
     # -- the Committer protocol -------------------------------------------------------
 
@@ -177,6 +182,9 @@ class Persistence:
             cpu = time.thread_time()
             batch = self.build_batch()
             self.cpu_seconds += time.thread_time() - cpu
+            logs = self._take_logs()
+            if logs:
+                await trio.to_thread.run_sync(self._write_logs, logs, limiter=limiter)
             outboxes, self.held = self.held, []
             if not batch and not self._alive_due and self.failed is None:
                 # These events changed nothing, and everything before them
@@ -216,6 +224,27 @@ class Persistence:
             await trio.sleep(self.alive_every)
             self._alive_due = True
             self._kick.set()
+
+    def _take_logs(self) -> list[tuple[str, list[dict[str, object]]]]:
+        """Each tenant's guest log lines since the last commit, as file rows."""
+        if self.log_data_dir is None:
+            return []
+        taken = []
+        for tenant in self.world.tenants:
+            lines = tenant.log.take_unsaved()
+            if lines:
+                taken.append((tenant.name, [guestlog.to_row(line) for line in lines]))
+        return taken
+
+    def _write_logs(self, logs: list[tuple[str, list[dict[str, object]]]]) -> None:
+        """Runs in the worker thread. A log that cannot be written is not
+        worth stopping the world for: it is reported and dropped."""
+        assert self.log_data_dir is not None
+        for name, rows in logs:
+            try:
+                logfiles.append(self.log_data_dir, name, rows)
+            except OSError as exc:
+                log.warning("cannot append to %s's guest log: %s", name, exc)
 
     def _commit(self, batch: Batch) -> None:
         """Runs in the worker thread: one transaction, its CPU counted."""

@@ -28,10 +28,11 @@ from driver.net.ansi import escape
 from driver.players import nouns
 from driver.players.nouns import FILLER_WORDS, noun_of
 from driver.players.socials import SOCIALS, Social, render
-from driver.tenancy import recovery
-from driver.tenancy.errors import WorldError
+from driver.tenancy import guestlog, recovery
+from driver.tenancy.errors import NoSuchBlueprint, WorldError
 from driver.world import ids
 from driver.world.objects import MudObject
+from sandbox.build.lint import read_hooks
 from sandbox.protocol import AdmissionError, CompileError, Hook
 
 if TYPE_CHECKING:
@@ -413,7 +414,8 @@ async def _go(ctx: Context) -> None:
     dest = await tenant.find(dest_id)
     if dest is None:
         ctx.say("That way is blocked (the room beyond does not exist).")
-        tenant.log.append((time.time(), room.id if room else "-", "warn", f"exit {direction} -> missing {dest_id}"))
+        tenant.log.add(time.time(), room.id if room else "-", "warn", f"exit {direction} -> missing {dest_id}",
+                       room.blueprint if room else None, room.version if room else None)
         return
     name = ctx.player.name
     if room is not None:
@@ -719,11 +721,11 @@ HELP = """{bold}Commands{/}
 Things in the world may understand more: try what seems natural."""
 
 WIZHELP = """{bold}Wizard commands{/}
-  clone <blueprint>        make a clone (`clone /obj/sword`)
+  clone <blueprint>        make a clone (`clone /obj/sword`; a new source file is built first)
   destruct <id>            destroy an object
-  stat <id>                an object's record: blueprint, version, state, callouts
+  stat <id>                an object's record: blueprint, version, hooks, state, callouts
   blueprints               every blueprint, its versions and clones
-  reload <blueprint>       recompile and hot-swap (alias: update)
+  reload <blueprint>       recompile and hot-swap, or load a new file (alias: update)
   goto <room>              go anywhere (`goto /rooms/meadow`)
   callouts                 pending callouts
   callouts cancel <id|bp>  cancel every callout of an object or of a blueprint's objects
@@ -731,7 +733,8 @@ WIZHELP = """{bold}Wizard commands{/}
   quarantine [<id|bp>]     list quarantined things, or stop an object or blueprint
   release <id|bp>          lift a quarantine (a new version lifts it too)
   timers [pause|resume]    hold or release the world's timers
-  errors [<ref>]           recent guest errors, or the one a player's (ref ...) names"""
+  errors [<ref>]           recent guest errors, or the one a player's (ref ...) names
+  logs [<bp>] [<level>]    what world code logged (`logs /obj/lever warn`)"""
 
 
 async def _help(ctx: Context) -> None:
@@ -783,13 +786,59 @@ async def _clone(ctx: Context) -> None:
     try:
         path = ids.normalize_blueprint(ctx.args)
         obj = await ctx.tenant.clone(path)
+    except NoSuchBlueprint as exc:
+        if ctx.tenant.blueprints.get(exc.path) is None:
+            _clone_new(ctx, exc.path)  # perhaps a new file, never built: build it first
+        else:
+            ctx.say(f"Cannot clone: {escape(str(exc))}")
+        return
     except (ids.BadId, WorldError) as exc:
         ctx.say(f"Cannot clone: {escape(str(exc).strip(chr(39)))}")
         return
+    _place_clone(ctx, obj)
+
+
+def _place_clone(ctx: Context, obj: MudObject) -> None:
     dest = ctx.player if obj.flag("gettable", True) else ctx.player.env
     if dest is not None:
         ctx.tenant.move(obj, dest)
     ctx.say(f"Cloned {obj.id} ({obj.short}) into {'your inventory' if dest is ctx.player else 'the room'}.")
+
+
+def _clone_new(ctx: Context, path: str) -> None:
+    """`clone` of a blueprint the world does not have: if its source is in
+    the world directory, build and load it (off the event, as `reload`
+    does), then clone it in an event of its own."""
+    console, tenant, player = ctx.console, ctx.tenant, ctx.player
+
+    async def job() -> None:
+        try:
+            report = await console.reload(path)
+        except CompileError as exc:
+            report = f"{{red}}Compile error, {path} was not loaded:{{/}}\n{escape(str(exc))}"
+        except (AdmissionError, WorldError, OSError) as exc:
+            report = f"{{red}}Cannot clone: {escape(str(exc))}{{/}}"
+        else:
+
+            async def cloned() -> None:
+                console.text(player.id, escape(report) + "\n")
+                try:
+                    obj = await tenant.clone(path)
+                except WorldError as exc:
+                    console.text(player.id, f"Cannot clone: {escape(str(exc))}\n")
+                    return
+                _place_clone(Context(tenant, console, player, "clone", path), obj)
+
+            tenant.enqueue_command(player.id, cloned, always=True)
+            return
+
+        async def tell() -> None:
+            console.text(player.id, report + "\n")
+
+        tenant.enqueue_command(player.id, tell, always=True)
+
+    ctx.say(f"{path} is not loaded; looking for its source...")
+    console.spawn(job)
 
 
 async def _destruct(ctx: Context) -> None:
@@ -820,8 +869,16 @@ async def _stat(ctx: Context) -> None:
         lines.append(f"  version:     {(obj.version or '-')[:12]}{stale}")
     lines.append(f"  environment: {obj.env.id if obj.env else '-'}")
     lines.append(f"  contents:    {', '.join(o.id for o in obj.contents or ()) or '-'}")
+    hooks = await _hooks_of(tenant, obj.version) if bp is not None else None
+    if bp is not None:
+        shown = ", ".join(hooks) if hooks else "none" if hooks is not None else "not recorded (built elsewhere)"
+        lines.append(f"  hooks:       {shown}")
     hb = tenant.heartbeats.interval(obj.id)
-    lines.append(f"  heartbeat:   {f'every {int(hb)} ms' if hb else 'off'}")
+    unheard = hb and hooks is not None and "heartbeat" not in hooks
+    lines.append(
+        f"  heartbeat:   {f'every {int(hb)} ms' if hb else 'off'}"
+        + (" {red}(but the blueprint defines no heartbeat hook: nothing runs){/}" if unheard else "")
+    )
     lines.append("  state:")
     for key in sorted(obj.state):
         value = obj.get(key)
@@ -835,6 +892,37 @@ async def _stat(ctx: Context) -> None:
     for c in callouts[:10]:
         lines.append(f"    #{c.handle} {escape(c.method)} in {max(0, int(c.due - now))} ms")
     ctx.say("\n".join(lines))
+
+
+async def _hooks_of(tenant: Tenant, version: str | None) -> list[str] | None:
+    """The hooks a version's component defines (recorded by the build, see
+    :mod:`sandbox.build.lint`); None when not recorded or not at hand."""
+    if version is None:
+        return None
+    data = tenant.unsaved_components.get(version) or tenant.component_cache.get(version)
+    if data is None and tenant.load_component is not None:
+        data = await tenant.load_component(version)
+    return read_hooks(data) if data is not None else None
+
+
+async def _logs(ctx: Context) -> None:
+    """`logs [blueprint] [level]`: the newest lines guest code logged."""
+    blueprint: str | None = None
+    level: str | None = None
+    for word in ctx.args.split():
+        if word.lower() in guestlog.RANKS:
+            level = word.lower()
+        else:
+            try:
+                blueprint = ids.normalize_blueprint(word)
+            except ids.BadId:
+                ctx.say(f"logs [blueprint] [level]: {escape(word)} is neither (levels: debug, info, warn, error).")
+                return
+    lines = ctx.tenant.log.query(30, blueprint=blueprint, level=level)
+    if not lines:
+        ctx.say("No log lines" + (f" from {blueprint}" if blueprint else "") + (f" at {level} or above" if level else "") + ".")
+        return
+    ctx.say("\n".join(escape(guestlog.render(line)) for line in lines))
 
 
 async def _blueprints(ctx: Context) -> None:
@@ -937,13 +1025,16 @@ async def _errors(ctx: Context) -> None:
             return
         for e in found:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(e.at))
+            detail, *frames = e.message.splitlines()  # a trap's frames: "  at fn (file.c:12)"
+            version = f"@{e.version[:12]}" if e.version else ""
             ctx.say(
-                f"{{bold}}Error {e.ref}{{/}} at {stamp}\n  object: {e.object_id}\n  hook:   {e.hook}\n"
-                f"  player: {e.actor or '-'}\n  kind:   {{red}}{e.kind}{{/}}\n  detail: {escape(e.message)}"
+                f"{{bold}}Error {e.ref}{{/}} at {stamp}\n  object: {e.object_id}\n  blueprint: {e.blueprint or '-'}{version}\n"
+                f"  hook:   {e.hook}\n  player: {e.actor or '-'}\n  kind:   {{red}}{e.kind}{{/}}\n  detail: {escape(detail)}"
+                + "".join(f"\n  {escape(frame.strip())}" for frame in frames)
             )
         return
     errors = list(tenant.errors)[-20:]
-    warnings = [entry for entry in tenant.log if entry[2] in ("warn", "error")][-10:]
+    warnings = [(ln.at, ln.object_id, ln.level, ln.text) for ln in tenant.log.query(10, level="warn")]
     if not errors and not warnings:
         ctx.say("No recent guest errors.")
         return
@@ -951,7 +1042,9 @@ async def _errors(ctx: Context) -> None:
     for e in errors:
         stamp = time.strftime("%H:%M:%S", time.gmtime(e.at))
         ref = f"[{e.ref}] " if e.ref else ""
-        lines.append(f"  {stamp} {ref}{e.object_id} {e.hook}: {{red}}{e.kind}{{/}} {escape(e.message)}")
+        first, _, more = e.message.partition("\n")
+        where = f" {more.strip().splitlines()[0].strip()}" if more.strip() else ""  # the innermost frame
+        lines.append(f"  {stamp} {ref}{e.object_id} {e.hook}: {{red}}{e.kind}{{/}} {escape(first)}{escape(where)}")
     if warnings:
         lines.append("{bold}Recent warnings from the log{/}")
         for at, obj_id, level, text in warnings:
@@ -1009,5 +1102,5 @@ async def _timers(ctx: Context) -> None:
 _WIZARD_COMMANDS: dict[str, Builtin] = {
     "clone": _clone, "destruct": _destruct, "stat": _stat, "blueprints": _blueprints,
     "reload": _reload, "update": _reload, "goto": _goto, "callouts": _callouts, "errors": _errors,
-    "purge": _purge, "quarantine": _quarantine, "release": _release, "timers": _timers,
+    "purge": _purge, "quarantine": _quarantine, "release": _release, "timers": _timers, "logs": _logs,
 }

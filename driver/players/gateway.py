@@ -160,7 +160,8 @@ class Gateway:
                     hook=record.hook, error=record.kind, message=record.message[:300],
                     blueprint=record.blueprint, version=record.version)  # fmt: skip
         details = (
-            f"[error {record.ref}] {record.object_id} {record.hook}: {record.kind} ({record.message})"
+            f"[error {record.ref}] {record.object_id} {record.hook}: {record.kind} "
+            f"({' '.join(ln.strip() for ln in record.message.splitlines()[:2])})"  # the trap and its innermost frame
         )
         if record.blueprint and record.version:
             details += f" [{record.blueprint}@{record.version[:12]}]"  # which version failed

@@ -122,10 +122,16 @@ class QuarantineInfo:
 
 @dataclass(frozen=True, slots=True)
 class LogLine:
+    """One line guest code logged (``log`` at any level; a Python
+    blueprint's ``stdout``/``stderr``), with the blueprint and the version
+    that ran (None for the driver's own lines about the world)."""
+
     at: float
     object_id: str
     level: str
     text: str
+    blueprint: str | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +180,13 @@ class Control(Protocol):
     # -- observing -------------------------------------------------------------------
     def usage(self, name: str) -> Usage: ...
     def errors(self, name: str, limit: int = 100) -> list[ErrorInfo]: ...
-    def logs(self, name: str, limit: int = 100) -> list[LogLine]: ...
+    def logs(
+        self, name: str, limit: int = 100, *, blueprint: str | None = None, level: str | None = None,
+        since: float | None = None,
+    ) -> list[LogLine]:
+        """The newest ``limit`` lines, oldest first, of ``blueprint`` only, at
+        ``level`` or above, logged after ``since`` (Unix seconds)."""
+        ...
     def quarantines(self, name: str) -> list[QuarantineInfo]: ...
     def release(self, name: str, target: str) -> list[QuarantineInfo]:
         """Lift the quarantine of an object or blueprint; returns what is left."""

@@ -44,6 +44,7 @@ from driver.tenancy.control import (
 )
 from driver.tenancy.errorlog import ErrorLog
 from driver.tenancy.errors import QUARANTINED, GuestErrorRecord, NoSuchBlueprint, QuotaExceeded
+from driver.tenancy.guestlog import GuestLog
 from driver.tenancy.output import Outbox, Output
 from driver.tenancy.quarantine import Quarantine
 from driver.tenancy.quotas import Quotas
@@ -122,7 +123,7 @@ class Tenant:
         #: Told of every guest error as it is recorded (the players layer
         #: shows wizards the details); None: nobody listens.
         self.on_error: Callable[[GuestErrorRecord], None] | None = None
-        self.log: deque[tuple[float, str, str, str]] = deque(maxlen=500)  # (at, object, level, text)
+        self.log = GuestLog()  # what guest code logged, for its authors (driver.tenancy.guestlog)
         self.settings = WorldSettings()  # title, start room, port, suspended: kept in the store
         self.clone_counter = 0
         self._next_handle = 1
@@ -222,9 +223,13 @@ class Tenant:
         """The newest ``limit`` error records, oldest first."""
         return usage.error_infos(self, limit)
 
-    def log_lines(self, limit: int = 100) -> list[LogLine]:
-        """The newest ``limit`` lines guest code logged, oldest first."""
-        return usage.log_lines(self, limit)
+    def log_lines(
+        self, limit: int = 100, *, blueprint: str | None = None, level: str | None = None,
+        since: float | None = None,
+    ) -> list[LogLine]:
+        """The newest ``limit`` lines guest code logged, oldest first (filtered:
+        see :meth:`driver.tenancy.guestlog.GuestLog.query`)."""
+        return self.log.query(limit, blueprint=blueprint, level=level, since=since)
 
     def quarantine_infos(self) -> list[QuarantineInfo]:
         """What is quarantined now (``recovery.release`` lifts it)."""
@@ -396,8 +401,10 @@ class Tenant:
             current, obj.id, hook, args, obj.state, self.quotas.limits, Txn(self), tenant=self.name
         )
         self.budgets.charge_fuel(obj.id, outcome.fuel_used)
-        for level, text in outcome.logs:
-            self.log.append((time.time(), obj.id, level, text))
+        if outcome.logs:
+            at = time.time()
+            for level, text in outcome.logs:
+                self.log.add(at, obj.id, level, text, obj.blueprint, current)
         if outcome.error is None:
             over = self.budgets.refuse(obj.id, outcome, self._state_size_after(obj, outcome))
             if over is not None:

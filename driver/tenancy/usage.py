@@ -11,7 +11,6 @@ reads as 0.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -21,6 +20,7 @@ from driver.tenancy.budgets import Budgets
 from driver.tenancy.control import ErrorInfo, LogLine, QuarantineInfo, Usage
 from driver.tenancy.errorlog import ErrorLog
 from driver.tenancy.errors import GuestErrorRecord
+from driver.tenancy.guestlog import GuestLog
 from driver.tenancy.quarantine import Quarantine
 from driver.tenancy.quotas import Quotas
 from driver.world.objects import Graph
@@ -38,7 +38,7 @@ class Observed(Protocol):
     error_log: ErrorLog
     quarantine: Quarantine
     events_run: int
-    log: deque[tuple[float, str, str, str]]
+    log: GuestLog
     blueprints: Blueprints
 
 
@@ -100,8 +100,7 @@ def error_infos(tenant: Observed, limit: int = 100) -> list[ErrorInfo]:
 
 def log_lines(tenant: Observed, limit: int = 100) -> list[LogLine]:
     """The newest ``limit`` lines guest code logged, oldest first."""
-    lines = list(tenant.log)[-limit:] if limit > 0 else []
-    return [LogLine(at, object_id, level, text) for at, object_id, level, text in lines]
+    return tenant.log.query(limit)
 
 
 def quarantine_infos(quarantine: Quarantine) -> list[QuarantineInfo]:

@@ -45,11 +45,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from sandbox.priority import yield_to_driver
+from sandbox.build import lint, toolchain
 from sandbox.build import manifest as build_manifest
-from sandbox.build import toolchain
-from sandbox.protocol import CompileError
 from sandbox.build.manifest import Entry
+from sandbox.priority import yield_to_driver
+from sandbox.protocol import CompileError
 
 #: Source suffix -> language.
 LANGUAGES: dict[str, str] = {".c": "c", ".py": "python", ".json": "json"}
@@ -241,7 +241,9 @@ class Skipped(Exception):
     """A source that cannot be built on this machine (a missing toolchain)."""
 
 
-def _compile_to(source: Source, out: Path, *, world_dir: Path, wit_dir: Path) -> str:
+def _compile_to(
+    source: Source, out: Path, *, world_dir: Path, wit_dir: Path, build_dir: Path
+) -> str:
     """Build ``source`` into the file ``out``; return warnings."""
     if source.language == "c":
         include = world_dir / SDK_DIRS["c"]
@@ -254,15 +256,29 @@ def _compile_to(source: Source, out: Path, *, world_dir: Path, wit_dir: Path) ->
         )
     if source.language == "python":
         compile_python = _load_compile_python()
-        compile_python(
-            source.path, out, wit_dir=wit_dir, lib_dir=world_dir / SDK_DIRS["python"],
-            display_name=source.relpath,
-        )  # fmt: skip
+        lib_dir = world_dir / SDK_DIRS["python"]
+        from sandbox.build.compile_python import compile_python_source, has_runtime
+
+        if has_runtime(lib_dir):  # the source, for the shared runtime (a few KB)
+            compile_python_source(
+                source.path, out, wit_dir=wit_dir, lib_dir=lib_dir,
+                cache_dir=compile_cache_dir(build_dir), display_name=source.relpath,
+            )  # fmt: skip
+        else:  # an SDK without the runtime: a component of its own
+            compile_python(
+                source.path, out, wit_dir=wit_dir, lib_dir=lib_dir, display_name=source.relpath
+            )
         return ""
     if source.language == "json":
         out.write_bytes(check_bundle(source.path.read_bytes(), source.relpath))
         return ""
     raise CompileError(f"no compiler for {source.language!r} sources", file=source.relpath)
+
+
+def compile_cache_dir(build_dir: Path) -> Path:
+    """The compile cache of a build directory: compiled code, and the
+    shared Python runtimes (what ``jitrealm run`` gives its sandbox)."""
+    return build_dir / "cache"
 
 
 def _load_compile_python() -> Callable[..., None]:
@@ -369,15 +385,45 @@ class _Builder:
             if source.language == "python":
                 with self._python_lock:
                     warnings = _compile_to(
-                        source, tmp, world_dir=self.world_dir, wit_dir=self.wit_dir
-                    )
+                        source, tmp, world_dir=self.world_dir, wit_dir=self.wit_dir,
+                        build_dir=self.build_dir,
+                    )  # fmt: skip
             else:
-                warnings = _compile_to(source, tmp, world_dir=self.world_dir, wit_dir=self.wit_dir)
+                warnings = _compile_to(
+                    source, tmp, world_dir=self.world_dir, wit_dir=self.wit_dir,
+                    build_dir=self.build_dir,
+                )  # fmt: skip
+            warnings = _lint(source, tmp, warnings)
             return _store(tmp, source, self.build_dir, key, warnings)
         except CompileError as err:
             raise _relative_error(err, self.world_dir) from None
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def _lint(source: Source, built: Path, warnings: str) -> str:
+    """Check the source for misspelled hooks (warnings, added to the
+    compiler's) and record the hooks it defines in the component built
+    (see :mod:`sandbox.build.lint`)."""
+    try:
+        text = source.path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return warnings
+    report = lint.lint(text, source.relpath, source.language)
+    if report is None:
+        return warnings
+    data = built.read_bytes()
+    marked = lint.with_hooks(data, report.hooks)
+    if marked is not data:
+        built.write_bytes(marked)
+    found = "\n".join(str(f) for f in report.findings)
+    return "\n".join(w for w in (warnings, found) if w)
+
+
+def warning_lines(warnings: str) -> list[str]:
+    """The ``file:line: warning: ...`` lines of a build's warnings (the
+    compiler's notes and carets left out)."""
+    return [ln for ln in warnings.splitlines() if ": warning: " in ln]
 
 
 def _relative_error(err: CompileError, world_dir: Path) -> CompileError:
@@ -469,7 +515,7 @@ class _Progress:
             return
         with self._lock:
             self.done += 1
-            if self.quiet and status.startswith("ok"):
+            if self.quiet and status.startswith("ok") and not detail:
                 return
             width = len(str(self.total))
             count = f"[{self.done:>{width}}/{self.total}]"
@@ -686,6 +732,10 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the compile errors to FILE as JSON (for the server)",
     )  # fmt: skip
     parser.add_argument(
+        "--warnings-json", type=Path, metavar="FILE",
+        help="also write the warnings of what was compiled to FILE as JSON (for the server)",
+    )  # fmt: skip
+    parser.add_argument(
         "--memory-mb", type=int, metavar="MB",
         help="cap the build's memory (RLIMIT_DATA, inherited by the compilers)",
     )  # fmt: skip
@@ -730,6 +780,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for bp, err in sorted(result.failed.items())
         ]
         args.errors_json.write_text(json.dumps(failures), encoding="utf-8")
+    if args.warnings_json is not None:
+        warned = [
+            {"blueprint": a.blueprint, "warnings": warning_lines(a.warnings)}
+            for a in result.built
+            if warning_lines(a.warnings)
+        ]
+        args.warnings_json.write_text(json.dumps(warned), encoding="utf-8")
     return 0 if result.ok else 1
 
 

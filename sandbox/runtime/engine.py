@@ -33,9 +33,15 @@ from wasmtime import component as wc
 #: Epoch tick length. Deadlines are rounded up to whole ticks.
 TICK_MS = 2
 
+# Trap backtraces name the source file and line of each frame of a
+# component built with DWARF line tables (C blueprints are): wasmtime reads
+# this when an engine is made. It costs nothing until a trap.
+os.environ.setdefault("WASMTIME_BACKTRACE_DETAILS", "1")
+
 _CONFIG_FINGERPRINT = "|".join(
     [
         "wasmtime-py",
+        "backtrace-details=" + os.environ["WASMTIME_BACKTRACE_DETAILS"],
         getattr(wasmtime, "__version__", "?"),
         "fuel",
         "epoch",

@@ -17,6 +17,7 @@ state) and a fresh one is built on the next call.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections import Counter, deque
@@ -98,14 +99,16 @@ class GuestLog:
         self.max_line = max_line
         self._partial = b""
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> list[str]:
+        """Take output; return the lines it completed."""
         data = self._partial + data
         *complete, self._partial = data.split(b"\n")
-        for raw in complete:
-            self.lines.append(raw[: self.max_line].decode("utf-8", "replace"))
+        done = [raw[: self.max_line].decode("utf-8", "replace") for raw in complete]
         if len(self._partial) > self.max_line:
-            self.lines.append(self._partial[: self.max_line].decode("utf-8", "replace"))
+            done.append(self._partial[: self.max_line].decode("utf-8", "replace"))
             self._partial = b""
+        self.lines.extend(done)
+        return done
 
 
 class Sandbox:
@@ -228,10 +231,22 @@ class Sandbox:
         if info.needs_wasi:
             wasi = wasmtime.WasiConfig()  # no args, env, preopens or inherited stdio
             log = self._guest_log(tenant)
-            wasi.stdout_custom = log.write
-            wasi.stderr_custom = log.write
+            wasi.stdout_custom = functools.partial(self._guest_output, log, "stdout")
+            wasi.stderr_custom = functools.partial(self._guest_output, log, "stderr")
             store.set_wasi(wasi)
         return store
+
+    def _guest_output(self, log: GuestLog, level: str, data: bytes) -> None:
+        """A guest wrote to stdout or stderr (Python's print, a traceback):
+        each complete line becomes a log line of the call that wrote it, at
+        level ``stdout`` or ``stderr``, so its author can read it with the
+        rest of the tenant's log. (Output while no call runs, at start-up,
+        stays in the bounded per-tenant buffer.)"""
+        lines = log.write(data)
+        call = self._current
+        if call is not None:
+            for line in lines:
+                call.log(level, line)
 
     def _instantiate(self, info: VersionInfo, tenant: str, memory_bytes: int) -> _Live:
         store = self._new_store(info, tenant, memory_bytes)
@@ -427,15 +442,61 @@ _SHADOW_STACK_OVERFLOW = re.compile(r"memory fault at wasm address 0xffff[0-9a-f
 _FRAME = re.compile(r"^\d+:\s+0x[0-9a-f]+\s+-\s")  # "  3:  0x1a2b - guest.wasm!fn"
 _CAUSE = re.compile(r"^\d+:\s+(.*)$")  # "  1: wasm trap: out of bounds memory access"
 _NOISE = ("wasm backtrace:", "caused by:", "error while executing at wasm backtrace", "note:")
+#: A backtrace's function line: "0:  0x8c6 - poke", "0: 0x8c6 - boom.wasm!poke",
+#: or an inlined caller's "- realm_on_command"; then, with DWARF line
+#: tables, "at examples/boom.c:4:12".
+_FUNC = re.compile(r"^(?:\d+:\s+0x[0-9a-f]+\s+)?-\s+(?P<func>.+)$")
+_AT = re.compile(r"^at\s+(?P<file>.+?):(?P<line>\d+)(?::\d+)?$")
+#: Frames of the SDKs' own glue, which mean nothing to an author.
+_GLUE = ("realm__export_", "<wasm function", "cabi_")
+MAX_FRAMES = 8
+
+
+def trap_frames(message: str) -> list[str]:
+    """The backtrace in ``message`` as ``function (file:line)`` frames, the
+    innermost first (``function`` alone when the component has no line
+    tables; module names and the SDK's export glue left out)."""
+    frames: list[list[str]] = []
+    in_trace = True
+    for raw in message.strip().splitlines():
+        line = raw.strip()
+        if line.lower().startswith("caused by:"):
+            in_trace = False
+        if not in_trace or not line:
+            continue
+        func = _FUNC.match(line)
+        if func is not None:
+            name = func.group("func").strip()
+            frames.append([name.rpartition("!")[2] or name, ""])
+            continue
+        at = _AT.match(line)
+        if at is not None and frames and not frames[-1][1]:
+            frames[-1][1] = f"{_tidy_path(at.group('file'))}:{at.group('line')}"
+    frames = [f for f in frames if not f[0].startswith(_GLUE)]
+    if any(where for _, where in frames):
+        frames = [f for f in frames if f[1]]  # the author's code (and the SDK's)
+    else:
+        frames = frames[:3]  # names only: the innermost say the most
+    return [f"{name} ({where})" if where else name for name, where in frames][:MAX_FRAMES]
+
+
+def _tidy_path(path: str) -> str:
+    """A DWARF file name as an author knows it: relative to the world
+    (the build maps the world directory to ``.``)."""
+    return path.removeprefix("./")
 
 
 def _trap_summary(message: str) -> str:
-    """The trap's own words without the (long) wasm backtrace."""
+    """The trap's own words without the (long) wasm backtrace, then the
+    frames that point at the source, one per line (``  at poke (rooms/x.c:4)``)."""
     reasons: list[str] = []
     for raw in message.strip().splitlines():
         line = raw.strip()
         if not line or _FRAME.match(line) or line.lower().startswith(_NOISE):
             continue
+        if _FUNC.match(line) or _AT.match(line):
+            continue  # a backtrace's inlined frame or source position
         cause = _CAUSE.match(line)
         reasons.append(cause.group(1) if cause else line)
-    return "; ".join(reasons[-2:]) if reasons else "trap"
+    summary = "; ".join(reasons[-2:]) if reasons else "trap"
+    return "\n".join([summary, *(f"  at {frame}" for frame in trap_frames(message))])

@@ -149,7 +149,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="jitrealm invoke",
         description="Run one hook of a blueprint component offline and print the outcome as JSON.",
     )
-    p.add_argument("component", type=Path, help="a .wasm component file")
+    p.add_argument("component", type=Path,
+                   help="a .wasm component file; with `jitrealm invoke`, also a blueprint id "
+                   "(/examples/counter) or source file, built first if needed (--world, --build)")
     p.add_argument("hook", choices=sorted(HOOKS), help="the hook to run")
     p.add_argument("args", nargs="*", help="the hook's arguments after self-id")
     p.add_argument("--self", dest="self_id", help="the object id to run as (default /<file stem>)")

@@ -516,3 +516,12 @@ def test_the_root_token_is_made_once_or_taken_from_the_environment() -> None:
     assert Tokens(given).authenticate("a-long-operator-secreT") is None
     with pytest.raises(ValueError):
         ensure_root_token(MemoryTokenStore(), {"JITREALM_ROOT_TOKEN": "short"})
+
+
+async def test_logs_are_filtered_by_blueprint_level_and_time(world: World, http: httpx.AsyncClient) -> None:
+    h = bearer(world.author)
+    url = "/api/v1/tenants/acme/logs?blueprint=/obj/lever&level=warn&since=12.5&limit=7"
+    assert (await http.get(url, headers=h)).json()["logs"][0]["text"] == "hello"
+    assert ("logs", ("acme", 7)) in world.control.calls
+    assert world.control.log_filters == ("/obj/lever", "warn", 12.5)
+    assert (await http.get("/api/v1/tenants/acme/logs?since=soon", headers=h)).status_code == 400
