@@ -27,6 +27,9 @@ grammar, which is the same or older.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import importlib.metadata
 import os
 import re
 import shutil
@@ -35,6 +38,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sandbox import pysource
 from sandbox.protocol import CompileError
 
 #: The world every blueprint targets (see wit/realm.wit).
@@ -110,6 +114,171 @@ def compile_python(
             raise
 
 
+# --------------------------------------------------------------------------
+# The shared runtime: Python blueprints as source
+# --------------------------------------------------------------------------
+
+#: The runtime's app module (in the SDK directory) and the world it targets.
+RUNTIME_APP = "realm_runtime"
+RUNTIME_WORLD = "python-runtime"
+#: Part of the runtime's build key: change how it is built, bump this.
+RUNTIME_FORMAT = "jitrealm-python-runtime/1"
+
+
+def _tree_digest(root: Path, suffixes: tuple[str, ...] | None = None) -> str:
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in sorted(os.walk(root, followlinks=True)):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in (
+            "__pycache__", "wit_world"))  # fmt: skip
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.startswith(".") or name.endswith(".pyc"):
+                continue
+            if suffixes is not None and path.suffix not in suffixes:
+                continue
+            h.update(path.relative_to(root).as_posix().encode() + b"\0")
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def runtime_key(*, lib_dir: Path, wit_dir: Path) -> str:
+    """What the runtime built from ``lib_dir`` depends on, hashed: the SDK
+    (the runtime's own source is in it), the WIT and componentize-py."""
+    try:
+        tool = importlib.metadata.version("componentize-py")
+    except importlib.metadata.PackageNotFoundError:
+        tool = "absent"
+    parts = [RUNTIME_FORMAT, tool, _tree_digest(lib_dir), _tree_digest(wit_dir, (".wit",))]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def has_runtime(lib_dir: Path) -> bool:
+    """Whether the SDK in ``lib_dir`` can be built into a shared runtime."""
+    return (lib_dir / f"{RUNTIME_APP}.py").is_file()
+
+
+def ensure_runtime(*, lib_dir: Path, wit_dir: Path, cache_dir: Path) -> str:
+    """The content hash of the runtime component for ``lib_dir``, building
+    it first (tens of seconds, once per release of the SDK) unless the cache
+    has it. Safe to call from concurrent processes: one builds, the others
+    wait for it and find it."""
+    key = runtime_key(lib_dir=lib_dir, wit_dir=wit_dir)
+    runtimes = cache_dir / pysource.RUNTIMES_DIR
+    runtimes.mkdir(parents=True, exist_ok=True)
+    index = runtimes / f"key-{key}"
+    found = _indexed(index, cache_dir) or _from_shared(key, cache_dir)
+    if found is not None:
+        return found
+    with open(runtimes / "build.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = _indexed(index, cache_dir) or _from_shared(key, cache_dir)
+        if found is not None:
+            return found
+        with tempfile.TemporaryDirectory(prefix="jitrealm-pyrt-") as scratch_dir:
+            scratch = Path(scratch_dir)
+            guest_lib = scratch / "lib"
+            shutil.copytree(lib_dir, guest_lib, ignore=_NOT_GUEST_CODE)
+            built = scratch / "runtime.wasm"
+            runtime_source = lib_dir / f"{RUNTIME_APP}.py"
+            _componentize(
+                guest_lib, guest_lib, built, source=runtime_source, wit_dir=wit_dir,
+                guest_name=runtime_source.name, world=RUNTIME_WORLD, app_module=RUNTIME_APP,
+            )  # fmt: skip
+            data = built.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        out = pysource.runtime_path(cache_dir, digest)
+        _write_atomically(out, data)
+        _write_atomically(index, digest.encode())
+        _share(key, digest, out)
+        return digest
+
+
+def _share(key: str, digest: str, built: Path) -> None:
+    """Keep a runtime in the per-user cache too (best effort)."""
+    shared = pysource.shared_runtimes_dir()
+    try:
+        shared.mkdir(parents=True, exist_ok=True)
+        target = shared / f"{digest}.wasm"
+        if not target.is_file():
+            _link_or_copy(built, target)
+        _write_atomically(shared / f"key-{key}", digest.encode())
+    except OSError:
+        pass
+
+
+def _from_shared(key: str, cache_dir: Path) -> str | None:
+    """A runtime the per-user cache has, linked into ``cache_dir``."""
+    shared = pysource.shared_runtimes_dir()
+    try:
+        digest = (shared / f"key-{key}").read_text().strip()
+        source = shared / f"{digest}.wasm"
+        if not source.is_file():
+            return None
+        target = pysource.runtime_path(cache_dir, digest)
+        if not target.is_file():
+            _link_or_copy(source, target)
+        _write_atomically(cache_dir / pysource.RUNTIMES_DIR / f"key-{key}", digest.encode())
+    except OSError:
+        return None
+    return digest
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+def _indexed(index: Path, cache_dir: Path) -> str | None:
+    try:
+        digest = index.read_text().strip()
+    except OSError:
+        return None
+    return digest if pysource.runtime_path(cache_dir, digest).is_file() else None
+
+
+def _write_atomically(out: Path, data: bytes) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, partial = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(partial, out)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+
+
+def compile_python_source(
+    source: Path,
+    out: Path,
+    *,
+    wit_dir: Path,
+    lib_dir: Path,
+    cache_dir: Path,
+    display_name: str | None = None,
+) -> None:
+    """Build the blueprint at ``source`` into a source version (a few KB,
+    see :mod:`sandbox.pysource`) for the shared runtime, building the runtime
+    first if this SDK has none yet. The source is checked with the driver's
+    ``compile()``; what happens when it runs (a NameError at top level, no
+    Blueprint class, an import the runtime does not have) is found when the
+    sandbox admits the version, which runs it. ``out`` is written atomically."""
+    source_text = _read_source(source)
+    _check_syntax(source_text, source)
+    try:
+        runtime = ensure_runtime(lib_dir=lib_dir, wit_dir=wit_dir, cache_dir=cache_dir)
+    except CompileError as err:
+        raise CompileError(
+            f"the Python runtime could not be built: {err.args[0]}", file=str(source)
+        ) from None
+    _write_atomically(out, pysource.encode(source_text, display_name or source.name, runtime))
+
+
 def _read_source(source: Path) -> str:
     try:
         return source.read_text(encoding="utf-8")
@@ -140,19 +309,27 @@ def componentize_py_command() -> list[str]:
 
 
 def _componentize(
-    app_dir: Path, lib_dir: Path, built: Path, *, source: Path, wit_dir: Path, guest_name: str
+    app_dir: Path,
+    lib_dir: Path,
+    built: Path,
+    *,
+    source: Path,
+    wit_dir: Path,
+    guest_name: str,
+    world: str = WORLD,
+    app_module: str = APP_MODULE,
 ) -> None:
     command = [
         *componentize_py_command(),
         "--quiet",
         "--wit-path", str(wit_dir.resolve()),
-        "--world", WORLD,
+        "--world", world,
         "componentize",
         "--stub-wasi",
         "--python-path", str(app_dir),
         "--python-path", str(lib_dir),
         "--output", str(built),
-        APP_MODULE,
+        app_module,
     ]  # fmt: skip
     # componentize-py adds $VIRTUAL_ENV's site-packages to the guest's path;
     # a guest gets the SDK and nothing else from the host.

@@ -65,6 +65,27 @@ def check_size(data: bytes, max_bytes: int) -> None:
         )
 
 
+#: What the shared Python runtime exports besides the hooks (wit/python.wit).
+PYTHON_SOURCE_EXPORT = "jitrealm:realm/python-source@0.1.0"
+_LOAD_TYPE = "(string, string, string) -> result<string, string>"
+
+
+def check_runtime_world(engine: wasmtime.Engine, component: wc.Component) -> bool:
+    """Check a Python runtime: the blueprint world (imports and hooks) and
+    its ``load``. Returns True if it needs WASI."""
+    needs_wasi = check_world(engine, component)
+    extern = component.type.exports(engine).get(PYTHON_SOURCE_EXPORT)
+    if extern is None or not isinstance(extern.ty, wct.ComponentInstanceType):
+        raise AdmissionError(f"a Python runtime must export {PYTHON_SOURCE_EXPORT!r}")
+    load = extern.ty.exports(engine).get("load")
+    if load is None or not isinstance(load.ty, wct.FuncType):
+        raise AdmissionError(f"{PYTHON_SOURCE_EXPORT} has no function 'load'")
+    got = describe_func(load.ty)
+    if got != _LOAD_TYPE:
+        raise AdmissionError(f"'load' has type {got}, expected {_LOAD_TYPE}")
+    return needs_wasi
+
+
 def check_world(engine: wasmtime.Engine, component: wc.Component) -> bool:
     """Check imports and exports. Returns True if the component needs WASI."""
     ctype = component.type

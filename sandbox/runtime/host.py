@@ -29,6 +29,7 @@ from typing import Any, Literal
 import wasmtime
 from wasmtime import component as wc
 
+from sandbox import pysource
 from sandbox.protocol import (
     HOOKS,
     AdmissionError,
@@ -38,6 +39,7 @@ from sandbox.protocol import (
     HostWorld,
     Limits,
     Outcome,
+    WorldRefusal,
 )
 from sandbox.runtime import admission
 from sandbox.runtime.engine import SharedEngine, content_hash
@@ -45,6 +47,7 @@ from sandbox.runtime.fastcall import (
     Arena,
     CallFailed,
     FastExport,
+    HostRaised,
     Meter,
     StockExport,
     define_fast_imports,
@@ -71,12 +74,27 @@ class VersionInfo:
     needs_wasi: bool
     how: str  # "compiled", "disk" or "memory": where the compiled code came from
     component: wc.Component
+    #: For a Python source version: its source, run by the shared runtime
+    #: (``component`` is then that runtime's).
+    python: pysource.PythonSource | None = None
+    #: Its source compiled by the runtime (marshalled, base64), from the first load.
+    code: str = ""
+
+
+@dataclass(slots=True)
+class RuntimeInfo:
+    """A shared Python runtime, compiled once for every version that uses it."""
+
+    digest: str
+    how: str  # where its compiled code came from, the one time it was needed
+    component: wc.Component
+    needs_wasi: bool
 
 
 class _Live:
     """A live instance: a store, the instance, and its hooks."""
 
-    __slots__ = ("store", "meter", "instance", "hooks", "memory_bytes", "last_used")
+    __slots__ = ("store", "meter", "instance", "hooks", "memory_bytes", "last_used", "loaded")
 
     def __init__(self, store: wasmtime.Store, instance: wc.Instance, memory_bytes: int) -> None:
         self.store = store
@@ -85,6 +103,51 @@ class _Live:
         self.hooks: dict[str, Any] = {}
         self.memory_bytes = memory_bytes
         self.last_used = time.monotonic()
+        self.loaded = False  # a Python source version's source has run in it
+
+
+class _LoadFailed(Exception):
+    """A Python source version's ``load`` failed: the author's error, or a
+    trap, fuel or deadline while its top level ran."""
+
+    def __init__(self, error: GuestError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class _NoWorld:
+    """The world a trial load sees at admission: empty, and it refuses
+    every change (a blueprint's top level should not change the world)."""
+
+    def environment(self, target: str) -> str | None:
+        return None
+
+    def contents(self, target: str) -> list[str]:
+        return []
+
+    def query(self, asker: str, target: str, key: str) -> bytes | None:
+        return None
+
+    def clone(self, asker: str, blueprint: str) -> str:
+        raise WorldRefusal("no clones while a blueprint is being admitted")
+
+    def destruct(self, asker: str, target: str) -> None:
+        raise WorldRefusal("nothing can be destructed while a blueprint is being admitted")
+
+    def move(self, asker: str, target: str, destination: str) -> None:
+        raise WorldRefusal("nothing can move while a blueprint is being admitted")
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    def next_callout_handle(self) -> int:
+        return 0
+
+    def cancel_callout(self, asker: str, handle: int) -> bool:
+        return False
+
+
+_NO_WORLD = _NoWorld()
 
 
 class _OverMemory(Exception):
@@ -135,6 +198,8 @@ class Sandbox:
         self._keepalive: list[Any] = []
         self._arena = Arena()
         self.guest_logs: dict[str, GuestLog] = {}
+        self.runtimes: dict[str, RuntimeInfo] = {}  # Python runtimes by content hash
+        self.runtime_loads: Counter[str] = Counter()  # runtime -> times compiled or read here
         self.linker = self._make_linker()
 
     # -- linking ----------------------------------------------------------------
@@ -170,6 +235,12 @@ class Sandbox:
         if version in self._versions:
             self._admitted[version] += 1
             return version
+        try:
+            python = pysource.decode(data)
+        except pysource.NotPythonSource as exc:
+            raise AdmissionError(f"not a valid Python source version: {exc}") from None
+        if python is not None:
+            return self._admit_python(version, data, python)
         admission.check_size(data, self.max_component_bytes)
         try:
             component, how = self.shared.compile(data, version)
@@ -191,6 +262,90 @@ class Sandbox:
         self._versions[version] = info
         self._admitted[version] = 1
         return version
+
+    def _admit_python(self, version: str, data: bytes, python: pysource.PythonSource) -> str:
+        """Admit a Python source version: its runtime (compiled once, shared
+        by every version and tenant), then a trial instance that runs the
+        source, so that an error at its top level refuses it now."""
+        if len(data) > self.max_component_bytes:
+            raise AdmissionError(
+                f"component is {len(data)} bytes, over the {self.max_component_bytes}-byte limit"
+            )
+        runtime = self.runtime(python.runtime)
+        info = VersionInfo(
+            version, len(data), runtime.needs_wasi, runtime.how, runtime.component, python
+        )
+        limits = Limits()
+        try:
+            live = self._instantiate(info, "admission", limits.memory_bytes)
+        except wasmtime.WasmtimeError as exc:
+            raise AdmissionError(f"the Python runtime cannot be linked: {_first_line(exc)}") from None
+        call = Call("", {}, limits, _NO_WORLD)
+        live.meter.arm(limits.fuel, self.shared.ticks_for(limits.deadline_ms))
+        call.meter = live.meter
+        call.deadline_at = time.perf_counter() + limits.deadline_ms / 1000
+        try:
+            self._load_source(live, info, call)
+        except _LoadFailed as exc:
+            raise AdmissionError(exc.error.message) from None
+        self._versions[version] = info
+        self._admitted[version] = 1
+        return version
+
+    def runtime(self, digest: str) -> RuntimeInfo:
+        """The Python runtime ``digest``, compiled (or read from the compile
+        cache) the first time any version needs it. Raises AdmissionError
+        when this machine does not have it."""
+        known = self.runtimes.get(digest)
+        if known is not None:
+            return known
+        path = pysource.find_runtime(self.shared.cache_dir, digest)
+        try:
+            data = path.read_bytes() if path is not None else None
+        except OSError:
+            data = None
+        if data is None or content_hash(data) != digest:
+            raise AdmissionError(
+                f"built for the Python runtime {digest[:12]}, which this server does not have "
+                "(build it with this server's SDK: jitrealm build)"
+            )
+        try:
+            component, how = self.shared.compile(data, digest)
+        except wasmtime.WasmtimeError as exc:
+            raise AdmissionError(f"the Python runtime is not a valid component: {_first_line(exc)}") from None
+        needs_wasi = admission.check_runtime_world(self.engine, component)
+        info = self.runtimes[digest] = RuntimeInfo(digest, how, component, needs_wasi)
+        self.runtime_loads[digest] += 1
+        return info
+
+    def _load_source(self, live: _Live, info: VersionInfo, call: Call) -> None:
+        """Run a Python source version's source in a fresh instance of its
+        runtime, once, with ``call`` (armed by the caller) as the context
+        of any host call its top level makes."""
+        python = info.python
+        assert python is not None
+        store = live.store
+        iface = live.instance.get_export_index(store, admission.PYTHON_SOURCE_EXPORT)
+        index = live.instance.get_export_index(store, "load", iface)
+        func = live.instance.get_func(store, index) if index is not None else None
+        if func is None:
+            raise _LoadFailed(GuestError(ErrorKind.INSTANTIATE, "the Python runtime has no load export"))
+        previous, self._current = self._current, call
+        try:
+            answer = func(store, python.file, python.source, info.code)
+        except (wasmtime.WasmtimeError, HostRaised) as exc:
+            error = _classify(call, str(exc))
+            reason = _logged_reason(call.logs) if error.kind == ErrorKind.TRAP else None
+            raise _LoadFailed(GuestError(error.kind, reason or error.message)) from None
+        finally:
+            self._current = previous
+        if isinstance(answer, wc.Variant):  # result<string, string> comes back tagged
+            tag, answer = answer.tag, answer.payload
+            if tag == "err":  # the author's error, logged with its traceback
+                raise _LoadFailed(GuestError(ErrorKind.TRAP, str(answer)))
+        if isinstance(answer, str) and answer and not info.code:
+            info.code = answer  # compiled once; every later instance skips compiling
+        live.loaded = True
 
     def version_info(self, version: str) -> VersionInfo:
         return self._versions[version]
@@ -351,6 +506,13 @@ class Sandbox:
         meter.arm(limits.fuel, self.shared.ticks_for(limits.deadline_ms))
         call.meter = meter
         call.deadline_at = time.perf_counter() + limits.deadline_ms / 1000
+        if not live.loaded and self._versions[version].python is not None:
+            try:
+                self._load_source(live, self._versions[version], call)
+            except _LoadFailed as exc:
+                fuel_used = limits.fuel - meter.fuel_left()
+                self.discard(version, tenant)
+                return self._failed(call, exc.error, started, fuel_used)
         fn = self._hook(live, hook)
         self._current = call
         try:

@@ -182,6 +182,14 @@ class Blueprint:
         self.id = id
         self.state = State()
 
+    def describe(self) -> None:
+        """Set the state the driver reads without calling you: ``name``,
+        ``short``, ``long``, ``ids``, ``details``, ``verbs``... It runs first
+        in :meth:`on_load` and first in :meth:`on_reload` (like the C SDK's
+        ``realm_describe``), so a verb or a description added in a new
+        version reaches every object when the blueprint is reloaded. Call it
+        yourself when what it shows changes (a lamp being lit)."""
+
     def on_load(self) -> None:
         """The object was just created (master object loaded or clone made)."""
 

@@ -76,8 +76,9 @@ class _LogStream:
         return False
 
 
-def load(source: str, filename: str) -> type[realm.Blueprint]:
-    """Run the author's source as module ``blueprint``; return its class.
+def load(source: str, filename: str, code: types.CodeType | None = None) -> type[realm.Blueprint]:
+    """Run the author's source as module ``blueprint`` (``code``: the
+    source compiled already); return its class.
 
     The file must define exactly one subclass of :class:`realm.Blueprint`
     (any name) that no other class in it derives from; importing others
@@ -89,7 +90,9 @@ def load(source: str, filename: str) -> type[realm.Blueprint]:
     _SOURCES[filename] = lines
     linecache.cache[filename] = (len(source), None, lines, filename)
     sys.modules[MODULE_NAME] = module
-    exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+    if code is None:
+        code = compile(source, filename, "exec", dont_inherit=True)
+    exec(code, module.__dict__)
     defined = [
         value
         for value in vars(module).values()
@@ -139,8 +142,9 @@ class _NoImportsAtRunTime:
         if name in sys.builtin_module_names or _imp.is_frozen(name):
             return None
         raise ImportError(
-            f"cannot import {name!r} inside a hook: import modules at the top of the "
-            "blueprint file (a running blueprint has no files to load them from)",
+            f"cannot import {name!r}: a running blueprint has no files to load modules "
+            "from; it may import the SDK, the library modules beside it and the standard "
+            "library modules the runtime preloads (realm_runtime.PRELOADED)",
             name=name,
         )
 
@@ -157,61 +161,97 @@ def _decode(payload: bytes) -> Any:
         return payload
 
 
-def export(source: str, filename: str) -> type:
-    """Build the ``Object`` class componentize-py exports for one blueprint."""
-    author_class = load(source, filename)
-    stdout, stderr = _LogStream("info"), _LogStream("error")
-    sys.stdout, sys.stderr = stdout, stderr
+#: Hooks that describe the object first, as the C SDK does with
+#: ``realm_describe``: an edited description reaches every object when the
+#: blueprint is reloaded.
+_DESCRIBED_HOOKS = ("on_load", "on_reload")
+
+_installed = [False]
+
+
+def install() -> None:
+    """Route ``print()`` and ``sys.stderr`` to the log, keep tracebacks from
+    being printed twice, and refuse imports that would need a file. Runs at
+    build time, before the snapshot, so every instance starts this way."""
+    if _installed[0]:
+        return
+    _installed[0] = True
+    sys.stdout, sys.stderr = _LogStream("info"), _LogStream("error")
     # A hook's exception is logged by run() before it propagates; what
     # componentize-py does with it next (print it, then trap) must not print
     # it again, nor read source files to do so.
     sys.excepthook = _already_logged
     sys.meta_path.insert(0, _NoImportsAtRunTime)
-    fresh = [True]  # true in the snapshot, so in every new instance
 
-    def run(self_id: str, hook: str, *args: Any) -> Any:
-        if fresh[0]:
-            fresh[0] = False
-            random.seed(realm.now_ms())
-        try:
-            instance = author_class(self_id)
-            result = getattr(instance, hook)(*args)
-            instance.state._write_back()
-            return result
-        except BaseException as exc:
-            stdout.flush()
-            realm.log(format_exception(exc), "error")
-            raise
-        finally:
-            stdout.flush()
-            stderr.flush()
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+
+
+_fresh = [True]  # true in the snapshot, so in every new instance
+
+
+def run(author_class: type[realm.Blueprint], self_id: str, hook: str, *args: Any) -> Any:
+    """One hook call: a fresh author object, its hook (after ``describe``
+    for on-load and on-reload), state written back, an exception logged
+    with its traceback and re-raised (the call traps)."""
+    if _fresh[0]:
+        _fresh[0] = False
+        random.seed(realm.now_ms())
+    try:
+        instance = author_class(self_id)
+        if hook in _DESCRIBED_HOOKS:
+            instance.describe()
+        result = getattr(instance, hook)(*args)
+        instance.state._write_back()
+        return result
+    except BaseException as exc:
+        sys.stdout.flush()
+        realm.log(format_exception(exc), "error")
+        raise
+    finally:
+        _flush()
+
+
+def object_class(get_class: Any) -> type:
+    """The ``Object`` class componentize-py exports: each hook runs
+    ``get_class()``'s hook through :func:`run`."""
 
     class Object(exports.Object):
         def on_load(self, self_id: str) -> None:
-            run(self_id, "on_load")
+            run(get_class(), self_id, "on_load")
 
         def on_reload(self, self_id: str, old_version: str) -> None:
-            run(self_id, "on_reload", old_version)
+            run(get_class(), self_id, "on_reload", old_version)
 
         def on_enter(self, self_id: str, who: str, from_: str | None) -> None:
-            run(self_id, "on_enter", who, from_)
+            run(get_class(), self_id, "on_enter", who, from_)
 
         def on_leave(self, self_id: str, who: str, to: str | None) -> None:
-            run(self_id, "on_leave", who, to)
+            run(get_class(), self_id, "on_leave", who, to)
 
         def heartbeat(self, self_id: str) -> None:
-            run(self_id, "heartbeat")
+            run(get_class(), self_id, "heartbeat")
 
         def reset(self, self_id: str) -> None:
-            run(self_id, "reset")
+            run(get_class(), self_id, "reset")
 
         def on_command(self, self_id: str, actor: str, verb: str, args: str) -> bool:
-            return bool(run(self_id, "on_command", actor, verb, args))
+            return bool(run(get_class(), self_id, "on_command", actor, verb, args))
 
         def on_callout(self, self_id: str, method: str, args: bytes) -> None:
-            run(self_id, "on_callout", method, _decode(args))
+            run(get_class(), self_id, "on_callout", method, _decode(args))
 
         def on_message(self, self_id: str, sender: str, kind: str, payload: bytes) -> None:
-            run(self_id, "on_message", sender, kind, _decode(payload))
+            run(get_class(), self_id, "on_message", sender, kind, _decode(payload))
 
     return Object
+
+
+def export(source: str, filename: str) -> type:
+    """Build the ``Object`` class componentize-py exports for one blueprint
+    (a component of its own; the shared runtime is :mod:`realm_runtime`)."""
+    author_class = load(source, filename)
+    install()
+    return object_class(lambda: author_class)
