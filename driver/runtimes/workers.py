@@ -193,6 +193,11 @@ class _Slot:
         self.name = name  # "sandbox worker 3", for messages and the log
         self.pending: list[_Job] = []
         self.wake = trio.Event()
+        #: Answers to several calls arrived in one read: their tenants'
+        #: next calls, made in the same moment, are gathered for the
+        #: sender (one frame) rather than the first going out alone.
+        self.gather = False
+        self.answered = 0  # invocations answered in the read being handled
         self.tenants: set[str] = set()
         self.proc: _Proc | None = None
         self.ready = trio.Event()  # set once the first process said hello
@@ -446,6 +451,7 @@ class WorkerPool:
         proc = slot.proc
         if (
             proc is not None
+            and not slot.gather
             and not proc.fifo
             and not slot.pending
             and not proc.backlog
@@ -696,6 +702,7 @@ class WorkerPool:
             batch = slot.pending
             slot.pending = []
             slot.wake = trio.Event()
+            slot.gather = False
             self._send(slot, proc, batch)
 
     def _send(self, slot: _Slot, proc: _Proc, jobs: list[_Job]) -> None:
@@ -873,6 +880,7 @@ class WorkerPool:
             except wire.WireError as exc:
                 proc.kill(f"sent a bad frame ({exc}); killed")
                 return
+            slot.answered = 0
             try:
                 for messages in frames:
                     for message in messages:
@@ -882,6 +890,8 @@ class WorkerPool:
                 # one that says nonsense is not believed any further.
                 proc.kill(f"sent a malformed message ({type(exc).__name__}: {exc}); killed")
                 return
+            if slot.answered > 1:
+                slot.gather = True
 
     def _answered(self, slot: _Slot, proc: _Proc, job: _Job) -> None:
         if slot.pending:
@@ -916,6 +926,7 @@ class WorkerPool:
             # sent nonsense, the call is still in flight when it is killed.
             outcome = wire.outcome_from_wire(message[2])
             del proc.calls[message[1]]
+            slot.answered += 1
             self._answered(slot, proc, job)
             key = (job.tenant, job.version)
             if outcome.error is None:
