@@ -97,13 +97,15 @@ class _Path:
     def keys(self, data: Data) -> list[str]:
         out: list[str] = []
         for part in self.parts:
-            if isinstance(part, str):
+            if type(part) is str:
                 out.append(part)
                 continue
-            key = part(data)
-            if isinstance(key, bool) or not isinstance(key, (str, int)):
-                raise EffectError(f"a computed key must be a string, not {key!r}")
-            out.append(str(key))
+            key = part(data)  # type: ignore[operator]
+            if type(key) is not str:
+                if isinstance(key, bool) or not isinstance(key, (str, int)):
+                    raise EffectError(f"a computed key must be a string, not {key!r}")
+                key = str(key)
+            out.append(key)
         return out
 
 
@@ -143,6 +145,21 @@ def _pointer(keys: list[str]) -> str:
     return found
 
 
+def _static_container(head: tuple[str, ...], keys: list[str]) -> Callable[[EffectHost], dict[str, Any]]:
+    """:func:`_container` for a path of static keys (``head``: all but the last)."""
+    if not head:
+        return lambda host: host.state
+    if len(head) == 1:
+        (first,) = head
+
+        def one(host: EffectHost) -> dict[str, Any]:
+            node = host.state.get(first)
+            return node if type(node) is dict else _container(host, keys)
+
+        return one
+    return lambda host: _container(host, keys)
+
+
 def _container(host: EffectHost, keys: list[str]) -> dict[str, Any]:
     """The dict holding the last key (every step before it must exist)."""
     node: Any = host.state
@@ -178,15 +195,27 @@ def _set(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
 
 
 def _writer(path: _Path, value: Value, schema: StateSchema) -> EffectFn:
-    leaf = path.leaf
+    coerce = schema.coercer(path.leaf)
+    if path.static is not None:  # no computed key: the container is found in a step
+        keys = [str(p) for p in path.parts]
+        container, last, where = _static_container(tuple(keys[:-1]), keys), keys[-1], path.static
+
+        def run_static(host: EffectHost, data: Data) -> None:
+            try:
+                v = coerce(value(data), "")
+            except StateError as exc:
+                raise EffectError(f"state.{'.'.join(keys)}{exc}") from None
+            host.tracker.set(container(host), last, v, where)
+
+        return run_static
 
     def run(host: EffectHost, data: Data) -> None:
         keys = path.keys(data)
         try:
-            v = schema.coerce(leaf, value(data), "")
+            v = coerce(value(data), "")
         except StateError as exc:
             raise EffectError(f"state.{'.'.join(keys)}{exc}") from None
-        host.tracker.set(_container(host, keys), keys[-1], v, path.static or _pointer(keys))
+        host.tracker.set(_container(host, keys), keys[-1], v, _pointer(keys))
 
     return run
 
@@ -201,20 +230,36 @@ def _inc(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
 
 
 def _incrementer(path: _Path, by: Value, schema: StateSchema) -> EffectFn:
-    leaf = path.leaf
+    coerce = schema.coercer(path.leaf)
+
+    def add(tracker: Tracker, keys: list[str], container: dict[str, Any], where: str, data: Data) -> None:
+        last = keys[-1]
+        old = container.get(last)
+        delta = by(data)
+        to, td = type(old), type(delta)
+        if not ((to is int or to is float) and (td is int or td is float)) and (
+            isinstance(delta, bool) or not isinstance(delta, (int, float))
+            or isinstance(old, bool) or not isinstance(old, (int, float))
+        ):
+            raise EffectError(f"inc state.{'.'.join(keys)}: {old!r} + {delta!r} is not a sum of numbers")
+        try:
+            v = coerce(old + delta, "")
+        except StateError as exc:
+            raise EffectError(f"state.{'.'.join(keys)}{exc}") from None
+        tracker.set(container, last, v, where)
+
+    if path.static is not None:  # no computed key: the container is found in a step
+        keys = [str(p) for p in path.parts]
+        container, where = _static_container(tuple(keys[:-1]), keys), path.static
+
+        def run_static(host: EffectHost, data: Data) -> None:
+            add(host.tracker, keys, container(host), where, data)
+
+        return run_static
 
     def run(host: EffectHost, data: Data) -> None:
         keys = path.keys(data)
-        container = _container(host, keys)
-        old = container.get(keys[-1])
-        delta = by(data)
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or isinstance(old, bool) or not isinstance(old, (int, float)):
-            raise EffectError(f"inc state.{'.'.join(keys)}: {old!r} + {delta!r} is not a sum of numbers")
-        try:
-            v = schema.coerce(leaf, old + delta, "")
-        except StateError as exc:
-            raise EffectError(f"state.{'.'.join(keys)}{exc}") from None
-        host.tracker.set(container, keys[-1], v, path.static or _pointer(keys))
+        add(host.tracker, keys, _container(host, keys), _pointer(keys), data)
 
     return run
 
@@ -257,7 +302,7 @@ def _map_set(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Effect
             v = schema.coerce(element, value(data), f"state.{'.'.join(keys)}.{k}")
         except StateError as exc:
             raise EffectError(str(exc)) from None
-        host.tracker.set(container, k, v, pointer([*keys, k]))
+        host.tracker.set(container, k, v, _pointer([*keys, k]))
 
     return run
 
@@ -275,7 +320,7 @@ def _map_del(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Effect
         if isinstance(k, bool) or not isinstance(k, (str, int)):
             raise EffectError(f"mapDel: a key must be a string, not {k!r}")
         k = str(k)
-        host.tracker.delete(_container(host, [*keys, k]), k, pointer([*keys, k]))
+        host.tracker.delete(_container(host, [*keys, k]), k, _pointer([*keys, k]))
 
     return run
 
@@ -351,7 +396,7 @@ def _score_add(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Effe
             v = schema.coerce(score_type, old + delta, f"state.players.{key}.score")
         except (StateError, TypeError) as exc:
             raise EffectError(str(exc)) from None
-        host.tracker.set(player, "score", v, pointer(["players", key, "score"]))
+        host.tracker.set(player, "score", v, _pointer(["players", key, "score"]))
 
     def run(host: EffectHost, data: Data) -> None:
         delta = amount(data)
@@ -383,7 +428,7 @@ def _score_reset(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Ef
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise EffectError(f"score.reset: amount {value!r} is not a number")
         for key, player in list(host.state.get("players", {}).items()):
-            host.tracker.set(player, "score", value, pointer(["players", key, "score"]))
+            host.tracker.set(player, "score", value, _pointer(["players", key, "score"]))
 
     return run
 

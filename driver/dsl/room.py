@@ -101,6 +101,7 @@ class Room:
         _restore: Mapping[str, Any] | None = None,
     ) -> None:
         self.bundle = bundle
+        self._handlers = bundle.handlers
         self.id = room_id
         self.limits = limits or RoomLimits()
         self.schema: StateSchema = bundle.schema
@@ -342,8 +343,7 @@ class Room:
             deadline = machine.next_deadline()
             if deadline is None or deadline > target:
                 break
-            delta = max(0.0, deadline - machine.now)
-            results.append(self._event(lambda d=delta: machine.advance(d)))  # type: ignore[misc]
+            results.append(self._event(machine.advance, max(0.0, deadline - machine.now)))
         if target > machine.now:
             machine.advance(target - machine.now)
         return results
@@ -351,9 +351,9 @@ class Room:
     # -- the transaction -------------------------------------------------------------------
 
     def _send(self, event: dict[str, Any]) -> Step:
-        return self._event(lambda: self.machine.send(event))
+        return self._event(self.machine.send, event)
 
-    def _event(self, run: Callable[[], object]) -> Step:
+    def _event(self, run: Callable[..., object], *args: Any) -> Step:
         mark = self.tracker.mark()
         n_outputs = len(self.outputs)
         locked, max_clients = self.locked, self.max_clients
@@ -361,7 +361,7 @@ class Room:
         self._step_cap = self.limits.max_steps
         handled = True
         try:
-            result = run()
+            result = run(*args)
             if result is False:
                 handled = False
         except (StatechartError, EffectError, jsonlogic.JsonLogicError, _TooManySteps, RecursionError) as exc:
@@ -377,9 +377,9 @@ class Room:
 
     def _act(self, raw: Any, event: Mapping[str, Any]) -> None:
         """The machine's action handler: run the effects an action names."""
-        effects = self.bundle.effects_of(raw)
-        self.steps += len(effects) + 1
-        if self.steps > self._step_cap:
+        effects = self._handlers[raw if isinstance(raw, str) else id(raw)]  # bundle.effects_of
+        steps = self.steps = self.steps + len(effects) + 1
+        if steps > self._step_cap:
             raise _TooManySteps(f"more than {self._step_cap} steps in one event")
         data = {"state": self.state, "context": self.machine.context, "event": event}
         for effect in effects:

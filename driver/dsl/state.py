@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -212,6 +212,30 @@ class StateSchema:
                 assert ftype.of is not None
                 return [self.coerce(ftype.of, v, f"{where}[{i}]") for i, v in enumerate(value)]
         raise StateError(f"{where}: expected {ftype.describe()}, got {_js_type(value)}")
+
+    def coercer(self, ftype: FieldType) -> Callable[[Any, str], Any]:
+        """``coerce`` for one type, as a function: the plain values of a primitive type
+        (what effects write all the time) are checked in a step or two, anything else
+        goes through :meth:`coerce` (which gives the same value or raises)."""
+        kind = ftype.kind
+        coerce = self.coerce
+        if kind == "number":
+
+            def number(value: Any, where: str) -> Any:
+                t = type(value)
+                if t is int or (t is float and math.isfinite(value)):
+                    return value
+                return coerce(ftype, value, where)
+
+            return number
+        if kind in ("string", "integer", "boolean"):
+            plain = {"string": str, "integer": int, "boolean": bool}[kind]
+
+            def primitive(value: Any, where: str) -> Any:
+                return value if type(value) is plain else coerce(ftype, value, where)
+
+            return primitive
+        return lambda value, where: coerce(ftype, value, where)
 
     def coerce_object(self, cls: ClassDef, value: Mapping[str, Any], where: str) -> dict[str, Any]:
         out = self.new(cls)

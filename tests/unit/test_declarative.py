@@ -200,12 +200,40 @@ def test_a_room_survives_its_dump_and_a_new_version() -> None:
         {"==": [{"var": "a.b"}, 3]}, {"==": [{"var": "a.b"}, "3"]}, {"==": [{"var": "a.n"}, 0]},
         {"<=": [{"var": "a.b"}, {"var": "a.f"}]}, {">": [{"var": "a.s"}, "abc"]}, {"!==": [{"var": "a.t"}, 1]},
         {"<": [{"var": "a.s"}, 5]}, 7, "text", None,
+        {"cat": [{"var": "a.b"}, " and ", {"var": "a.f"}, {"var": "a.n"}, {"var": "a.t"}, {"var": "a.list"}]},
+        {"cat": ["x", {"var": "a.z"}, {"var": "a.big"}]}, {"cat": [{"var": "a.long"}, {"var": "a.long"}]},
+        {"if": [{"var": "a.t"}, {"var": "a.b"}, {"var": "a.n"}, "n", "else"]}, {"if": [{"var": "a.list"}, 1]},
+        {"if": [{"var": "a.n"}, 1, {"var": "a.empty"}, 2, {"var": "a.d"}, 3]}, {"if": [{"var": "a.s"}]},
+        {"+": [{"var": "a.b"}, 1]}, {"+": [{"var": "a.f"}, {"var": "a.b"}, {"var": "a.big"}]}, {"+": [{"var": "a.z"}]},
+        {"-": [{"var": "a.b"}, {"var": "a.f"}]}, {"-": [{"var": "a.b"}]}, {"-": [{"var": "a.z"}]},
+        {"-": [{"var": "a.nz"}]}, {"+": [{"var": "a.nz"}, 0]}, {"cat": [{"var": "a.nz"}]},
+        {"!": [{"var": "a.list"}]}, {"!!": [{"var": "a.d"}]}, {"!": {"var": "a.empty"}},
+        {"var": [{"cat": ["a.", {"var": "a.key"}]}]}, {"var": [{"cat": ["a.list.", {"+": [{"var": "a.b"}, -2]}]}, "dflt"]},
+        {"var": ["a.missing", 5]}, {"var": "a.nested"}, {"var": "a.many"}, {"var": "a.s.1"},
+        {"<": [{"var": "a.u"}, {"var": "a.s"}]}, {">=": [{"var": "a.u"}, "\ue000"]}, {"==": [{"var": "a.long"}, {"var": "a.long"}]},
+        {"==": [{"var": "a.n"}, {"var": "a.z"}]}, {"!=": [{"var": "a.n"}, None]}, {"===": [{"var": "a.t"}, True]},
+        {"<": [{"var": "a.t"}, True]}, {"==": [{"var": "a.d"}, {"var": "a.d"}]},
     ],
 )
 def test_rule_shortcuts_agree_with_jsonlogic(rule: Any) -> None:
+    import math
+
     from driver.dsl import jsonlogic
     from driver.dsl.fastrules import compile_rule
 
-    for data in ({"a": {"b": 3, "f": 3.5, "s": "abd", "t": True, "n": None, "list": [1, 2]}},
-                 {"a": {"b": "3", "f": [1], "s": 2, "t": 1, "n": 0, "list": "xy"}}, {"a": None}, None):
-        assert compile_rule(rule, jsonlogic.Limits())(data) == jsonlogic.evaluate(rule, data), (rule, data)
+    for data in ({"a": {"b": 3, "f": 3.5, "s": "abd", "t": True, "n": None, "list": [1, 2], "big": 2**60,
+                        "long": "x" * 700, "nz": -0.0, "empty": [], "d": {"k": 1}, "key": "b", "u": "\U0001f600",
+                        "nested": [[1]], "many": list(range(20))}},
+                 {"a": {"b": "3", "f": [1], "s": 2, "t": 1, "n": 0, "list": "xy", "big": 1.5, "long": 1e21,
+                        "nz": 0.0, "empty": "", "d": None, "key": "list.length", "u": "\ue000", "many": [1.0]}},
+                 {"a": {"b": 2.0, "f": -1, "s": "\ue000", "t": False, "n": "", "list": ["p", "q", "r"],
+                        "key": "nz", "nz": 1e-7}},
+                 {"a": None}, None):
+        got, want = compile_rule(rule, jsonlogic.Limits())(data), jsonlogic.evaluate(rule, data)
+        assert type(got) is type(want), (rule, data, got, want)
+        if isinstance(want, float) and math.isnan(want):
+            assert math.isnan(got), (rule, data)
+        else:
+            assert got == want, (rule, data, got, want)
+            if isinstance(want, float):
+                assert math.copysign(1, got) == math.copysign(1, want), (rule, data)

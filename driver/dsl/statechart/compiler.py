@@ -635,6 +635,7 @@ class Compiler:
         except NeedsHistory:
             return
         t.enter = entry.ordered()
+        t.enter_set = frozenset(t.enter)
         t.default_entry = frozenset(entry.default)
 
 

@@ -114,6 +114,7 @@ class Transition:
     # Precomputed when no history state is involved, else None (computed per microstep).
     domain: Node | None = None
     enter: tuple[Node, ...] | None = None
+    enter_set: frozenset[Node] = frozenset()  # the same states as `enter`
     default_entry: frozenset[Node] = frozenset()
 
     def __repr__(self) -> str:
