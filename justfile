@@ -45,6 +45,7 @@ bench: setup build-world
     {{bin}}/python bench/crowd.py
     {{bin}}/python bench/hostile.py
     {{bin}}/python bench/tenants.py
+    {{bin}}/python bench/authors.py
 
 # Static checks: ruff, mypy (strict on driver/ and sandbox/), and the import contracts.
 lint: setup

@@ -155,7 +155,7 @@ class Commands:
         for obj in candidates:
             if obj.is_player or obj.blueprint is None:
                 continue
-            verbs = obj.verbs()
+            verbs = obj.verbs() if _up_to_date(tenant, obj) else None
             if verbs is not None and verb not in verbs:
                 continue
             if obj.id not in tenant.graph:
@@ -168,6 +168,15 @@ class Commands:
             if outcome.result:
                 return True
         return False
+
+
+def _up_to_date(tenant: Tenant, obj: MudObject) -> bool:
+    """Whether ``obj`` runs its blueprint's current version. One that does
+    not (just reloaded, its move still queued) is offered every verb: its
+    `verbs` are the old version's, and the hook that answers moves it to the
+    new one first (on-reload and describe, then on-command)."""
+    bp = tenant.blueprints.get(obj.blueprint) if obj.blueprint is not None else None
+    return bp is None or bp.version is None or obj.version == bp.version
 
 
 # -- matching ------------------------------------------------------------------------------

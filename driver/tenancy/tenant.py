@@ -188,6 +188,8 @@ class Tenant:
         result = await publishing.publish(
             self, path, component, kind=kind, language=language, source=source, quota=False
         )
+        if result.activated and not result.unchanged:
+            self.migrate_soon(path)
         return result.version, result.previous
 
     async def publish_version(
@@ -196,14 +198,49 @@ class Tenant:
     ) -> PublishResult:  # fmt: skip
         """An author's publish: size quota, admission, then stage, or canary
         and activate (see :func:`driver.tenancy.publishing.publish`)."""
-        return await publishing.publish(
+        result = await publishing.publish(
             self, path, data, kind=kind, language=language, source=source, stage=stage, canary=canary
         )
+        if result.activated and not result.unchanged:
+            self.migrate_soon(path)
+        return result
 
     async def activate(self, path: str, version: str | None = None, *, canary: int = 0) -> PublishResult:
         """Make a kept version current: staged, or a rollback (None: the one
         before the current one). See :func:`driver.tenancy.publishing.activate`."""
-        return await publishing.activate(self, path, version, canary=canary)
+        result = await publishing.activate(self, path, version, canary=canary)
+        if result.activated and not result.unchanged:
+            self.migrate_soon(path)
+        return result
+
+    def migrate_soon(self, path: str) -> int:
+        """After a reload: queue, as world events behind the players'
+        commands, the move of every object of ``path`` still on an older
+        version to the current one. Each runs its on-reload (and so its
+        describe), so a verb, description or detail the new version adds
+        reaches every clone within moments, and no player's command waits
+        for the clones it does not touch (a command that reaches an object
+        not yet moved moves it first, see :meth:`run_hook`). Returns how
+        many were queued; past the queue's quota the rest move lazily."""
+        bp = self.blueprints.get(path)
+        if bp is None or bp.version is None:
+            return 0
+        queued = 0
+        for obj in list(self.graph.by_blueprint(path)):
+            if obj.version == bp.version:
+                continue
+            if not self.enqueue(functools.partial(self._bring_up_to_date, obj.id)):
+                break
+            queued += 1
+        return queued
+
+    async def _bring_up_to_date(self, object_id: str) -> None:
+        obj = self.graph.get(object_id)
+        if obj is None or obj.blueprint is None or self.quarantine.holds(obj.id, obj.blueprint):
+            return
+        bp = self.blueprints.by_path.get(obj.blueprint)
+        if bp is not None and bp.version is not None and obj.version != bp.version:
+            await self._migrate(obj, bp.version)
 
     def versions(self, path: str) -> BlueprintVersions:
         """``path``'s kept versions, oldest first (raises NoSuchBlueprint)."""

@@ -336,7 +336,8 @@ class Sandbox:
         except (wasmtime.WasmtimeError, HostRaised) as exc:
             error = _classify(call, str(exc))
             reason = _logged_reason(call.logs) if error.kind == ErrorKind.TRAP else None
-            raise _LoadFailed(GuestError(error.kind, reason or error.message)) from None
+            kind = _kind_of_reason(reason, error.kind) if reason else error.kind
+            raise _LoadFailed(GuestError(kind, reason or error.message)) from None
         finally:
             self._current = previous
         if isinstance(answer, wc.Variant):  # result<string, string> comes back tagged
@@ -524,8 +525,9 @@ class Sandbox:
             reason = _logged_reason(call.logs) if error.kind == ErrorKind.TRAP else None
             if reason:
                 # A guest runtime that reports its own failure (the Python
-                # SDK logs the exception, then traps) says it better.
-                error = GuestError(error.kind, reason)
+                # SDK logs the exception, then traps) says it better; its
+                # MemoryError is the memory cap reached.
+                error = GuestError(_kind_of_reason(reason, error.kind), reason)
             return self._failed(call, error, started, fuel_used)
         except (TypeError, UnicodeEncodeError) as exc:
             # The caller passed arguments that do not fit the hook: no wasm ran.
@@ -559,6 +561,11 @@ def _logged_reason(logs: list[tuple[str, str]]) -> str | None:
             lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
             return lines[-1][:300] if lines else None
     return None
+
+
+def _kind_of_reason(reason: str, kind: ErrorKind) -> ErrorKind:
+    """A guest runtime's own MemoryError is the linear memory cap reached."""
+    return ErrorKind.MEMORY if reason.startswith("MemoryError") else kind
 
 
 def _first_line(exc: BaseException) -> str:
