@@ -432,12 +432,9 @@ class WorkerPool:
             slot = self._assign(tenant)
         job_id = next(self._ids)
         try:
-            data = wire.encode(
-                [
-                    wire.INVOKE, job_id, version, tenant, self_id, str(hook), args,
-                    state if type(state) is dict else dict(state), wire.limits_to_wire(limits),
-                ],
-                self._max_frame,
+            data = wire.encode_invoke(
+                job_id, version, tenant, self_id, str(hook), args,
+                state if type(state) is dict else dict(state), limits, self._max_frame,
             )  # fmt: skip
         except wire.FrameTooLarge as exc:
             return Outcome(GuestError(ErrorKind.HOST_ERROR, f"invocation too large for a sandbox worker: {exc}"))
@@ -865,18 +862,22 @@ class WorkerPool:
         sock = proc.sock
         decoder = wire.FrameDecoder(self._max_frame)
         dispatch = self._dispatch
+        # Read into one buffer: sock.recv(RECV_BYTES) would allocate (mmap)
+        # and free a quarter-MiB object per read, which costs more than the
+        # read itself. The decoder copies what it keeps.
+        buffer = memoryview(bytearray(RECV_BYTES))
         while True:
             await trio.lowlevel.wait_readable(sock)
             try:
-                data = sock.recv(RECV_BYTES)
+                size = sock.recv_into(buffer)
             except BlockingIOError:
                 continue
             except OSError:
                 return
-            if not data:
+            if not size:
                 return
             try:
-                frames = decoder.feed(data)
+                frames = decoder.feed(buffer[:size])
             except wire.WireError as exc:
                 proc.kill(f"sent a bad frame ({exc}); killed")
                 return

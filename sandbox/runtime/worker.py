@@ -160,6 +160,9 @@ class Worker:
         self.sandbox = sandbox
         self.max_frame = max_frame
         self.decoder = wire.FrameDecoder(max_frame)
+        # Reads go into one buffer (see _pull): sock.recv(RECV_BYTES) would
+        # allocate and free a quarter-MiB object per read.
+        self.buffer = memoryview(bytearray(RECV_BYTES))
         self.inbox: deque[list[Any]] = deque()
         self.answers: deque[list[Any]] = deque()
         self.out: list[bytes] = []
@@ -214,13 +217,13 @@ class Worker:
     def _pull(self) -> None:
         """Read what the driver sent; world answers are set aside for :meth:`ask`."""
         try:
-            data = self.sock.recv(RECV_BYTES)
+            size = self.sock.recv_into(self.buffer)
         except OSError as exc:
             self._lose(f"cannot read from the driver: {exc}")
-        if not data:
+        if not size:
             self._lose("the driver closed the channel")
         try:
-            frames = self.decoder.feed(data)
+            frames = self.decoder.feed(self.buffer[:size])
         except wire.WireError as exc:
             self._lose(f"bad frame from the driver: {exc}")
         for messages in frames:
