@@ -134,7 +134,17 @@ WORLD_METHODS: Final = (
     "next_callout_handle",
     "cancel_callout",
 )
-W_ENVIRONMENT, W_CONTENTS, W_QUERY, W_CLONE, W_DESTRUCT, W_MOVE, W_NOW_MS, W_NEXT_HANDLE, W_CANCEL = range(9)
+(
+    W_ENVIRONMENT,
+    W_CONTENTS,
+    W_QUERY,
+    W_CLONE,
+    W_DESTRUCT,
+    W_MOVE,
+    W_NOW_MS,
+    W_NEXT_HANDLE,
+    W_CANCEL,
+) = range(9)
 
 _HEADER = struct.Struct(">I")
 _OPEN, _CLOSE = b"\x9f", b"\xff"  # an indefinite-length CBOR array
@@ -163,9 +173,7 @@ def encode(message: Sequence[Any], max_bytes: int = MAX_FRAME_BYTES) -> bytes:
     """One message as CBOR, refused if it could never fit in a frame."""
     data = cbor2.dumps(message)
     if len(data) + 6 > max_bytes:
-        raise FrameTooLarge(
-            f"message of {len(data)} bytes is over the {max_bytes}-byte frame cap"
-        )
+        raise FrameTooLarge(f"message of {len(data)} bytes is over the {max_bytes}-byte frame cap")
     return data
 
 

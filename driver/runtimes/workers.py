@@ -153,7 +153,11 @@ class _Job:
     def crash(self, why: str) -> None:
         """The worker died with this job in flight (or the pool stopped)."""
         if self.kind == _INVOKE:
-            self.finish(Outcome(GuestError(ErrorKind.SANDBOX_CRASH, f"{why}; nothing of this call was applied")))
+            self.finish(
+                Outcome(
+                    GuestError(ErrorKind.SANDBOX_CRASH, f"{why}; nothing of this call was applied")
+                )
+            )
         elif self.kind == _ADMIT:
             self.fail(AdmissionError(f"{why}; the component was not admitted"))
 
@@ -426,7 +430,9 @@ class WorkerPool:
         if known is None:
             return Outcome(GuestError(ErrorKind.INSTANTIATE, f"unknown version {version[:12]}"))
         if self._closed:
-            return Outcome(GuestError(ErrorKind.SANDBOX_CRASH, "the sandbox worker pool is shut down"))
+            return Outcome(
+                GuestError(ErrorKind.SANDBOX_CRASH, "the sandbox worker pool is shut down")
+            )
         slot = self._tenant_slot.get(tenant)
         if slot is None:
             slot = self._assign(tenant)
@@ -437,7 +443,11 @@ class WorkerPool:
                 state if type(state) is dict else dict(state), limits, self._max_frame,
             )  # fmt: skip
         except wire.FrameTooLarge as exc:
-            return Outcome(GuestError(ErrorKind.HOST_ERROR, f"invocation too large for a sandbox worker: {exc}"))
+            return Outcome(
+                GuestError(
+                    ErrorKind.HOST_ERROR, f"invocation too large for a sandbox worker: {exc}"
+                )
+            )
         except (TypeError, ValueError) as exc:  # cbor2 cannot encode an argument
             return Outcome(GuestError(ErrorKind.HOST_ERROR, f"bad arguments: {exc}"))
         job = _Job(_INVOKE, job_id, data, version)
@@ -511,7 +521,9 @@ class WorkerPool:
                             await slot.ready.wait()
                     missing = [s for s in self._all if not s.ready.is_set()]
                     if missing:
-                        why = "; ".join(f"{s.name} {s.last_failure or 'is silent'}" for s in missing)
+                        why = "; ".join(
+                            f"{s.name} {s.last_failure or 'is silent'}" for s in missing
+                        )
                         failure = f"sandbox workers did not start: {why}"
                         nursery.cancel_scope.cancel()
                     else:
@@ -599,7 +611,11 @@ class WorkerPool:
                         await self._reap(proc)
                 if proc.retiring and proc.kill_reason is None and proc.process.returncode == 0:
                     self._retired += 1
-                    log.info("%s (pid %d) retired after its CPU budget; replacing it", slot.name, proc.pid)
+                    log.info(
+                        "%s (pid %d) retired after its CPU budget; replacing it",
+                        slot.name,
+                        proc.pid,
+                    )
                     self._fail_in_flight(proc, f"{slot.name} (pid {proc.pid}) retired")
                     continue
                 reason = proc.kill_reason or _describe_exit(proc.process.returncode)
@@ -611,7 +627,9 @@ class WorkerPool:
             slot.last_crash = now
             slot.crashes += 1
             self._crashes += 1
-            delay = 0.0 if slot.streak == 1 else min(self._backoff_max_s, 0.1 * 2 ** (slot.streak - 2))
+            delay = (
+                0.0 if slot.streak == 1 else min(self._backoff_max_s, 0.1 * 2 ** (slot.streak - 2))
+            )
             log.warning("%s %s; %d call(s) lost; restarting in %.1f s", who, reason, lost, delay)
             slot.proc = None
             await trio.sleep(delay)
@@ -620,7 +638,9 @@ class WorkerPool:
 
     async def _spawn(self, slot: _Slot) -> _Proc:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        tmpdir = tempfile.mkdtemp(prefix=f"jitrealm-worker{slot.index if slot.index >= 0 else 'A'}-")
+        tmpdir = tempfile.mkdtemp(
+            prefix=f"jitrealm-worker{slot.index if slot.index >= 0 else 'A'}-"
+        )
         fd = child.fileno()
         args = [
             self._python, "-m", "sandbox.runtime.worker", "--fd", str(fd),
@@ -724,7 +744,9 @@ class WorkerPool:
                     proc.loaded.add(version)
                     out.append(load.data)
                 warm = (job.tenant, version) in proc.warm
-                job.budget = job.deadline_s + self._grace_s + (0.0 if warm else INSTANTIATE_ALLOWANCE_S)
+                job.budget = (
+                    job.deadline_s + self._grace_s + (0.0 if warm else INSTANTIATE_ALLOWANCE_S)
+                )
                 proc.calls[job.id] = job
                 self._invocations_sent += 1
                 slot.invocations += 1
@@ -848,7 +870,11 @@ class WorkerPool:
                 why = (
                     f"gave no answer {head.budget * 1000:.0f} ms into a call (deadline "
                     f"{head.deadline_s * 1000:.0f} ms + {self._grace_s * 1000:.0f} ms grace"
-                    + ("" if head.budget < head.deadline_s + self._grace_s + 1 else " + instantiation")
+                    + (
+                        ""
+                        if head.budget < head.deadline_s + self._grace_s + 1
+                        else " + instantiation"
+                    )
                     + "); killed"
                 )
             else:
@@ -948,7 +974,9 @@ class WorkerPool:
                 log.warning("%s (pid %d): %s", slot.name, proc.pid, error)
         elif kind == wire.ADMITTED or kind == wire.REFUSED:
             if type(message[2]) is not str:
-                raise wire.WireError(f"an admission's answer is text, not {type(message[2]).__name__}")
+                raise wire.WireError(
+                    f"an admission's answer is text, not {type(message[2]).__name__}"
+                )
             job = proc.calls.pop(message[1], None)
             if job is None:
                 return
@@ -958,7 +986,9 @@ class WorkerPool:
                 if slot is self._admitter:
                     # Tenants' workers load it (from the compile cache) when
                     # they need it; the admission worker need not keep it.
-                    slot.submit(_Job(_RELEASE, 0, wire.encode((wire.RELEASE, message[2])), message[2]))
+                    slot.submit(
+                        _Job(_RELEASE, 0, wire.encode((wire.RELEASE, message[2])), message[2])
+                    )
                 job.finish(message[2])
             else:
                 job.fail(AdmissionError(str(message[2])))
@@ -991,13 +1021,20 @@ class WorkerPool:
         job = proc.calls.get(call_id)
         world = job.world if job is not None else None
         if world is None:
-            reply: list[Any] = [wire.ANSWER, call_id, wire.ANSWER_FAILED, ("LookupError", f"no call {call_id} in flight")]
+            reply: list[Any] = [
+                wire.ANSWER,
+                call_id,
+                wire.ANSWER_FAILED,
+                ("LookupError", f"no call {call_id} in flight"),
+            ]
         else:
             reply = wire.answer_query(world, call_id, message[2], message[3])
         try:
             data = wire.encode(reply, self._max_frame)
         except (TypeError, ValueError) as exc:  # the world answered something CBOR cannot carry
-            data = wire.encode((wire.ANSWER, call_id, wire.ANSWER_FAILED, (type(exc).__name__, str(exc))))
+            data = wire.encode(
+                (wire.ANSWER, call_id, wire.ANSWER_FAILED, (type(exc).__name__, str(exc)))
+            )
         self._write_frame(proc, [data])
 
     def _worker_error(self, slot: _Slot, proc: _Proc, message: list[Any]) -> None:

@@ -155,7 +155,9 @@ class WorldProxy:
 class Worker:
     """Serves one channel (see module doc)."""
 
-    def __init__(self, sock: socket.socket, sandbox: Sandbox, max_frame: int = wire.MAX_FRAME_BYTES) -> None:
+    def __init__(
+        self, sock: socket.socket, sandbox: Sandbox, max_frame: int = wire.MAX_FRAME_BYTES
+    ) -> None:
         self.sock = sock
         self.sandbox = sandbox
         self.max_frame = max_frame
@@ -288,7 +290,11 @@ class Worker:
         if message[0] != wire.INVOKE or len(message) < 4:
             return False
         last = self.last_run.get((message[3], message[2]))
-        return last is not None and last < QUICK_CALL_S and time.perf_counter() - self.out_since < HOLD_S
+        return (
+            last is not None
+            and last < QUICK_CALL_S
+            and time.perf_counter() - self.out_since < HOLD_S
+        )
 
     def _handle(self, message: list[Any]) -> None:
         handler = self._handlers.get(message[0])
@@ -302,7 +308,9 @@ class Worker:
         except Exception as exc:
             if self.gone is not None:
                 raise ChannelGone(self.gone) from None
-            self.send((wire.ERROR, _id_of(message), f"malformed message: {type(exc).__name__}: {exc}"))
+            self.send(
+                (wire.ERROR, _id_of(message), f"malformed message: {type(exc).__name__}: {exc}")
+            )
 
     # -- messages -------------------------------------------------------------------
 
@@ -315,11 +323,21 @@ class Worker:
         else:
             try:
                 outcome = self.sandbox.invoke(
-                    version, self_id, hook, args, state, wire.limits_from_wire(limits),
-                    WorldProxy(self, call_id), tenant=tenant,
+                    version,
+                    self_id,
+                    hook,
+                    args,
+                    state,
+                    wire.limits_from_wire(limits),
+                    WorldProxy(self, call_id),
+                    tenant=tenant,
                 )
             except Exception as exc:  # a bug here must not look like a crash
-                outcome = Outcome(GuestError(ErrorKind.HOST_ERROR, f"sandbox worker failed: {type(exc).__name__}: {exc}"))
+                outcome = Outcome(
+                    GuestError(
+                        ErrorKind.HOST_ERROR, f"sandbox worker failed: {type(exc).__name__}: {exc}"
+                    )
+                )
         if self.gone is not None:
             # The guest's world query failed because the channel broke; its
             # outcome says so, but nobody is left to read it.
@@ -363,7 +381,13 @@ class Worker:
             self.send((wire.REFUSED, request, str(exc)))
             return
         except Exception as exc:
-            self.send((wire.REFUSED, request, f"admission failed in the sandbox worker: {type(exc).__name__}: {exc}"))
+            self.send(
+                (
+                    wire.REFUSED,
+                    request,
+                    f"admission failed in the sandbox worker: {type(exc).__name__}: {exc}",
+                )
+            )
             return
         self.versions.add(got)
         self.load_errors.pop(got, None)
@@ -375,7 +399,6 @@ class Worker:
         if version in self.versions:
             self.versions.discard(version)
             self.sandbox.release(version)
-
 
     def _sweep(self, message: list[Any]) -> None:
         _, idle_seconds = message
@@ -409,16 +432,21 @@ def _id_of(message: list[Any]) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m sandbox.runtime.worker", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m sandbox.runtime.worker", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--fd", type=int, required=True, help="the channel: a connected stream socket")
     p.add_argument("--cache-dir", type=Path, help="the shared on-disk compile cache")
     p.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB, help="RLIMIT_AS in MiB")
     p.add_argument("--cpu-seconds", type=int, default=3600, help="RLIMIT_CPU (soft) in seconds")
     p.add_argument("--call-path", choices=("fast", "stock"), default="fast")
     p.add_argument("--max-frame-bytes", type=int, default=wire.MAX_FRAME_BYTES)
-    p.add_argument("--owns-cwd", action="store_true",
-                   help="remove the (empty) working directory on exit: the driver made it for this "
-                   "worker, and may be gone (killed) when the worker exits")
+    p.add_argument(
+        "--owns-cwd",
+        action="store_true",
+        help="remove the (empty) working directory on exit: the driver made it for this "
+        "worker, and may be gone (killed) when the worker exits",
+    )
     return p
 
 
