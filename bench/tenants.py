@@ -563,9 +563,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="as `jitrealm run --sandbox` (default workers, the server's default)")
     p.add_argument("--workers", type=int, default=0,
                    help="`jitrealm run --workers` (default: not given, the server's own default)")
-    p.add_argument("--interval", type=float, default=0.2, help="seconds between each A player's commands (0.2)")
+    p.add_argument("--interval", type=float, default=0.1, help="seconds between each A player's commands (0.1)")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds before the first window (3)")
-    p.add_argument("--window", type=float, default=20.0, help="seconds of A alone, and of A with B (20)")
+    p.add_argument("--window", type=float, default=30.0, help="seconds of A alone, and of A with B (30)")
     p.add_argument("--after", type=float, default=10.0, help="seconds of A after B is suspended (10)")
     p.add_argument("--settle", type=float, default=3.0,
                    help="seconds of B's load before its steady fuel rate is read (3: its 2 s burst spent)")
