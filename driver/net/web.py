@@ -127,6 +127,12 @@ class _ReplayStream(trio.abc.Stream):
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
 
+    def raw_socket(self) -> trio.socket.SocketType | None:
+        """The TCP socket under this stream (None: there is none), for a writer that
+        sends what fits at once without waiting (see driver.net.websocket)."""
+        inner = self._stream
+        return inner.socket if isinstance(inner, trio.SocketStream) else None
+
     async def aclose(self) -> None:
         await self._stream.aclose()
 

@@ -73,6 +73,10 @@ class RoomHostLimits:
     tick: float = 0.01  # how often the host looks for due patches and timers
 
 
+_UNSET: Any = object()
+_UNENCODABLE: Any = object()
+
+
 @dataclass(slots=True, eq=False)
 class Client:
     """One logged-in session that speaks to rooms."""
@@ -96,10 +100,16 @@ class Client:
         if wire is None or send_frame is None:
             self.send(name, payload)
             return
-        frame = frames.get(wire.name)
-        if frame is None:
-            frame = frames[wire.name] = wire.event(name, payload)
-        if frame is not None:
+        frame = frames.get(wire.name, _UNSET)
+        if frame is _UNSET:
+            try:
+                frame = wire.event(name, payload)
+            except (ValueError, TypeError):
+                frame = _UNENCODABLE
+            frames[wire.name] = frame
+        if frame is _UNENCODABLE:
+            self.send(name, payload)  # which says why it is not sent
+        elif frame is not None:
             send_frame(frame)
 
 
@@ -471,8 +481,14 @@ class RoomHost:
                 _, target, kind, payload = output
                 msg = {"room": hosted.id, "name": kind, "payload": payload}
                 name = "room.message"
-            for seat, client in hosted.clients.items():
-                if client is not None and (target is None or target == seat):
+            if target is None:  # to everyone: encoded once per wire format, as patches are
+                frames = {}
+                for client in hosted.clients.values():
+                    if client is not None:
+                        client.send_shared(name, msg, frames)
+            else:
+                client = hosted.clients.get(target)
+                if client is not None:
                     client.send(name, msg)
 
     def _remove(self, hosted: HostedRoom, seat: str, reason: str) -> None:
