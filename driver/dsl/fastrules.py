@@ -7,38 +7,32 @@ those, a ``cat`` of a few strings and numbers, an ``if``, a ``+``. The general e
 JavaScript's coercions looked up operator by operator, result checks. So
 :func:`compile_rule` compiles every rule as :func:`driver.dsl.jsonlogic.compile` does
 (same checks, same limits: a rule it refuses is refused here) and, when the whole rule
-is made of the operators below, also compiles a direct closure for the plain values
-rooms deal in. The moment that closure meets anything else — a float to print, a
-string to order that is not ASCII, a long string, a list that is long or nested, values
-of two kinds to compare, an absent branch that would be ``undefined`` — it gives up
-(:class:`_Slow`) and the compiled rule evaluates the data from scratch. Rules have no
-side effects, so starting over is always right, and JavaScript's coercions stay the
-evaluator's business.
+is made of ``var``, ``cat``, ``if``, ``+``, ``-``, ``!``, ``!!`` and comparisons of two,
+also generates one Python function for it (see "the code" below) that computes it for
+the plain values rooms deal in. The moment that function meets anything else — a float
+to print, a string to order that is not ASCII, a long string, a list that is long or
+nested, values of two kinds to compare — it gives up (:class:`_Slow`) and the compiled
+rule evaluates the data from scratch. Rules have no side effects, so starting over is
+always right, and JavaScript's coercions stay the evaluator's business.
 
-Budgets cannot differ either: a rule only gets a fast closure when it has no loops and
+Budgets cannot differ either: a rule only gets a fast function when it has no loops and
 no more nodes than its step budget (each operator it applies costs one step), and the
-fast closure gives up before anything would be charged by size (strings of 1,024
+fast function gives up before anything would be charged by size (strings of 1,024
 characters, paths or lists of 16 items) or checked against ``max_array``/``max_string``.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any, Final
 
 from driver.dsl import jsonlogic
-from driver.dsl.jsonlogic import _UNDEFINED, _get_property, _number_out
+from driver.dsl.jsonlogic import _number_out
 
 __all__ = ["compile_rule"]
 
 Rule = Callable[[Any], Any]
 
-_COMPARE: Final[dict[str, Callable[[Any, Any], Any]]] = {
-    "==": operator.eq, "===": operator.eq, "!=": operator.ne, "!==": operator.ne,
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}
-_EQUALITY: Final = frozenset({"==", "===", "!=", "!=="})
 _MISSING: Final = object()
 _SAFE_INT: Final = 2**53
 _SHORT: Final = 1024  # characters: longer strings are charged by size (1 step / 1024)
@@ -46,10 +40,7 @@ _FEW: Final = 16  # path keys or list items: more are charged by size (1 step / 
 
 
 class _Slow(Exception):
-    """The fast closure met a value it does not handle: evaluate the general way."""
-
-
-_SLOW: Final = _Slow()
+    """The fast function met a value it does not handle: evaluate the general way."""
 
 
 def compile_rule(spec: Any, limits: jsonlogic.Limits) -> Rule:
@@ -58,26 +49,16 @@ def compile_rule(spec: Any, limits: jsonlogic.Limits) -> Rule:
     full = compiled.evaluate
     if compiled.nodes > limits.max_steps or limits.max_array < _FEW or limits.max_string < _SHORT:
         return full
-    fast = _fast(spec)
-    if fast is None:
-        return full
-    if type(spec) is not dict:
-        return fast  # a literal: nothing to fall back for
-
-    def rule(data: Any) -> Any:
-        try:
-            return fast(data)
-        except _Slow:
-            return full(data)
-
-    return rule
+    if spec is None or type(spec) in (str, int, float, bool):
+        return lambda data: spec  # a literal is its own value
+    return _generate(spec, full) or full
 
 
 # -- values ---------------------------------------------------------------------------------
 
 
 def _truthy(v: Any) -> bool:
-    """JsonLogic's truthiness for the values fast closures produce."""
+    """JsonLogic's truthiness for the values fast functions produce."""
     t = type(v)
     if t is bool:
         return v is True
@@ -91,11 +72,11 @@ def _truthy(v: Any) -> bool:
         return False
     if t is dict:
         return True
-    raise _SLOW
+    raise _Slow
 
 
-def _text(v: Any) -> str | None:
-    """String(v) as ``cat`` joins it (None: nothing), for plain values only."""
+def _text(v: Any) -> str:
+    """String(v) as ``cat`` joins it (null as nothing), for plain values only."""
     t = type(v)
     if t is str:
         return v  # type: ignore[no-any-return]
@@ -105,10 +86,21 @@ def _text(v: Any) -> str | None:
     elif t is bool:
         return "true" if v else "false"
     elif v is None:
-        return None
+        return ""
     elif t is float and v.is_integer() and -_SAFE_INT < v < _SAFE_INT and (v or str(v)[0] != "-"):
         return str(int(v))
-    raise _SLOW
+    raise _Slow
+
+
+def _number(v: Any) -> int | float:
+    """A plain number as ``+`` and ``-`` take it (an int beyond 2**53: the evaluator)."""
+    t = type(v)
+    if t is int:
+        if -_SAFE_INT <= v <= _SAFE_INT:
+            return v  # type: ignore[no-any-return]
+    elif t is float:
+        return v  # type: ignore[no-any-return]
+    raise _Slow
 
 
 def _plain(v: Any) -> Any:
@@ -116,234 +108,263 @@ def _plain(v: Any) -> Any:
     t = type(v)
     if t is list:
         if len(v) >= _FEW or list in map(type, v):
-            raise _SLOW
+            raise _Slow
         return v
     if t is str or t is int or t is float or t is bool or t is dict or v is None:
         return v
-    raise _SLOW
+    raise _Slow
 
 
-# -- the operators --------------------------------------------------------------------------
+# -- the code ------------------------------------------------------------------------------
+#
+# A rule becomes the source of one Python function (compiled once, with ``compile``):
+# each operator a few statements over local variables, branches of ``if`` as ``if``
+# statements, and a ``try`` around it all that hands the data to the evaluator when
+# the fast code gives up. Nothing the rule's author wrote is ever part of the source:
+# keys, strings and numbers are constants passed in the function's namespace (K0,
+# K1...), and the source is made only of names generated here, so compiling it runs
+# nothing the bundle chose. Calls of one Python function instead of one closure per
+# node: a guard costs a third of what it did, a ``say`` with a dozen ``var`` a half.
 
 
-def _fast(spec: Any) -> Rule | None:
-    """A fast closure for ``spec``, or None when it uses anything not handled here."""
-    if spec is None or type(spec) in (str, int, float, bool):
-        return lambda data: spec  # a literal is its own value
+class _Source:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.consts: dict[str, Any] = {}
+        self.names = 0
+
+    def const(self, value: Any) -> str:
+        name = f"K{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    def local(self) -> str:
+        self.names += 1
+        return f"v{self.names}"
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+
+def _generate(spec: Any, full: Rule) -> Rule | None:
+    src = _Source()
+    try:
+        result = _node(src, spec, 2)
+    except _NotFast:
+        return None
+    body = "\n".join(src.lines)
+    code = f"def rule(data):\n    try:\n{body}\n        return {result}\n    except Slow:\n        return full(data)\n"
+    namespace: dict[str, Any] = {
+        **src.consts, "Slow": _Slow, "full": full, "M": _MISSING, "P": _property, "PLAIN": _plain,
+        "T": _text, "TRUTHY": _truthy, "N": _number, "OUT": _number_out, "CVAR": _computed_var,
+        "SLOW": _Slow, "str": str, "int": int, "float": float, "bool": bool, "dict": dict,
+        "list": list, "type": type, "len": len, **_COMPARE_FNS,
+    }
+    try:
+        exec(compile(code, "<jsonlogic rule>", "exec"), namespace)  # noqa: S102 - see above
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return None  # too deep for Python's parser, say: the evaluator it is
+    rule: Rule = namespace["rule"]
+    return rule
+
+
+class _NotFast(Exception):
+    """The rule uses something the fast code does not do: it is not generated."""
+
+
+def _is_literal(spec: Any) -> bool:
+    return spec is None or type(spec) in (str, int, float, bool)
+
+
+def _node(src: _Source, spec: Any, depth: int) -> str:
+    """Statements (at ``depth``) that compute ``spec``; returns the name holding it."""
+    if _is_literal(spec):
+        return src.const(spec)
     if type(spec) is not dict or len(spec) != 1:
-        return None  # arrays and non-logic objects: the evaluator
+        raise _NotFast  # arrays and non-logic objects: the evaluator
     ((op, args),) = spec.items()
     if type(args) is not list:
         args = [args]
     if op == "var":
-        return _var(args)
-    if op == "cat":
-        return _cat(args)
+        return _gen_var(src, args, depth)
     if op == "if":
-        return _if(args)
+        return _gen_if(src, args, depth)
+    if op == "cat":
+        parts = [_node(src, a, depth) for a in args]
+        out = src.local()
+        pieces = ", ".join(f"{p} if type({p}) is str else T({p})" for p in parts)
+        src.emit(depth, f"{out} = ''.join(({pieces},))" if parts else f"{out} = ''")
+        src.emit(depth, f"if len({out}) >= {_SHORT}: raise SLOW")
+        return out
     if op == "+":
-        return _add(args)
-    if op == "-":
-        return _sub(args)
-    if op in ("!", "!!"):
-        return _not(args, op == "!")
-    if op in _COMPARE and len(args) == 2:
-        return _compare(op, args)
-    return None
+        parts = [_node(src, a, depth) for a in args]
+        out = src.local()
+        # As the evaluator: a sum of doubles from 0.0 on, integral ones given as ints.
+        src.emit(depth, f"{out} = OUT({' + '.join(['0.0', *(f'N({p})' for p in parts)])})")
+        return out
+    if op == "-" and len(args) in (1, 2):
+        parts = [_node(src, a, depth) for a in args]
+        out = src.local()
+        if len(parts) == 1:
+            src.emit(depth, f"{out} = OUT(-float(N({parts[0]})))")
+        else:
+            src.emit(depth, f"{out} = OUT(float(N({parts[0]})) - float(N({parts[1]})))")
+        return out
+    if op in ("!", "!!") and len(args) == 1:
+        part = _node(src, args[0], depth)
+        out = src.local()
+        src.emit(depth, f"{out} = {'not ' if op == '!' else ''}TRUTHY({part})")
+        return out
+    if op in _COMPARE_NAMES and len(args) == 2:
+        a, b = (_node(src, x, depth) for x in args)
+        out = src.local()
+        src.emit(depth, f"{out} = {_COMPARE_NAMES[op]}({a}, {b})")
+        return out
+    raise _NotFast
 
 
-def _all(args: list[Any]) -> list[Rule] | None:
-    fns = [_fast(a) for a in args]
-    return None if any(f is None for f in fns) else fns  # type: ignore[return-value]
-
-
-def _var(args: list[Any]) -> Rule | None:
+def _gen_var(src: _Source, args: list[Any], depth: int) -> str:
     if not 1 <= len(args) <= 2:
-        return None
-    default = None
+        raise _NotFast
+    default = "None"
     if len(args) == 2:
-        if args[1] is not None and type(args[1]) not in (str, int, float, bool):
-            return None
-        default = args[1]
+        if not _is_literal(args[1]):
+            raise _NotFast
+        default = src.const(args[1])
     path = args[0]
+    out = src.local()
     if type(path) is str and path:
-        keys = tuple(path.split("."))
+        keys = path.split(".")
         if len(keys) >= _FEW:
-            return None
-        return _walker(keys, default)
-    key_fn = _fast(path) if type(path) is dict else None
-    if key_fn is None:
-        return None  # a number, a list, an empty path: the evaluator
+            raise _NotFast
+        node = "data"
+        for i, key in enumerate(keys):
+            k = src.const(key)
+            guard = "" if i == 0 else f"if {out} is not M: "
+            src.emit(depth, f"{guard}{out} = {node}.get({k}, M) if type({node}) is dict else P({node}, {k})")
+            node = out
+        src.emit(depth, f"if {out} is M: {out} = {default}")
+        src.emit(depth, f"elif type({out}) is list: {out} = PLAIN({out})")
+        return out
+    if type(path) is not dict:
+        raise _NotFast  # a number, a list, an empty path: the evaluator
+    key = _node(src, path, depth)
+    src.emit(depth, f"{out} = CVAR(data, {key}, {default})")
+    return out
 
-    def computed(data: Any) -> Any:
-        key = key_fn(data)
-        if type(key) is not str or not key or len(key) >= _SHORT:
-            raise _SLOW
-        keys = key.split(".")
-        if len(keys) >= _FEW:
-            raise _SLOW
-        node = data
-        for k in keys:
-            node = node.get(k, _MISSING) if type(node) is dict else _property(node, k)
-            if node is _MISSING:
-                return default
-        return _plain(node)
 
-    return computed
+def _gen_if(src: _Source, args: list[Any], depth: int) -> str:
+    n = len(args)
+    if n == 0:
+        raise _NotFast
+    out = src.local()
+    if n == 1:
+        src.emit(depth, f"{out} = {_node(src, args[0], depth)}")
+        return out
+    # if c1: out = t1 / else: if c2: out = t2 / else: ... out = otherwise (or None)
+    level = depth
+    for i in range(0, n - 1, 2):
+        cond = _node(src, args[i], level)
+        src.emit(level, f"if TRUTHY({cond}):")
+        then = _node(src, args[i + 1], level + 1)
+        src.emit(level + 1, f"{out} = {then}")
+        src.emit(level, "else:")
+        level += 1
+    if n % 2:
+        src.emit(level, f"{out} = {_node(src, args[-1], level)}")
+    else:
+        src.emit(level, f"{out} = None")
+    return out
+
+
+def _computed_var(data: Any, key: Any, default: Any) -> Any:
+    """``var`` of a path computed by a rule (``{"var": {"cat": [...]}}``)."""
+    if type(key) is not str or not key or len(key) >= _SHORT:
+        raise _Slow
+    keys = key.split(".")
+    if len(keys) >= _FEW:
+        raise _Slow
+    node = data
+    for k in keys:
+        node = node.get(k, _MISSING) if type(node) is dict else _property(node, k)
+        if node is _MISSING:
+            return default
+    return _plain(node)
 
 
 def _property(node: Any, key: str) -> Any:
+    """An own property of a list or string (``length``, an index), as the evaluator
+    reads it; _MISSING for none (and on null or a scalar)."""
     t = type(node)
     if t is list or t is str:
-        found = _get_property(node, key)
-        return _MISSING if found is _UNDEFINED else found
+        if key == "length":
+            return len(node)
+        # Only canonical indexes: "1" is an index, "01" or "+1" is an (absent) property.
+        if key.isdigit() and key.isascii() and len(key) <= 10 and (key[0] != "0" or key == "0"):
+            i = int(key)
+            if i < len(node):
+                return node[i]
+        return _MISSING
     if node is None or t is int or t is float or t is bool:
         return _MISSING
-    raise _SLOW
+    raise _Slow
 
 
-def _walker(keys: tuple[str, ...], default: Any) -> Rule:
-    if len(keys) == 1:
-        (key,) = keys
-
-        def var1(data: Any) -> Any:
-            node = data.get(key, _MISSING) if type(data) is dict else _property(data, key)
-            return default if node is _MISSING else _plain(node)
-
-        return var1
-
-    def var(data: Any) -> Any:
-        node = data
-        for key in keys:
-            node = node.get(key, _MISSING) if type(node) is dict else _property(node, key)
-            if node is _MISSING:
-                return default
-        t = type(node)
-        if t is str or t is int or t is float or t is dict or t is bool or node is None:
-            return node
-        return _plain(node)
-
-    return var
+def _equal(a: Any, b: Any) -> bool:
+    ta, tb = type(a), type(b)
+    if ta is int or ta is float:
+        if tb is int or tb is float:
+            return bool(a == b)
+    elif ta is str and tb is str:
+        if len(a) < _SHORT and len(b) < _SHORT:
+            return bool(a == b)
+    elif ta is bool and tb is bool:
+        return a is b
+    elif a is None and b is None:
+        return True
+    raise _Slow
 
 
-def _cat(args: list[Any]) -> Rule | None:
-    fns = _all(args)
-    if fns is None:
-        return None
-    parts = tuple(fns)
-
-    def cat(data: Any) -> str:
-        out = []
-        for f in parts:
-            v = f(data)
-            if type(v) is not str:
-                v = _text(v)
-                if v is None:
-                    continue
-            out.append(v)
-        text = "".join(out)
-        if len(text) >= _SHORT:
-            raise _SLOW
-        return text
-
-    return cat
+def _not_equal(a: Any, b: Any) -> bool:
+    return not _equal(a, b)
 
 
-def _if(args: list[Any]) -> Rule | None:
-    n = len(args)
-    fns = _all(args)
-    if fns is None or n == 0:
-        return None
-    if n == 1:
-        return fns[0]
-    pairs = tuple(zip(fns[0 : n - 1 : 2], fns[1:n:2], strict=True))
-    otherwise = fns[-1] if n % 2 else None
-
-    def if_(data: Any) -> Any:
-        for cond, then in pairs:
-            if _truthy(cond(data)):
-                return then(data)
-        return None if otherwise is None else otherwise(data)
-
-    return if_
+def _ordered(a: Any, b: Any) -> tuple[Any, Any]:
+    """The operands of ``<`` and friends when Python orders them as JavaScript does."""
+    ta, tb = type(a), type(b)
+    if ta is int or ta is float:
+        if tb is int or tb is float:
+            return a, b
+    elif ta is str and tb is str:
+        # UTF-16 order is code point order in ASCII; long strings are charged by size.
+        if len(a) < _SHORT and len(b) < _SHORT and a.isascii() and b.isascii():
+            return a, b
+    raise _Slow
 
 
-def _number(v: Any) -> int | float:
-    t = type(v)
-    if t is int:
-        if -_SAFE_INT <= v <= _SAFE_INT:
-            return v  # type: ignore[no-any-return]
-    elif t is float:
-        return v  # type: ignore[no-any-return]
-    raise _SLOW
+def _less(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return bool(a < b)
 
 
-def _add(args: list[Any]) -> Rule | None:
-    fns = _all(args)
-    if fns is None:
-        return None
-    parts = tuple(fns)
-
-    def add(data: Any) -> Any:
-        # As the evaluator: a sum of doubles (parseFloat of each), integral ones as ints.
-        total = 0.0
-        for f in parts:
-            total += _number(f(data))
-        return _number_out(total)
-
-    return add
+def _less_equal(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return bool(a <= b)
 
 
-def _sub(args: list[Any]) -> Rule | None:
-    fns = _all(args)
-    if fns is None or len(fns) not in (1, 2):
-        return None
-    if len(fns) == 1:
-        (fa,) = fns
-
-        def negate(data: Any) -> Any:
-            return _number_out(-float(_number(fa(data))))
-
-        return negate
-    fa, fb = fns
-
-    def sub(data: Any) -> Any:
-        return _number_out(float(_number(fa(data))) - float(_number(fb(data))))
-
-    return sub
+def _greater(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return bool(a > b)
 
 
-def _not(args: list[Any], negate: bool) -> Rule | None:
-    fns = _all(args)
-    if fns is None or len(fns) != 1:
-        return None
-    (fa,) = fns
-    return lambda data: _truthy(fa(data)) is not negate
+def _greater_equal(a: Any, b: Any) -> bool:
+    a, b = _ordered(a, b)
+    return bool(a >= b)
 
 
-def _compare(op: str, args: list[Any]) -> Rule | None:
-    fns = _all(args)
-    if fns is None:
-        return None
-    left, right = fns
-    compare = _COMPARE[op]
-    equality = op in _EQUALITY
-    null_result = op in ("==", "===")
-
-    def compared(data: Any) -> Any:
-        a, b = left(data), right(data)
-        ta, tb = type(a), type(b)
-        # Same kind of plain value: JavaScript and Python agree. Else: the evaluator.
-        if ta is int or ta is float:
-            if tb is int or tb is float:
-                return compare(a, b)
-        elif ta is str and tb is str:
-            if len(a) < _SHORT and len(b) < _SHORT and (equality or (a.isascii() and b.isascii())):
-                return compare(a, b)  # UTF-16 order is code point order in ASCII
-        elif ta is bool and tb is bool and equality:
-            return compare(a, b)
-        elif a is None and b is None and equality:
-            return null_result
-        raise _SLOW
-
-    return compared
+_COMPARE_FNS: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "EQ": _equal, "NE": _not_equal, "LT": _less, "LE": _less_equal, "GT": _greater, "GE": _greater_equal,
+}
+_COMPARE_NAMES: Final = {
+    "==": "EQ", "===": "EQ", "!=": "NE", "!==": "NE", "<": "LT", "<=": "LE", ">": "GT", ">=": "GE",
+}
