@@ -18,6 +18,7 @@ context carries the room's ``config``.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -163,9 +164,9 @@ def _static_container(head: tuple[str, ...], keys: list[str]) -> Callable[[Effec
 def _container(host: EffectHost, keys: list[str]) -> dict[str, Any]:
     """The dict holding the last key (every step before it must exist)."""
     node: Any = host.state
-    for i, key in enumerate(keys[:-1]):
-        nxt = node.get(key) if isinstance(node, dict) else None
-        if not isinstance(nxt, dict):
+    for i in range(len(keys) - 1):
+        nxt = node.get(keys[i]) if isinstance(node, dict) else None
+        if type(nxt) is not dict and not isinstance(nxt, dict):
             raise EffectError(f"state.{'.'.join(keys[: i + 1])} does not exist")
         node = nxt
     return node  # type: ignore[no-any-return]
@@ -454,9 +455,7 @@ def _rank(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
     # A ranking of scalar fields is fresh JSON already: no copy needed to store it.
     scalars = all(source.leaf.cls.fields[f].kind in ("string", "number", "integer", "boolean") for f in fields)
 
-    def key_of(item: tuple[str, Any]) -> tuple[float, str]:
-        value = item[1].get(by)
-        return (-value if type(value) in (int, float) else 0, item[0])
+    names = tuple(fields)
 
     def run(host: EffectHost, data: Data) -> None:
         table: Any = host.state
@@ -464,10 +463,16 @@ def _rank(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
             table = table.get(key) if isinstance(table, dict) else None
         if not isinstance(table, dict):
             raise EffectError("rank: the map does not exist")
+        # Highest first, ties by key: sorted on (-value, key), the keys being unique.
+        order = []
+        for k, v in table.items():
+            score = v.get(by)
+            order.append((-score if type(score) is int or type(score) is float else 0, k, v))
+        order.sort(key=_first_two)
         ranking = []
-        for k, v in sorted(table.items(), key=key_of):
+        for _, k, v in order:
             entry = {"client": k}
-            for f in fields:
+            for f in names:
                 entry[f] = v.get(f)
             ranking.append(entry)
         keys = into.keys(data)
@@ -480,6 +485,9 @@ def _rank(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
         host.tracker.set(_container(host, keys), keys[-1], value, into.static or _pointer(keys))
 
     return run
+
+
+_first_two = operator.itemgetter(0, 1)
 
 
 def _lock_room(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:

@@ -218,7 +218,9 @@ def _node(src: _Source, spec: Any, depth: int) -> str:
     if op in _COMPARE_NAMES and len(args) == 2:
         a, b = (_node(src, x, depth) for x in args)
         out = src.local()
-        src.emit(depth, f"{out} = {_COMPARE_NAMES[op]}({a}, {b})")
+        fn, py = _COMPARE_NAMES[op]
+        # Two ints compare exactly alike in both languages: no call for those.
+        src.emit(depth, f"{out} = ({a} {py} {b}) if type({a}) is int and type({b}) is int else {fn}({a}, {b})")
         return out
     raise _NotFast
 
@@ -366,5 +368,6 @@ _COMPARE_FNS: Final[dict[str, Callable[[Any, Any], bool]]] = {
     "EQ": _equal, "NE": _not_equal, "LT": _less, "LE": _less_equal, "GT": _greater, "GE": _greater_equal,
 }
 _COMPARE_NAMES: Final = {
-    "==": "EQ", "===": "EQ", "!=": "NE", "!==": "NE", "<": "LT", "<=": "LE", ">": "GT", ">=": "GE",
+    "==": ("EQ", "=="), "===": ("EQ", "=="), "!=": ("NE", "!="), "!==": ("NE", "!="),
+    "<": ("LT", "<"), "<=": ("LE", "<="), ">": ("GT", ">"), ">=": ("GE", ">="),
 }

@@ -235,6 +235,17 @@ class StateSchema:
                 return value if type(value) is plain else coerce(ftype, value, where)
 
             return primitive
+        of = ftype.of
+        if kind == "array" and of is not None and of.kind in ("string", "integer", "boolean"):
+            item = {"string": str, "integer": int, "boolean": bool}[of.kind]
+
+            def array(value: Any, where: str) -> Any:
+                # A fresh copy of a list of plain items; anything else: the long way.
+                if type(value) is list and all(type(v) is item for v in value):
+                    return value[:]
+                return coerce(ftype, value, where)
+
+            return array
         return lambda value, where: coerce(ftype, value, where)
 
     def coerce_object(self, cls: ClassDef, value: Mapping[str, Any], where: str) -> dict[str, Any]:

@@ -182,7 +182,8 @@ class Machine:
         if self._done:
             return False
         handled = self._macrostep(ev)
-        self._drain()
+        if self._external:
+            self._drain()
         return handled
 
     def can(self, event: str | Event) -> bool:
@@ -232,7 +233,8 @@ class Machine:
                     f"at t={self._now} ms (timers re-arming without delay)"
                 )
             self._macrostep(timer.event)
-            chained = self._drain(chained)
+            if self._external:
+                chained = self._drain(chained)
         if target > self._now:
             self._now = target
 
@@ -407,7 +409,8 @@ class Machine:
         if guard is None:
             return True
         try:
-            return truthy(guard(data))
+            result = guard(data)
+            return result is True or (result is not False and truthy(result))
         except StatechartError:
             raise
         except Exception as exc:
@@ -453,9 +456,21 @@ class Machine:
         return self._remove_conflicts(enabled) if len(enabled) > 1 else enabled
 
     def _select_eventless(self, event: Event) -> list[Transition]:
+        atoms = self._atoms
+        if len(atoms) == 1:
+            # One active atomic state (no parallel regions): the first enabled candidate.
+            data: dict[str, Any] | None = None
+            for t in atoms[0].always_flat:
+                if t.guard is None and t.in_state is None:
+                    return [t]
+                if data is None:
+                    data = {"state": self.host_state, "context": self._context, "event": event}
+                if self._enabled(t, data):
+                    return [t]
+            return []
         enabled: list[Transition] = []
-        data: dict[str, Any] | None = None
-        for atom in self._atoms:
+        data = None
+        for atom in atoms:
             for t in atom.always_flat:
                 if t.guard is not None or t.in_state is not None:
                     if data is None:

@@ -189,6 +189,10 @@ def truthy(value: object) -> bool:
 
 def as_event(event: object) -> Event:
     """A name or a mapping with a `type` -> the event mapping (not copied)."""
+    if type(event) is dict:  # the usual case, without the Mapping ABC's isinstance
+        name = event.get("type")
+        if type(name) is str and name and name != "*":
+            return event
     if isinstance(event, str):
         etype: object = event
         ev: Event = {"type": event}
