@@ -53,6 +53,7 @@ from typing import Any
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import BytesMessage, TextMessage
 
 from driver.net import ansi
@@ -137,10 +138,13 @@ async def _send_frames(ws: WebSocketConnection, frames: list[Frame]) -> None:
     if ws._close_reason:
         raise ConnectionClosed(ws._close_reason)
     protocol = ws._wsproto
-    data = b"".join(
-        protocol.send(TextMessage(data=f) if isinstance(f, str) else BytesMessage(data=f))
-        for f in frames
-    )
+    if protocol.state is ConnectionState.OPEN and not _extensions(protocol):
+        data = b"".join([_framed(f) for f in frames])
+    else:  # wsproto says why not (or compresses, were an extension ever agreed)
+        data = b"".join(
+            protocol.send(TextMessage(data=f) if isinstance(f, str) else BytesMessage(data=f))
+            for f in frames
+        )
     lock = ws._stream_lock
     stream = ws._stream
     raw_socket = getattr(stream, "raw_socket", None)
@@ -170,6 +174,41 @@ async def _send_frames(ws: WebSocketConnection, frames: list[Frame]) -> None:
         await ws._abort_web_socket()
         assert ws._close_reason is not None
         raise ConnectionClosed(ws._close_reason) from None
+
+
+def _extensions(protocol: Any) -> Any:
+    """The extensions wsproto agreed for the connection (trio-websocket agrees none)."""
+    frames = getattr(getattr(protocol, "connection", None), "_proto", None)
+    return getattr(frames, "extensions", True)
+
+
+#: Frames already framed, by identity: a room's patch goes to each of its clients as
+#: the same object, so it is framed once (a server's frames are not masked).
+_FRAMED: dict[int, tuple[Frame, bytes]] = {}
+
+
+def _framed(frame: Frame) -> bytes:
+    """One whole, unmasked WebSocket message (RFC 6455 section 5.2), as wsproto
+    frames a message a server sends when no extension was agreed."""
+    known = _FRAMED.get(id(frame))
+    if known is not None and known[0] is frame:
+        return known[1]
+    if isinstance(frame, str):
+        payload, opcode = frame.encode("utf-8"), 0x81  # FIN + TEXT
+    else:
+        payload, opcode = bytes(frame), 0x82  # FIN + BINARY
+    size = len(payload)
+    if size < 126:
+        head = bytes((opcode, size))
+    elif size < 1 << 16:
+        head = bytes((opcode, 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((opcode, 127)) + size.to_bytes(8, "big")
+    data = head + payload
+    if len(_FRAMED) >= 256:
+        _FRAMED.clear()
+    _FRAMED[id(frame)] = (frame, data)  # holding the frame keeps its id from being reused
+    return data
 
 
 _BATCHES = all(
