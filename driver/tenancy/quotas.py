@@ -57,7 +57,7 @@ class Quotas:
     # The tenant's players and code: connections at once (players online and
     # at its login screen), the largest component an author may publish, and
     # how many versions of each blueprint are kept for rollback.
-    max_connections: int = 1_000
+    max_connections: int = 20_000
     max_component_bytes: int = 16 * 1024 * 1024
     versions_kept: int = 10
 
