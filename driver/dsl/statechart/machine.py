@@ -461,11 +461,21 @@ class Machine:
             # One active atomic state (no parallel regions): the first enabled candidate.
             data: dict[str, Any] | None = None
             for t in atoms[0].always_flat:
-                if t.guard is None and t.in_state is None:
+                guard = t.guard
+                if guard is None and t.in_state is None:
                     return [t]
                 if data is None:
                     data = {"state": self.host_state, "context": self._context, "event": event}
-                if self._enabled(t, data):
+                if t.in_state is None and guard is not None:  # _enabled, inline
+                    try:
+                        result = guard(data)
+                    except StatechartError:
+                        raise
+                    except Exception as exc:
+                        raise GuardError(t.path, f"guard failed: {exc!r}") from exc
+                    if result is True or (result is not False and truthy(result)):
+                        return [t]
+                elif self._enabled(t, data):
                     return [t]
             return []
         enabled: list[Transition] = []
