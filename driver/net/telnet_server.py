@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
+from trio.testing import wait_all_tasks_blocked
 
 from driver.net import ansi
 from driver.net.admission import Admission, Ticket, serve_admitted
@@ -94,6 +95,12 @@ class TelnetConfig:
     # zlib state (most of what an idle MCCP2 session holds); the next output
     # starts a new one. 0: never.
     compression_rest_after: float = 10.0
+    # A turn's output waits, at most this long, for the turns whose input
+    # is already here to run too, so that turns ending close together share
+    # each session's write (and MCCP2 flush). It waits only while the
+    # server has something else ready to run: an idle server writes at once.
+    # 0: write after every turn.
+    coalesce_seconds: float = 0.002
     limits: TelnetLimits = field(default_factory=TelnetLimits)
     options: frozenset[Opt] = DEFAULT_OPTIONS
 
@@ -121,9 +128,10 @@ class _Flusher:
     and no task per session is woken for it.
     """
 
-    __slots__ = ("_dirty", "_wake", "nursery", "sessions")
+    __slots__ = ("_dirty", "_wake", "coalesce", "nursery", "sessions")
 
-    def __init__(self) -> None:
+    def __init__(self, coalesce: float = 0.0) -> None:
+        self.coalesce = coalesce
         self._dirty: list[TelnetSession] = []
         self._wake = trio.Event()
         self.sessions: set[TelnetSession] = set()  # every open session of the listener
@@ -137,8 +145,15 @@ class _Flusher:
         self._dirty.append(session)
 
     async def run(self) -> None:
+        coalesce = self.coalesce
         while True:
             await self._wake.wait()
+            if coalesce > 0:
+                # Let every task that can run now (readers with input, the
+                # tenants' turns they queue) run first, for at most
+                # ``coalesce``: their output joins this write.
+                with trio.move_on_after(coalesce):
+                    await wait_all_tasks_blocked()
             self._wake = trio.Event()
             dirty, self._dirty = self._dirty, []
             for session in dirty:
@@ -687,7 +702,7 @@ async def serve_telnet(
             values.update(mssp_info())
         return values
 
-    flusher = _Flusher()
+    flusher = _Flusher(config.coalesce_seconds)
     # A partial, not a wrapper coroutine: one frame less held per connection.
     handle = functools.partial(
         _serve_connection, gateway=gateway, config=config, mssp=mssp, flusher=flusher
