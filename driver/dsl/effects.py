@@ -226,11 +226,13 @@ def _inc(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
     path = _path(p["path"], f"{where}.params.path", schema)
     if path.leaf.kind not in ("number", "integer"):
         raise SchemaError(f"{where}.params.path", f"inc needs a number, and this is {path.leaf.describe()}")
-    by = _value(p.get("by", p.get("delta", 1)), f"{where}.params.by")
-    return _incrementer(path, by, schema)
+    amount = p.get("by", p.get("delta", 1))
+    by = _value(amount, f"{where}.params.by")
+    return _incrementer(path, by, schema, amount if type(amount) in (int, float) else None)
 
 
-def _incrementer(path: _Path, by: Value, schema: StateSchema) -> EffectFn:
+def _incrementer(path: _Path, by: Value, schema: StateSchema, by_const: Any = None) -> EffectFn:
+    """``path`` += ``by``; ``by_const``: the amount when the bundle wrote a number."""
     coerce = schema.coercer(path.leaf)
 
     def add(tracker: Tracker, keys: list[str], container: dict[str, Any], where: str, data: Data) -> None:
@@ -249,6 +251,27 @@ def _incrementer(path: _Path, by: Value, schema: StateSchema) -> EffectFn:
             raise EffectError(f"state.{'.'.join(keys)}{exc}") from None
         tracker.set(container, last, v, where)
 
+    if path.static is not None and len(path.parts) <= 2 and type(by_const) is int:
+        # The commonest inc of all (a counter, a timer: a field or a field of a field,
+        # by a number written in the bundle), in one step.
+        keys = [str(p) for p in path.parts]
+        first, last, where = keys[0], keys[-1], path.static
+        delta: Any = by_const
+
+        def run_number(host: EffectHost, data: Data) -> None:
+            holder: Any = host.state
+            if len(keys) == 2:
+                holder = holder.get(first)
+                if type(holder) is not dict:
+                    holder = _container(host, keys)
+            old = holder.get(last)
+            if type(old) is int and type(delta) is int:
+                # An int is a number and an integer as it is (what coerce would say).
+                host.tracker.set(holder, last, old + delta, where)
+            else:
+                add(host.tracker, keys, holder, where, data)
+
+        return run_number
     if path.static is not None:  # no computed key: the container is found in a step
         keys = [str(p) for p in path.parts]
         container, where = _static_container(tuple(keys[:-1]), keys), path.static

@@ -434,7 +434,9 @@ class Machine:
         atoms = self._atoms
         data: dict[str, Any] | None = None
         if len(atoms) == 1:
-            for t in self._candidates(atoms[0], etype, known):
+            atom = atoms[0]
+            candidates = atom.table.get(etype, ()) if known else self._candidates(atom, etype, known)
+            for t in candidates:
                 if t.guard is None and t.in_state is None:
                     return [t]
                 if data is None:
