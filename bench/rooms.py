@@ -62,8 +62,11 @@ from loadgen import (
 
 QUIZ = ROOT / "world-src" / "rooms" / "quiz.json"
 PASSWORD = "benchmark"
-NOOK = {"metadata": {"name": "A nook"}, "machine": {"initial": "quiet", "states": {"quiet": {}}},
-        "mud": {"short": "A nook", "long": "A quiet nook where a player waits."}}
+NOOK = {
+    "metadata": {"name": "A nook"},
+    "machine": {"initial": "quiet", "states": {"quiet": {}}},
+    "mud": {"short": "A nook", "long": "A quiet nook where a player waits."},
+}
 ROOM_CONFIG = {"timePerStep": 20}
 
 
@@ -126,7 +129,10 @@ def per_event(events: int = 30_000, players: int = 8, seed: int = 1) -> dict[str
             spent = (clock() - t) / 1000
             total += spent
             count += 1
-            if room.state["round"] != round_before or "question.asking" not in room.machine.configuration:
+            if (
+                room.state["round"] != round_before
+                or "question.asking" not in room.machine.configuration
+            ):
                 kinds["next question"].append(spent)
                 break
             kinds["answer"].append(spent)
@@ -135,8 +141,15 @@ def per_event(events: int = 30_000, players: int = 8, seed: int = 1) -> dict[str
         "events": count,
         "players_in_room": players,
         "us_per_event": round(total / count, 2),
-        "us_by_kind": {k: {"n": len(v), "median": round(statistics.median(v), 2), "mean": round(statistics.fmean(v), 2)}
-                       for k, v in kinds.items() if v},
+        "us_by_kind": {
+            k: {
+                "n": len(v),
+                "median": round(statistics.median(v), 2),
+                "mean": round(statistics.fmean(v), 2),
+            }
+            for k, v in kinds.items()
+            if v
+        },
         "goal_us": 30,
         "goal_met": total / count <= 30,
     }
@@ -172,7 +185,9 @@ def serve_main(ns: argparse.Namespace) -> None:
         (world / "rooms" / "nook.json").write_text(json.dumps(NOOK))
         (world / "world.json").write_text('{"title": "Rooms", "start": "/rooms/nook"}')
         build = scratch / "build"
-        result = worldbuild.build_world(world, build, wit_dir=ROOT / "wit", progress=None, quiet=True)
+        result = worldbuild.build_world(
+            world, build, wit_dir=ROOT / "wit", progress=None, quiet=True
+        )
         if not result.ok:
             raise SystemExit(f"bench: the quiz failed to build: {result.failed}")
         cheap = ScryptParams(n=16, r=1, p=1)
@@ -182,9 +197,17 @@ def serve_main(ns: argparse.Namespace) -> None:
         quotas, _ = unthrottled_quotas()
         # The tenant admits ns.clients connections at once (the default quota, 1,000,
         # would refuse half of the 2,000 the goal is about).
-        quotas = dataclasses.replace(quotas, max_connections=max(quotas.max_connections, ns.clients + 64))
-        config = RealmConfig(world_dir=world, build_dir=build, data_dir=scratch / "var", kdf_params=cheap,
-                             quotas=quotas, connection_limits=ConnectionLimits.unlimited())
+        quotas = dataclasses.replace(
+            quotas, max_connections=max(quotas.max_connections, ns.clients + 64)
+        )
+        config = RealmConfig(
+            world_dir=world,
+            build_dir=build,
+            data_dir=scratch / "var",
+            kdf_params=cheap,
+            quotas=quotas,
+            connection_limits=ConnectionLimits.unlimited(),
+        )
 
         profiler = None
         if os.environ.get("JITREALM_BENCH_PROFILE"):  # where to write the server's profile
@@ -231,11 +254,19 @@ def serve_main(ns: argparse.Namespace) -> None:
                             pauses.reset()
                         if order == b"report":
                             rooms = realm.rooms.rooms
-                            print(json.dumps({"rooms": len(rooms), "patches_sent": realm.rooms.patches_sent,
-                                              "fuel_used": realm.tenant.budgets.fuel_used,
-                                              # the loop's lateness over the window: a late loop is
-                                              # a server that had no CPU (or a long GC)
-                                              "pauses": pauses.summary()}), flush=True)
+                            print(
+                                json.dumps(
+                                    {
+                                        "rooms": len(rooms),
+                                        "patches_sent": realm.rooms.patches_sent,
+                                        "fuel_used": realm.tenant.budgets.fuel_used,
+                                        # the loop's lateness over the window: a late loop is
+                                        # a server that had no CPU (or a long GC)
+                                        "pauses": pauses.summary(),
+                                    }
+                                ),
+                                flush=True,
+                            )
                 nursery.cancel_scope.cancel()
 
         trio.run(main)
@@ -296,9 +327,12 @@ def generate_main(ns: argparse.Namespace) -> None:
             self.closed: str | None = None
 
         async def connect(self, nursery: Any, port: int) -> None:
-            stream = await trio.open_tcp_stream("127.0.0.1", port, local_address=source_address(self.index))
-            self.ws = await trio_websocket.wrap_client_stream(nursery, stream, f"127.0.0.1:{port}", "/ws",
-                                                              subprotocols=["json.jitrealm"])
+            stream = await trio.open_tcp_stream(
+                "127.0.0.1", port, local_address=source_address(self.index)
+            )
+            self.ws = await trio_websocket.wrap_client_stream(
+                nursery, stream, f"127.0.0.1:{port}", "/ws", subprotocols=["json.jitrealm"]
+            )
 
         async def send(self, message: dict[str, Any]) -> None:
             await self.ws.send_message(json.dumps(message))
@@ -306,7 +340,9 @@ def generate_main(ns: argparse.Namespace) -> None:
         async def wait(self, name: str) -> Any:
             while name not in self.inbox:
                 if self.closed is not None:  # refused, or dropped: no answer will come
-                    raise SystemExit(f"bench: client {self.index} was closed waiting for {name}: {self.closed}")
+                    raise SystemExit(
+                        f"bench: client {self.index} was closed waiting for {name}: {self.closed}"
+                    )
                 event = self.waiters.setdefault(name, trio.Event())
                 await event.wait()
             return self.inbox.pop(name)
@@ -380,7 +416,9 @@ def generate_main(ns: argparse.Namespace) -> None:
                 async with limiter:
                     await bot.connect(nursery, ns.http)
                     nursery.start_soon(bot.reader, rooms)
-                    await bot.send({"type": "line", "text": f"connect {player_name(bot.index)} {PASSWORD}"})
+                    await bot.send(
+                        {"type": "line", "text": f"connect {player_name(bot.index)} {PASSWORD}"}
+                    )
                     await bot.wait("logged-in")
 
             async with trio.open_nursery() as logins:
@@ -388,26 +426,47 @@ def generate_main(ns: argparse.Namespace) -> None:
                     logins.start_soon(login, bot)
             login_seconds = trio.current_time() - started
 
-            groups = [bots[i:i + ns.per_room] for i in range(0, len(bots), ns.per_room)]
+            groups = [bots[i : i + ns.per_room] for i in range(0, len(bots), ns.per_room)]
 
             async def seat(group: list[Bot]) -> None:
                 leader = group[0]
-                await leader.send({"type": "event", "name": "room.create",
-                                   "payload": {"blueprint": "/rooms/quiz", "config": {**ROOM_CONFIG, "maxClients": len(group)}}})
+                await leader.send(
+                    {
+                        "type": "event",
+                        "name": "room.create",
+                        "payload": {
+                            "blueprint": "/rooms/quiz",
+                            "config": {**ROOM_CONFIG, "maxClients": len(group)},
+                        },
+                    }
+                )
                 room = (await leader.wait("room.created"))["room"]
                 rooms[room] = {}
                 for bot in group:
-                    await bot.send({"type": "event", "name": "room.join", "payload": {"room": room}})
+                    await bot.send(
+                        {"type": "event", "name": "room.join", "payload": {"room": room}}
+                    )
                     await bot.wait("room.joined")
                 # Rooms start at their own moment, as rooms opened by people do: their 1 s
                 # ticks are then spread over the second instead of all landing at once.
                 await trio.sleep(rng.random())
-                await leader.send({"type": "event", "name": "room.send", "payload": {"room": room, "type": "start", "payload": {}}})
+                await leader.send(
+                    {
+                        "type": "event",
+                        "name": "room.send",
+                        "payload": {"room": room, "type": "start", "payload": {}},
+                    }
+                )
 
             async with trio.open_nursery() as seating:
                 for group in groups:
                     seating.start_soon(seat, group)
-            print(json.dumps({"ready": True, "login_seconds": round(login_seconds, 2), "rooms": len(groups)}), flush=True)
+            print(
+                json.dumps(
+                    {"ready": True, "login_seconds": round(login_seconds, 2), "rooms": len(groups)}
+                ),
+                flush=True,
+            )
 
             stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
             line = b""
@@ -433,8 +492,13 @@ def generate_main(ns: argparse.Namespace) -> None:
                         continue
                     if state.get("phase") != "question":
                         if bot.index == 0 or state.get("phase") == "finished":
-                            await bot.send({"type": "event", "name": "room.send",
-                                            "payload": {"room": room, "type": "start", "payload": {}}})
+                            await bot.send(
+                                {
+                                    "type": "event",
+                                    "name": "room.send",
+                                    "payload": {"room": room, "type": "start", "payload": {}},
+                                }
+                            )
                         continue
                     me = state["players"].get(bot.seat)
                     if me is None or me["answered"] == state["round"]:
@@ -443,22 +507,36 @@ def generate_main(ns: argparse.Namespace) -> None:
                     sent = trio.current_time()
                     rooms[room][(bot.answers_path, me["answers"] + 1)] = sent
                     sent_times.append(sent - window)
-                    await bot.send({"type": "event", "name": "room.send",
-                                    "payload": {"room": room, "type": "answer", "payload": {"choice": rng.randint(1, 4)}}})
+                    await bot.send(
+                        {
+                            "type": "event",
+                            "name": "room.send",
+                            "payload": {
+                                "room": room,
+                                "type": "answer",
+                                "payload": {"choice": rng.randint(1, 4)},
+                            },
+                        }
+                    )
 
             for i, bot in enumerate(bots):
                 nursery.start_soon(pace, bot, period * (i / len(bots)))
             await trio.sleep_until(end + ns.drain)
             measured = [lat for sent, lat in latencies if window <= sent < end]
-            print(json.dumps({
-                "result": True,
-                "latencies": [round(x, 5) for x in measured],
-                "answers_sent": sum(1 for t in sent_times if 0 <= t < ns.seconds),
-                "skipped_already_answered": skipped,
-                "errors": errors,
-                "cpu_seconds": time.process_time(),
-                "pauses": pauses.summary(),
-            }), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "result": True,
+                        "latencies": [round(x, 5) for x in measured],
+                        "answers_sent": sum(1 for t in sent_times if 0 <= t < ns.seconds),
+                        "skipped_already_answered": skipped,
+                        "errors": errors,
+                        "cpu_seconds": time.process_time(),
+                        "pauses": pauses.summary(),
+                    }
+                ),
+                flush=True,
+            )
             nursery.cancel_scope.cancel()
 
     trio.run(main)
@@ -489,27 +567,67 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
     log = tempfile.TemporaryFile()
     pin: dict[str, Any] = {"cpu": server_cpu}
     try:
-        server = subprocess.Popen([sys.executable, str(here), "--serve", "--clients", str(ns.clients),
-                                   "--per-room", str(ns.per_room)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT,
-                                  preexec_fn=pinned_to({server_cpu}))
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(here),
+                "--serve",
+                "--clients",
+                str(ns.clients),
+                "--per-room",
+                str(ns.per_room),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=ROOT,
+            preexec_fn=pinned_to({server_cpu}),
+        )
         children.append(server)
         server_lines = LineReader(server, "the server")
         ports = server_lines.next(timeout=120)
         pin["ok_at_start"], pin["why"], _, _ = verify_pin(server.pid, server_cpu)
         gens: list[subprocess.Popen[bytes]] = []
         for first, count in _slices(ns.clients, ns.per_room, ns.generators):
-            gens.append(subprocess.Popen(
-                [sys.executable, str(here), "--generate", "--clients", str(ns.clients), "--per-room", str(ns.per_room),
-                 "--first", str(first), "--count", str(count),
-                 "--http", str(ports["http"]), "--rate", str(ns.rate), "--seconds", str(ns.seconds),
-                 "--warmup", str(ns.warmup), "--drain", str(ns.drain)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT,
-                preexec_fn=pinned_to(set(generator_cpus))))
+            gens.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(here),
+                        "--generate",
+                        "--clients",
+                        str(ns.clients),
+                        "--per-room",
+                        str(ns.per_room),
+                        "--first",
+                        str(first),
+                        "--count",
+                        str(count),
+                        "--http",
+                        str(ports["http"]),
+                        "--rate",
+                        str(ns.rate),
+                        "--seconds",
+                        str(ns.seconds),
+                        "--warmup",
+                        str(ns.warmup),
+                        "--drain",
+                        str(ns.drain),
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    cwd=ROOT,
+                    preexec_fn=pinned_to(set(generator_cpus)),
+                )
+            )
             children.append(gens[-1])
         gen_lines = [LineReader(gen, f"generator {i}") for i, gen in enumerate(gens)]
         readies = [lines.next(timeout=600) for lines in gen_lines]
-        ready = {"rooms": sum(r["rooms"] for r in readies), "login_seconds": max(r["login_seconds"] for r in readies)}
+        ready = {
+            "rooms": sum(r["rooms"] for r in readies),
+            "login_seconds": max(r["login_seconds"] for r in readies),
+        }
         time.sleep(1.0)
         start_wall = time.time() + 0.5
         for gen in gens:
@@ -536,7 +654,9 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
         result = {
             "latencies": [x for r in results for x in r["latencies"]],
             "answers_sent": sum(r["answers_sent"] for r in results),
-            "errors": {k: sum(r["errors"].get(k, 0) for r in results) for r in results for k in r["errors"]},
+            "errors": {
+                k: sum(r["errors"].get(k, 0) for r in results) for r in results for k in r["errors"]
+            },
             "cpu_seconds": round(sum(r["cpu_seconds"] for r in results), 2),
             "pauses": [r["pauses"] for r in results],
         }
@@ -549,12 +669,16 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
         for proc in reversed(children):
             stop(proc)
         log.seek(0)
-        tail = [line for line in log.read().decode(errors="replace").splitlines() if line.strip()][-5:]
+        tail = [line for line in log.read().decode(errors="replace").splitlines() if line.strip()][
+            -5:
+        ]
         log.close()
     window_cpu = cpu_after - cpu_before
     pin["ok_at_end"] = ok_end
     pin["why"] = pin["why"] or why_end
-    pin["cpu_within_one_core"] = within_one_core(window_cpu, measured) and within_one_core(lifetime_cpu, lifetime_wall)
+    pin["cpu_within_one_core"] = within_one_core(window_cpu, measured) and within_one_core(
+        lifetime_cpu, lifetime_wall
+    )
     pin["ok"] = bool(pin["ok_at_start"] and ok_end and pin["cpu_within_one_core"])
     latencies = sorted(result["latencies"])
 
@@ -572,7 +696,12 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
         "answers_sent": result["answers_sent"],
         "answers_per_second": round(result["answers_sent"] / ns.seconds, 1),
         "patch_observations": len(latencies),
-        "patch_latency_ms": {"p50": ms(50), "p90": ms(90), "p99": p99, "max": round(latencies[-1] * 1000, 1) if latencies else None},
+        "patch_latency_ms": {
+            "p50": ms(50),
+            "p90": ms(90),
+            "p99": p99,
+            "max": round(latencies[-1] * 1000, 1) if latencies else None,
+        },
         "goal_p99_ms": 100,
         "goal_met": p99 is not None and p99 <= 100 and ns.clients >= 2000 and ready["rooms"] >= 200,
         "server_cpu_percent": round(100 * window_cpu / measured, 1),
@@ -581,7 +710,9 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
         # too (CPU and waits summed over the generator processes, which share a CPU).
         "generators": len(gen_lines),
         "generators_cpu_percent": round(100 * (gen_cpu_after - gen_cpu_before) / measured, 1),
-        "cpu_wait_percent_generators": round(100 * (gen_wait_after - gen_wait_before) / measured, 1),
+        "cpu_wait_percent_generators": round(
+            100 * (gen_wait_after - gen_wait_before) / measured, 1
+        ),
         "generator_pauses": result["pauses"],
         "server_pin": pin,
         "server_report": report,
@@ -599,17 +730,27 @@ def main() -> None:
     p.add_argument("--http", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
-    p.add_argument("--generators", type=int, default=4,
-                   help="client processes (default 4), each with whole rooms, all on the generators' CPU: "
-                        "one process with 2,000 connections adds its own run-queue waits to the latency")
+    p.add_argument(
+        "--generators",
+        type=int,
+        default=4,
+        help="client processes (default 4), each with whole rooms, all on the generators' CPU: "
+        "one process with 2,000 connections adds its own run-queue waits to the latency",
+    )
     p.add_argument("--clients", type=int, default=2000)
     p.add_argument("--per-room", type=int, default=10)
-    p.add_argument("--rate", type=float, default=200.0,
-                   help="answers a second offered across all clients (default 200: each player answers about every 10 s)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=200.0,
+        help="answers a second offered across all clients (default 200: each player answers about every 10 s)",
+    )
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--drain", type=float, default=3.0)
-    p.add_argument("--events", type=int, default=30_000, help="events for the per-event measurement")
+    p.add_argument(
+        "--events", type=int, default=30_000, help="events for the per-event measurement"
+    )
     p.add_argument("--no-load", action="store_true", help="only the per-event measurement")
     ns = p.parse_args()
     if ns.serve:

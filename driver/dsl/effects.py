@@ -35,8 +35,9 @@ __all__ = [
     "compile_effects",
 ]
 
-RULE_LIMITS = jsonlogic.Limits(max_depth=32, max_nodes=2_000, max_steps=20_000, max_array=10_000,
-                               max_string=64 * 1024)
+RULE_LIMITS = jsonlogic.Limits(
+    max_depth=32, max_nodes=2_000, max_steps=20_000, max_array=10_000, max_string=64 * 1024
+)
 MAX_TEXT = 4096  # characters in one say/tell
 MAX_ACTION_DEPTH = 8  # named actions that name actions that name actions...
 
@@ -128,7 +129,11 @@ def _path(spec: Any, where: str, schema: StateSchema) -> _Path:
     else:
         raise SchemaError(where, "a path is a dotted string or a list of keys and rules")
     leaf = schema.resolve(segments, where)
-    static = pointer([p for p in parts if isinstance(p, str)]) if all(isinstance(p, str) for p in parts) else None
+    static = (
+        pointer([p for p in parts if isinstance(p, str)])
+        if all(isinstance(p, str) for p in parts)
+        else None
+    )
     return _Path(tuple(parts), leaf, static)
 
 
@@ -146,7 +151,9 @@ def _pointer(keys: list[str]) -> str:
     return found
 
 
-def _static_container(head: tuple[str, ...], keys: list[str]) -> Callable[[EffectHost], dict[str, Any]]:
+def _static_container(
+    head: tuple[str, ...], keys: list[str]
+) -> Callable[[EffectHost], dict[str, Any]]:
     """:func:`_container` for a path of static keys (``head``: all but the last)."""
     if not head:
         return lambda host: host.state
@@ -172,13 +179,18 @@ def _container(host: EffectHost, keys: list[str]) -> dict[str, Any]:
     return node  # type: ignore[no-any-return]
 
 
-def _params(spec: Mapping[str, Any], where: str, allowed: set[str], required: set[str]) -> Mapping[str, Any]:
+def _params(
+    spec: Mapping[str, Any], where: str, allowed: set[str], required: set[str]
+) -> Mapping[str, Any]:
     params = spec.get("params", {})
     if not isinstance(params, Mapping):
         raise SchemaError(f"{where}.params", "params is an object")
     unknown = set(params) - allowed
     if unknown:
-        raise SchemaError(f"{where}.params", f"unknown parameter(s) {sorted(unknown)}; {spec['type']} takes {sorted(allowed)}")
+        raise SchemaError(
+            f"{where}.params",
+            f"unknown parameter(s) {sorted(unknown)}; {spec['type']} takes {sorted(allowed)}",
+        )
     missing = required - set(params)
     if missing:
         raise SchemaError(f"{where}.params", f"{spec['type']} needs {sorted(missing)}")
@@ -225,7 +237,9 @@ def _inc(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
     p = _params(spec, where, {"path", "by", "delta"}, {"path"})
     path = _path(p["path"], f"{where}.params.path", schema)
     if path.leaf.kind not in ("number", "integer"):
-        raise SchemaError(f"{where}.params.path", f"inc needs a number, and this is {path.leaf.describe()}")
+        raise SchemaError(
+            f"{where}.params.path", f"inc needs a number, and this is {path.leaf.describe()}"
+        )
     amount = p.get("by", p.get("delta", 1))
     by = _value(amount, f"{where}.params.by")
     return _incrementer(path, by, schema, amount if type(amount) in (int, float) else None)
@@ -235,16 +249,22 @@ def _incrementer(path: _Path, by: Value, schema: StateSchema, by_const: Any = No
     """``path`` += ``by``; ``by_const``: the amount when the bundle wrote a number."""
     coerce = schema.coercer(path.leaf)
 
-    def add(tracker: Tracker, keys: list[str], container: dict[str, Any], where: str, data: Data) -> None:
+    def add(
+        tracker: Tracker, keys: list[str], container: dict[str, Any], where: str, data: Data
+    ) -> None:
         last = keys[-1]
         old = container.get(last)
         delta = by(data)
         to, td = type(old), type(delta)
         if not ((to is int or to is float) and (td is int or td is float)) and (
-            isinstance(delta, bool) or not isinstance(delta, (int, float))
-            or isinstance(old, bool) or not isinstance(old, (int, float))
+            isinstance(delta, bool)
+            or not isinstance(delta, (int, float))
+            or isinstance(old, bool)
+            or not isinstance(old, (int, float))
         ):
-            raise EffectError(f"inc state.{'.'.join(keys)}: {old!r} + {delta!r} is not a sum of numbers")
+            raise EffectError(
+                f"inc state.{'.'.join(keys)}: {old!r} + {delta!r} is not a sum of numbers"
+            )
         try:
             v = coerce(old + delta, "")
         except StateError as exc:
@@ -292,7 +312,9 @@ def _map_set(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Effect
     p = _params(spec, where, {"path", "key", "value", "fields"}, {"path", "key"})
     path = _path(p["path"], f"{where}.params.path", schema)
     if path.leaf.kind != "map":
-        raise SchemaError(f"{where}.params.path", f"mapSet needs a map, and this is {path.leaf.describe()}")
+        raise SchemaError(
+            f"{where}.params.path", f"mapSet needs a map, and this is {path.leaf.describe()}"
+        )
     assert path.leaf.of is not None
     element = path.leaf.of
     key = _value(p["key"], f"{where}.params.key")
@@ -303,7 +325,9 @@ def _map_set(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Effect
         fields: dict[str, Value] = {}
         for name, rule in p["fields"].items():
             if name not in element.cls.fields:
-                raise SchemaError(f"{where}.params.fields.{name}", f"{element.cls.name} has no field {name!r}")
+                raise SchemaError(
+                    f"{where}.params.fields.{name}", f"{element.cls.name} has no field {name!r}"
+                )
             fields[name] = _value(rule, f"{where}.params.fields.{name}")
 
         def from_fields(data: Data) -> Any:
@@ -335,7 +359,9 @@ def _map_del(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Effect
     p = _params(spec, where, {"path", "key"}, {"path", "key"})
     path = _path(p["path"], f"{where}.params.path", schema)
     if path.leaf.kind != "map":
-        raise SchemaError(f"{where}.params.path", f"mapDel needs a map, and this is {path.leaf.describe()}")
+        raise SchemaError(
+            f"{where}.params.path", f"mapDel needs a map, and this is {path.leaf.describe()}"
+        )
     key = _value(p["key"], f"{where}.params.key")
 
     def run(host: EffectHost, data: Data) -> None:
@@ -349,10 +375,14 @@ def _map_del(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Effect
     return run
 
 
-def _root_field(schema: StateSchema, name: str, kinds: tuple[str, ...], effect: str, where: str) -> _Path:
+def _root_field(
+    schema: StateSchema, name: str, kinds: tuple[str, ...], effect: str, where: str
+) -> _Path:
     ftype = schema.root.fields.get(name)
     if ftype is None or ftype.kind not in kinds:
-        raise SchemaError(where, f"{effect} needs a root field {name!r} of type {' or '.join(kinds)} in the state")
+        raise SchemaError(
+            where, f"{effect} needs a root field {name!r} of type {' or '.join(kinds)} in the state"
+        )
     return _Path((name,), ftype, pointer([name]))
 
 
@@ -372,13 +402,25 @@ def _advance_step(spec: Mapping[str, Any], where: str, schema: StateSchema) -> E
     """stepIndex += 1, and the timer (``timer.remainingSec``) back to ``timer`` seconds:
     the parameter, else ``context.config.timePerStep`` when there is one."""
     p = _params(spec, where, {"by", "timer"}, set())
-    step = _incrementer(_root_field(schema, "stepIndex", ("number", "integer"), "advanceStep", where),
-                        _value(p.get("by", 1), f"{where}.params.by"), schema)
+    step = _incrementer(
+        _root_field(schema, "stepIndex", ("number", "integer"), "advanceStep", where),
+        _value(p.get("by", 1), f"{where}.params.by"),
+        schema,
+    )
     timer = schema.root.fields.get("timer")
     reset: EffectFn | None = None
-    if timer is not None and timer.kind == "ref" and timer.cls is not None and "remainingSec" in timer.cls.fields:
-        seconds = _value(p.get("timer", {"var": "context.config.timePerStep"}), f"{where}.params.timer")
-        path = _Path(("timer", "remainingSec"), timer.cls.fields["remainingSec"], "/timer/remainingSec")
+    if (
+        timer is not None
+        and timer.kind == "ref"
+        and timer.cls is not None
+        and "remainingSec" in timer.cls.fields
+    ):
+        seconds = _value(
+            p.get("timer", {"var": "context.config.timePerStep"}), f"{where}.params.timer"
+        )
+        path = _Path(
+            ("timer", "remainingSec"), timer.cls.fields["remainingSec"], "/timer/remainingSec"
+        )
         write = _writer(path, seconds, schema)
 
         def reset_timer(host: EffectHost, data: Data) -> None:
@@ -387,7 +429,9 @@ def _advance_step(spec: Mapping[str, Any], where: str, schema: StateSchema) -> E
 
         reset = reset_timer
     elif "timer" in p:
-        raise SchemaError(f"{where}.params.timer", "advanceStep resets timer.remainingSec, which the state lacks")
+        raise SchemaError(
+            f"{where}.params.timer", "advanceStep resets timer.remainingSec, which the state lacks"
+        )
 
     def run(host: EffectHost, data: Data) -> None:
         step(host, data)
@@ -401,10 +445,17 @@ def _score_add(spec: Mapping[str, Any], where: str, schema: StateSchema) -> Effe
     """Add to ``players.<client>.score`` of the event's client, or of every player."""
     p = _params(spec, where, {"target", "amount", "client"}, {"amount"})
     players = schema.root.fields.get("players")
-    if (players is None or players.kind != "map" or players.of is None or players.of.cls is None
-            or players.of.cls.fields.get("score") is None
-            or players.of.cls.fields["score"].kind not in ("number", "integer")):
-        raise SchemaError(where, "score.add needs state.players: a map of a class with a number field 'score'")
+    if (
+        players is None
+        or players.kind != "map"
+        or players.of is None
+        or players.of.cls is None
+        or players.of.cls.fields.get("score") is None
+        or players.of.cls.fields["score"].kind not in ("number", "integer")
+    ):
+        raise SchemaError(
+            where, "score.add needs state.players: a map of a class with a number field 'score'"
+        )
     score_type = players.of.cls.fields["score"]
     target = p.get("target", "client")
     if target not in ("client", "all"):
@@ -470,13 +521,19 @@ def _rank(spec: Mapping[str, Any], where: str, schema: StateSchema) -> EffectFn:
         raise SchemaError(f"{where}.params.by", f"{source.leaf.cls.name} has no field {by!r}")
     fields = p.get("fields", [by])
     if not isinstance(fields, list) or any(f not in source.leaf.cls.fields for f in fields):
-        raise SchemaError(f"{where}.params.fields", f"fields are a list of {source.leaf.cls.name}'s fields")
+        raise SchemaError(
+            f"{where}.params.fields", f"fields are a list of {source.leaf.cls.name}'s fields"
+        )
     into = _path(p["into"], f"{where}.params.into", schema)
     if into.leaf.kind not in ("any", "array"):
-        raise SchemaError(f"{where}.params.into", "rank writes an array: the field must be 'any' or an array")
+        raise SchemaError(
+            f"{where}.params.into", "rank writes an array: the field must be 'any' or an array"
+        )
 
     # A ranking of scalar fields is fresh JSON already: no copy needed to store it.
-    scalars = all(source.leaf.cls.fields[f].kind in ("string", "number", "integer", "boolean") for f in fields)
+    scalars = all(
+        source.leaf.cls.fields[f].kind in ("string", "number", "integer", "boolean") for f in fields
+    )
 
     names = tuple(fields)
 
@@ -645,9 +702,13 @@ def compile_effects(
         return tuple(out)
     if isinstance(spec, str):
         if spec in _stack:
-            raise SchemaError(where, f"action {spec!r} refers to itself ({' -> '.join((*_stack, spec))})")
+            raise SchemaError(
+                where, f"action {spec!r} refers to itself ({' -> '.join((*_stack, spec))})"
+            )
         if spec in actions:
-            return compile_effects(actions[spec], f"$.actions.{spec}", schema, actions, _depth + 1, (*_stack, spec))
+            return compile_effects(
+                actions[spec], f"$.actions.{spec}", schema, actions, _depth + 1, (*_stack, spec)
+            )
         if spec in EFFECTS and spec in ("advanceStep", "lockRoom"):
             return (EFFECTS[spec]({"type": spec}, where, schema),)
         raise SchemaError(where, f"unknown action {spec!r} (not in the bundle's actions)")
@@ -659,7 +720,9 @@ def compile_effects(
             return compile_effects(kind, where, schema, actions, _depth, _stack)
         factory = EFFECTS.get(kind)
         if factory is None:
-            raise SchemaError(f"{where}.type", f"unknown effect {kind!r}; effects are {sorted(EFFECTS)}")
+            raise SchemaError(
+                f"{where}.type", f"unknown effect {kind!r}; effects are {sorted(EFFECTS)}"
+            )
         extra = set(spec) - {"type", "params", "assignment"}
         if extra:
             raise SchemaError(where, f"an effect has 'type' and 'params', not {sorted(extra)}")

@@ -155,10 +155,27 @@ def _generate(spec: Any, full: Rule) -> Rule | None:
     body = "\n".join(src.lines)
     code = f"def rule(data):\n    try:\n{body}\n        return {result}\n    except Slow:\n        return full(data)\n"
     namespace: dict[str, Any] = {
-        **src.consts, "Slow": _Slow, "full": full, "M": _MISSING, "P": _property, "PLAIN": _plain,
-        "T": _text, "TRUTHY": _truthy, "N": _number, "OUT": _number_out, "CVAR": _computed_var,
-        "SLOW": _Slow, "str": str, "int": int, "float": float, "bool": bool, "dict": dict,
-        "list": list, "type": type, "len": len, **_COMPARE_FNS,
+        **src.consts,
+        "Slow": _Slow,
+        "full": full,
+        "M": _MISSING,
+        "P": _property,
+        "PLAIN": _plain,
+        "T": _text,
+        "TRUTHY": _truthy,
+        "N": _number,
+        "OUT": _number_out,
+        "CVAR": _computed_var,
+        "SLOW": _Slow,
+        "str": str,
+        "int": int,
+        "float": float,
+        "bool": bool,
+        "dict": dict,
+        "list": list,
+        "type": type,
+        "len": len,
+        **_COMPARE_FNS,
     }
     try:
         exec(compile(code, "<jsonlogic rule>", "exec"), namespace)  # noqa: S102 - see above
@@ -220,7 +237,10 @@ def _node(src: _Source, spec: Any, depth: int) -> str:
         out = src.local()
         fn, py = _COMPARE_NAMES[op]
         # Two ints compare exactly alike in both languages: no call for those.
-        src.emit(depth, f"{out} = ({a} {py} {b}) if type({a}) is int and type({b}) is int else {fn}({a}, {b})")
+        src.emit(
+            depth,
+            f"{out} = ({a} {py} {b}) if type({a}) is int and type({b}) is int else {fn}({a}, {b})",
+        )
         return out
     raise _NotFast
 
@@ -243,7 +263,10 @@ def _gen_var(src: _Source, args: list[Any], depth: int) -> str:
         for i, key in enumerate(keys):
             k = src.const(key)
             guard = "" if i == 0 else f"if {out} is not M: "
-            src.emit(depth, f"{guard}{out} = {node}.get({k}, M) if type({node}) is dict else P({node}, {k})")
+            src.emit(
+                depth,
+                f"{guard}{out} = {node}.get({k}, M) if type({node}) is dict else P({node}, {k})",
+            )
             node = out
         src.emit(depth, f"if {out} is M: {out} = {default}")
         src.emit(depth, f"elif type({out}) is list: {out} = PLAIN({out})")
@@ -365,9 +388,20 @@ def _greater_equal(a: Any, b: Any) -> bool:
 
 
 _COMPARE_FNS: Final[dict[str, Callable[[Any, Any], bool]]] = {
-    "EQ": _equal, "NE": _not_equal, "LT": _less, "LE": _less_equal, "GT": _greater, "GE": _greater_equal,
+    "EQ": _equal,
+    "NE": _not_equal,
+    "LT": _less,
+    "LE": _less_equal,
+    "GT": _greater,
+    "GE": _greater_equal,
 }
 _COMPARE_NAMES: Final = {
-    "==": ("EQ", "=="), "===": ("EQ", "=="), "!=": ("NE", "!="), "!==": ("NE", "!="),
-    "<": ("LT", "<"), "<=": ("LE", "<="), ">": ("GT", ">"), ">=": ("GE", ">="),
+    "==": ("EQ", "=="),
+    "===": ("EQ", "=="),
+    "!=": ("NE", "!="),
+    "!==": ("NE", "!="),
+    "<": ("LT", "<"),
+    "<=": ("LE", "<="),
+    ">": ("GT", ">"),
+    ">=": ("GE", ">="),
 }

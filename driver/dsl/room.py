@@ -52,9 +52,15 @@ class RoomLimits:
     """Caps on one event's work. The machine's own caps bound its microsteps and queues."""
 
     max_steps: int = 5_000  # actions and effects run by one event
-    machine: Limits = field(default_factory=lambda: Limits(max_microsteps=200, max_chained_macrosteps=100,
-                                                           max_timers=100, max_internal_queue=200,
-                                                           max_external_queue=200))
+    machine: Limits = field(
+        default_factory=lambda: Limits(
+            max_microsteps=200,
+            max_chained_macrosteps=100,
+            max_timers=100,
+            max_internal_queue=200,
+            max_external_queue=200,
+        )
+    )
 
 
 @dataclass(slots=True)
@@ -66,8 +72,13 @@ class Seat:
     dropped_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"client": self.client, "name": self.name, "token": self.token,
-                "connected": self.connected, "dropped_at": self.dropped_at}
+        return {
+            "client": self.client,
+            "name": self.name,
+            "token": self.token,
+            "connected": self.connected,
+            "dropped_at": self.dropped_at,
+        }
 
 
 @dataclass(slots=True)
@@ -122,15 +133,26 @@ class Room:
         else:
             self.state = self.schema.migrate(_restore.get("state"))
             old_context = _restore.get("context")
-            context = {**copy.deepcopy(bundle.context), **(old_context if isinstance(old_context, dict) else {})}
+            context = {
+                **copy.deepcopy(bundle.context),
+                **(old_context if isinstance(old_context, dict) else {}),
+            }
             old_config = context.get("config")
-            context["config"] = {**bundle.config, **(old_config if isinstance(old_config, dict) else {})}
+            context["config"] = {
+                **bundle.config,
+                **(old_config if isinstance(old_config, dict) else {}),
+            }
             self.locked = bool(_restore.get("locked", False))
             self.max_clients = int(_restore.get("maxClients", DEFAULT_MAX_CLIENTS))
             self.epoch = float(_restore.get("at", now_ms))
             for raw in _restore.get("seats", []):
-                seat = Seat(str(raw["client"]), str(raw["name"]), str(raw.get("token", "")),
-                            bool(raw.get("connected", True)), raw.get("dropped_at"))
+                seat = Seat(
+                    str(raw["client"]),
+                    str(raw["name"]),
+                    str(raw.get("token", "")),
+                    bool(raw.get("connected", True)),
+                    raw.get("dropped_at"),
+                )
                 self.seats[seat.client] = seat
             self.reset_view = _restore.get("version") != bundle.version
         self.machine = Machine(
@@ -143,7 +165,9 @@ class Room:
     # -- construction --------------------------------------------------------------------
 
     @classmethod
-    def load(cls, bundle: CompiledBundle, dump: Mapping[str, Any], *, limits: RoomLimits | None = None) -> Room:
+    def load(
+        cls, bundle: CompiledBundle, dump: Mapping[str, Any], *, limits: RoomLimits | None = None
+    ) -> Room:
         """A room from :meth:`dump`, possibly of another version of its bundle (hot
         reload): state fields and context keys the new bundle still has are kept, the
         machine's configuration is restored as far as the new machine still has it."""
@@ -178,7 +202,9 @@ class Room:
 
     @property
     def config(self) -> dict[str, Any]:
-        config = self.machine.context.get("config") if isinstance(self.machine.context, dict) else None
+        config = (
+            self.machine.context.get("config") if isinstance(self.machine.context, dict) else None
+        )
         return config if isinstance(config, dict) else {}
 
     @property
@@ -228,7 +254,9 @@ class Room:
                 value = rule(data)
             except jsonlogic.JsonLogicError:
                 continue  # a description that fails to evaluate keeps its last text
-            out[key] = value if isinstance(value, str) else jsonlogic.evaluate({"cat": [value]}, None)
+            out[key] = (
+                value if isinstance(value, str) else jsonlogic.evaluate({"cat": [value]}, None)
+            )
         return out
 
     # -- what clients do -----------------------------------------------------------------
@@ -285,7 +313,9 @@ class Room:
         machine. A bad message is refused (code ``bad-event``) and changes nothing."""
         spec = self.bundle.events.get(name)
         if spec is None:
-            return Step(error=("unknown-event", f"this room takes no event {name!r}"), handled=False)
+            return Step(
+                error=("unknown-event", f"this room takes no event {name!r}"), handled=False
+            )
         if client not in self.seats:
             return Step(error=("no-seat", "you have no seat in this room"), handled=False)
         problem = spec.problem(payload)
@@ -311,8 +341,13 @@ class Room:
             return None
         if command.text is not None:
             try:
-                text = command.text({"state": self.state, "context": self.machine.context,
-                                     "event": {"client": client}})
+                text = command.text(
+                    {
+                        "state": self.state,
+                        "context": self.machine.context,
+                        "event": {"client": client},
+                    }
+                )
             except jsonlogic.JsonLogicError as exc:
                 return Step(error=("error", str(exc)))
             self.outputs.append(("text", client, text if isinstance(text, str) else str(text)))
@@ -328,10 +363,14 @@ class Room:
         for name, word in zip(command.args, words, strict=False):
             payload[name] = _typed(word, props.get(name))
         if len(words) > len(command.args) and command.args:
-            payload[command.args[-1]] = _typed(" ".join(words[len(command.args) - 1:]), props.get(command.args[-1]))
+            payload[command.args[-1]] = _typed(
+                " ".join(words[len(command.args) - 1 :]), props.get(command.args[-1])
+            )
         if spec.problem(payload) is not None:
             usage = " ".join(f"<{a}>" for a in command.args)
-            return Step(error=("usage", command.help or f"Usage: {verb} {usage}".strip()), handled=True)
+            return Step(
+                error=("usage", command.help or f"Usage: {verb} {usage}".strip()), handled=True
+            )
         return self.dispatch(client, command.event, payload)
 
     def advance_to(self, now_ms: float) -> list[Step]:
@@ -364,7 +403,13 @@ class Room:
             result = run(*args)
             if result is False:
                 handled = False
-        except (StatechartError, EffectError, jsonlogic.JsonLogicError, _TooManySteps, RecursionError) as exc:
+        except (
+            StatechartError,
+            EffectError,
+            jsonlogic.JsonLogicError,
+            _TooManySteps,
+            RecursionError,
+        ) as exc:
             self.tracker.rollback(mark)
             del self.outputs[n_outputs:]
             self.locked, self.max_clients = locked, max_clients

@@ -131,7 +131,7 @@ class StateSchema:
                 return FieldType("ref", cls=self.classes[spec])
             raise SchemaError(where, f"unknown type {spec!r} (a primitive or a declared class)")
         if isinstance(spec, Mapping) and len(spec) == 1:
-            (kind, inner), = spec.items()
+            ((kind, inner),) = spec.items()
             if kind == "ref":
                 if inner not in self.classes:
                     raise SchemaError(f"{where}.ref", f"no class {inner!r}")
@@ -139,14 +139,18 @@ class StateSchema:
             if kind in ("map", "array"):
                 of = self._type(inner, f"{where}.{kind}")
                 return FieldType(kind, of=of, cls=of.cls)
-        raise SchemaError(where, f"a field type is a primitive, a class, or {{map|array|ref: ...}}, not {spec!r}")
+        raise SchemaError(
+            where, f"a field type is a primitive, a class, or {{map|array|ref: ...}}, not {spec!r}"
+        )
 
     def _check_cycles(self) -> None:
         # A ref is instantiated with its defaults, so a class that refs itself
         # (directly or not) would be infinitely deep. Maps and arrays start empty.
         def visit(cls: ClassDef, stack: tuple[str, ...]) -> None:
             if cls.name in stack:
-                raise SchemaError("$.state.classes", f"refs form a cycle: {' -> '.join((*stack, cls.name))}")
+                raise SchemaError(
+                    "$.state.classes", f"refs form a cycle: {' -> '.join((*stack, cls.name))}"
+                )
             for ftype in cls.fields.values():
                 if ftype.kind == "ref":
                     assert ftype.cls is not None
@@ -204,9 +208,7 @@ class StateSchema:
         elif kind == "map":
             if isinstance(value, Mapping):
                 assert ftype.of is not None
-                return {
-                    str(k): self.coerce(ftype.of, v, f"{where}.{k}") for k, v in value.items()
-                }
+                return {str(k): self.coerce(ftype.of, v, f"{where}.{k}") for k, v in value.items()}
         elif kind == "array":
             if isinstance(value, (list, tuple)):
                 assert ftype.of is not None
@@ -274,9 +276,16 @@ class StateSchema:
                 assert ftype.cls is not None
                 out[name] = self._migrate_object(ftype.cls, value)
                 continue
-            if ftype.kind == "map" and isinstance(value, Mapping) and ftype.of and ftype.of.kind == "ref":
+            if (
+                ftype.kind == "map"
+                and isinstance(value, Mapping)
+                and ftype.of
+                and ftype.of.kind == "ref"
+            ):
                 assert ftype.of.cls is not None
-                out[name] = {str(k): self._migrate_object(ftype.of.cls, v) for k, v in value.items()}
+                out[name] = {
+                    str(k): self._migrate_object(ftype.of.cls, v) for k, v in value.items()
+                }
                 continue
             try:
                 out[name] = self.coerce(ftype, value, name)
@@ -295,18 +304,26 @@ class StateSchema:
             if current.kind == "ref":
                 assert current.cls is not None
                 if seg is None:
-                    raise SchemaError(where, f"{'.'.join(shown) or 'the state'} is a {current.cls.name}: "
-                                             "its fields are named, not computed")
+                    raise SchemaError(
+                        where,
+                        f"{'.'.join(shown) or 'the state'} is a {current.cls.name}: "
+                        "its fields are named, not computed",
+                    )
                 nxt = current.cls.fields.get(seg)
                 if nxt is None:
-                    raise SchemaError(where, f"{'.'.join(shown) or 'the state'} ({current.cls.name}) "
-                                             f"has no field {seg!r}")
+                    raise SchemaError(
+                        where,
+                        f"{'.'.join(shown) or 'the state'} ({current.cls.name}) "
+                        f"has no field {seg!r}",
+                    )
                 current = nxt
             elif current.kind == "map":
                 assert current.of is not None
                 current = current.of
             else:
-                raise SchemaError(where, f"{'.'.join(shown)} is {current.describe()}: nothing is inside it")
+                raise SchemaError(
+                    where, f"{'.'.join(shown)} is {current.describe()}: nothing is inside it"
+                )
             shown.append(seg if seg is not None else "*")
         return current
 
@@ -407,7 +424,12 @@ class Tracker:
 
     def set(self, container: dict[str, Any], key: str, value: Any, path: str) -> None:
         old = container.get(key, _MISSING)
-        if old is not _MISSING and type(old) is type(value) and type(value) not in (dict, list) and old == value:
+        if (
+            old is not _MISSING
+            and type(old) is type(value)
+            and type(value) not in (dict, list)
+            and old == value
+        ):
             return  # nothing changes, nothing to send
         self._undo.append((container, key, old))
         container[key] = value

@@ -147,8 +147,13 @@ def _plain_send(payload: Any) -> bool:
     if type(payload) is not dict or not 2 <= len(payload) <= 3:
         return False
     room, kind = payload.get("room"), payload.get("type")
-    return (type(room) is str and 0 < len(room) <= 200 and type(kind) is str and 0 < len(kind) <= 128
-            and all(k in ("room", "type", "payload") for k in payload))
+    return (
+        type(room) is str
+        and 0 < len(room) <= 200
+        and type(kind) is str
+        and 0 < len(kind) <= 128
+        and all(k in ("room", "type", "payload") for k in payload)
+    )
 
 
 @cache
@@ -197,8 +202,13 @@ class RoomHost:
 
     # -- creating rooms -----------------------------------------------------------------------
 
-    def create(self, tenant: Tenant, blueprint: str, version: str | None = None,
-               config: Mapping[str, Any] | None = None) -> HostedRoom:
+    def create(
+        self,
+        tenant: Tenant,
+        blueprint: str,
+        version: str | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> HostedRoom:
         """A new hosted room of ``blueprint`` (its current version unless ``version``)."""
         bp = tenant.blueprints.get(blueprint)
         if bp is None or bp.kind is not RuntimeKind.DECLARATIVE or bp.version is None:
@@ -207,11 +217,16 @@ class RoomHost:
         if version is not None:
             matches = [v for v in bp.history if v.startswith(version)]
             if len(matches) != 1 or self.runtime.bundle(matches[0]) is None:
-                raise RoomRefused("no-such-blueprint", f"{blueprint} has no version {version!r} loaded")
+                raise RoomRefused(
+                    "no-such-blueprint", f"{blueprint} has no version {version!r} loaded"
+                )
             chosen = matches[0]
         bundle = self.runtime.bundle(chosen)
         assert bundle is not None
-        if sum(1 for r in self.rooms.values() if r.tenant is tenant) >= self.limits.max_rooms_per_tenant:
+        if (
+            sum(1 for r in self.rooms.values() if r.tenant is tenant)
+            >= self.limits.max_rooms_per_tenant
+        ):
             raise RoomRefused("too-many-rooms", "this world has as many rooms as it may")
         room_id = f"{blueprint.strip('/').replace('/', '-')}-{secrets.token_hex(4)}"
         now = self.clock()
@@ -239,12 +254,18 @@ class RoomHost:
     def event(self, player_id: str, session: Session, name: str, payload: Any) -> None:
         client = self._client(player_id, session)
         if not name.startswith("room."):
-            client.send("room.error", {"code": "unsupported", "message": f"no handler takes the event {name!r}"})
+            client.send(
+                "room.error",
+                {"code": "unsupported", "message": f"no handler takes the event {name!r}"},
+            )
             return
         if not client.bucket.take():
             if not client.warned:
                 client.warned = True
-                client.send("room.error", {"code": "rate-limited", "message": "too many room messages; slow down"})
+                client.send(
+                    "room.error",
+                    {"code": "rate-limited", "message": "too many room messages; slow down"},
+                )
             return
         client.warned = False
         if name == "room.send" and _plain_send(payload):
@@ -254,11 +275,19 @@ class RoomHost:
             return
         validator = _validators().get(name)
         if validator is None:
-            client.send("room.error", {"code": "bad-request", "message": f"unknown room message {name!r}"})
+            client.send(
+                "room.error", {"code": "bad-request", "message": f"unknown room message {name!r}"}
+            )
             return
         error = jsonschema.exceptions.best_match(validator.iter_errors(payload))
         if error is not None:
-            client.send("room.error", {"code": "bad-request", "message": f"{name}: {error.json_path}: {error.message[:200]}"})
+            client.send(
+                "room.error",
+                {
+                    "code": "bad-request",
+                    "message": f"{name}: {error.json_path}: {error.message[:200]}",
+                },
+            )
             return
         self._guarded(client, name, payload)
 
@@ -283,7 +312,11 @@ class RoomHost:
         player stands in (the browser page speaks GMCP)."""
         if package.lower() != GMCP_SEND:
             return False
-        if not isinstance(data, dict) or not isinstance(data.get("type"), str) or not isinstance(data.get("room"), str):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("type"), str)
+            or not isinstance(data.get("room"), str)
+        ):
             return True
         client = self._client(player_id, session)
         if not client.bucket.take():
@@ -311,7 +344,12 @@ class RoomHost:
             player = tenant.graph.get(player_id)
             if player is not None and player.name:
                 name = player.name
-            client = Client(player_id, session, name, TokenBucket(self.limits.client_rate, self.limits.client_burst))
+            client = Client(
+                player_id,
+                session,
+                name,
+                TokenBucket(self.limits.client_rate, self.limits.client_burst),
+            )
             self.clients[id(session)] = client
         return client
 
@@ -319,8 +357,13 @@ class RoomHost:
 
     def _on_create(self, client: Client, payload: Mapping[str, Any]) -> None:
         tenant = self._tenant_of(client.player_id)
-        hosted = self.create(tenant, payload["blueprint"], payload.get("version"), payload.get("config"))
-        client.send("room.created", {"room": hosted.id, "blueprint": hosted.blueprint, "version": hosted.version})
+        hosted = self.create(
+            tenant, payload["blueprint"], payload.get("version"), payload.get("config")
+        )
+        client.send(
+            "room.created",
+            {"room": hosted.id, "blueprint": hosted.blueprint, "version": hosted.version},
+        )
 
     def _on_join(self, client: Client, payload: Mapping[str, Any]) -> None:
         if "blueprint" in payload:
@@ -337,8 +380,12 @@ class RoomHost:
         tenant = self._tenant_of(client.player_id)
         for hosted in self.rooms.values():
             room = hosted.room
-            if (hosted.tenant is tenant and hosted.blueprint == blueprint and not room.locked
-                    and (client.player_id in room.seats or room.seated() < room.max_clients)):
+            if (
+                hosted.tenant is tenant
+                and hosted.blueprint == blueprint
+                and not room.locked
+                and (client.player_id in room.seats or room.seated() < room.max_clients)
+            ):
                 return hosted
         return self.create(tenant, blueprint, None, config)
 
@@ -462,7 +509,15 @@ class RoomHost:
             view["blueprint"] = hosted.blueprint
             for seat, client in hosted.clients.items():
                 if client is not None:
-                    client.send("room.joined", {**view, "seat": seat, "token": room.seats[seat].token if seat in room.seats else "", "seq": hosted.seq})
+                    client.send(
+                        "room.joined",
+                        {
+                            **view,
+                            "seat": seat,
+                            "token": room.seats[seat].token if seat in room.seats else "",
+                            "seq": hosted.seq,
+                        },
+                    )
             ops = []
         if ops:
             hosted.seq += 1
@@ -577,10 +632,17 @@ class RoomHost:
         for hosted in list(self.rooms.values()):
             for seat, client in list(hosted.clients.items()):
                 info = hosted.room.seats.get(seat)
-                if client is None and info is not None and info.dropped_at is not None \
-                        and now * 1000 - info.dropped_at >= hosted.grace_s * 1000:
+                if (
+                    client is None
+                    and info is not None
+                    and info.dropped_at is not None
+                    and now * 1000 - info.dropped_at >= hosted.grace_s * 1000
+                ):
                     self._remove(hosted, seat, "reconnect time ran out")
-            if hosted.empty_since is not None and now - hosted.empty_since >= self.limits.empty_room_seconds:
+            if (
+                hosted.empty_since is not None
+                and now - hosted.empty_since >= self.limits.empty_room_seconds
+            ):
                 self.close(hosted, "empty")
 
 

@@ -11,7 +11,19 @@ from driver.net.websocket import _FRAMED, _framed
 
 @pytest.mark.parametrize(
     "frame",
-    ["", "a", "é" * 10, "x" * 125, "x" * 126, "y" * 65535, "z" * 65536, "ü" * 40000, b"", b"\x00" * 200, b"q" * 70000],
+    [
+        "",
+        "a",
+        "é" * 10,
+        "x" * 125,
+        "x" * 126,
+        "y" * 65535,
+        "z" * 65536,
+        "ü" * 40000,
+        b"",
+        b"\x00" * 200,
+        b"q" * 70000,
+    ],
 )
 def test_frames_are_what_wsproto_sends(frame: str | bytes) -> None:
     wsproto = FrameProtocol(client=False, extensions=[])

@@ -206,7 +206,12 @@ class Machine:
         """
         if self._busy:
             raise StatechartError("advance() cannot be called from an action handler")
-        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not ms >= 0 or math.isinf(ms):
+        if (
+            isinstance(ms, bool)
+            or not isinstance(ms, (int, float))
+            or not ms >= 0
+            or math.isinf(ms)
+        ):
             raise StatechartError(f"advance() needs a finite number of ms >= 0, not {ms!r}")
         target = self._now + ms
         chained = 0
@@ -435,7 +440,9 @@ class Machine:
         data: dict[str, Any] | None = None
         if len(atoms) == 1:
             atom = atoms[0]
-            candidates = atom.table.get(etype, ()) if known else self._candidates(atom, etype, known)
+            candidates = (
+                atom.table.get(etype, ()) if known else self._candidates(atom, etype, known)
+            )
             for t in candidates:
                 if t.guard is None and t.in_state is None:
                     return [t]
