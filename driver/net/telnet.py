@@ -344,7 +344,9 @@ class _OptionState(NamedTuple):
 
 _SIDES = {(state, opposite): _Side(state, opposite) for state in _Q for opposite in (False, True)}
 _NO = _SIDES[(_Q.NO, False)]
-_OPTION_STATES = {(us, him): _OptionState(us, him) for us in _SIDES.values() for him in _SIDES.values()}
+_OPTION_STATES = {
+    (us, him): _OptionState(us, him) for us in _SIDES.values() for him in _SIDES.values()
+}
 
 
 # ---------------------------------------------------------------- the machine
@@ -549,7 +551,9 @@ class TelnetProtocol:
             plain = self._plain[0] if len(self._plain) == 1 else b"".join(self._plain)
             self._plain = []
             self._plain_size = 0
-            self._out.append(self._compressor.compress(plain) + self._compressor.flush(zlib.Z_SYNC_FLUSH))
+            self._out.append(
+                self._compressor.compress(plain) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
+            )
         out = self._out
         if not out:
             return b""
@@ -1007,7 +1011,9 @@ class TelnetProtocol:
         self._resting = False
         if self._compressor is None:
             return
-        tail = self._compressor.compress(b"".join(self._plain)) + self._compressor.flush(zlib.Z_FINISH)
+        tail = self._compressor.compress(b"".join(self._plain)) + self._compressor.flush(
+            zlib.Z_FINISH
+        )
         self._plain = []
         self._plain_size = 0
         self._compressor = None

@@ -199,13 +199,22 @@ class Tenant:
         """An author's publish: size quota, admission, then stage, or canary
         and activate (see :func:`driver.tenancy.publishing.publish`)."""
         result = await publishing.publish(
-            self, path, data, kind=kind, language=language, source=source, stage=stage, canary=canary
+            self,
+            path,
+            data,
+            kind=kind,
+            language=language,
+            source=source,
+            stage=stage,
+            canary=canary,
         )
         if result.activated and not result.unchanged:
             self.migrate_soon(path)
         return result
 
-    async def activate(self, path: str, version: str | None = None, *, canary: int = 0) -> PublishResult:
+    async def activate(
+        self, path: str, version: str | None = None, *, canary: int = 0
+    ) -> PublishResult:
         """Make a kept version current: staged, or a rollback (None: the one
         before the current one). See :func:`driver.tenancy.publishing.activate`."""
         result = await publishing.activate(self, path, version, canary=canary)
@@ -261,7 +270,11 @@ class Tenant:
         return usage.error_infos(self, limit)
 
     def log_lines(
-        self, limit: int = 100, *, blueprint: str | None = None, level: str | None = None,
+        self,
+        limit: int = 100,
+        *,
+        blueprint: str | None = None,
+        level: str | None = None,
         since: float | None = None,
     ) -> list[LogLine]:
         """The newest ``limit`` lines guest code logged, oldest first (filtered:
@@ -400,7 +413,9 @@ class Tenant:
         if obj.is_player:
             self.output.room_changed(obj.id)
 
-    def _notify_watchers(self, room: MudObject, mover: MudObject, kind: str, info: dict[str, Any]) -> None:
+    def _notify_watchers(
+        self, room: MudObject, mover: MudObject, kind: str, info: dict[str, Any]
+    ) -> None:
         """lpMUD's init(): objects that set `hears` learn who comes and goes."""
         payload: bytes | None = None
         for other in room.contents or ():
@@ -614,7 +629,9 @@ class Tenant:
 
     # -- scheduling ------------------------------------------------------------------
 
-    def schedule_callout(self, handle: int, object_id: str, method: str, delay_ms: int, args: bytes) -> None:
+    def schedule_callout(
+        self, handle: int, object_id: str, method: str, delay_ms: int, args: bytes
+    ) -> None:
         now = self.clock()
         callout = Callout(handle, object_id, method, args, now + delay_ms)
         self.changes.callout(handle)
@@ -657,7 +674,11 @@ class Tenant:
         self.touch(obj)
 
     def next_due(self) -> float | None:
-        dues = [d for d in (self.callouts.next_due(), self.heartbeats.next_due(), self.resets.next_due()) if d is not None]
+        dues = [
+            d
+            for d in (self.callouts.next_due(), self.heartbeats.next_due(), self.resets.next_due())
+            if d is not None
+        ]
         return min(dues) if dues else None
 
     def collect_due(self, now: float) -> None:
