@@ -29,6 +29,7 @@ the window the server waited for a CPU someone else had.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -299,9 +300,113 @@ def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+class _Closed(Exception):
+    """The server closed the connection (its reason, when it gave one)."""
+
+    @property
+    def reason(self) -> str:
+        return str(self.args[0]) if self.args else "closed"
+
+
+class _LightSocket:
+    """A WebSocket client that is only as much as a benchmark's client needs (RFC 6455:
+    the upgrade, masked frames out, whole messages in, pings answered, a close noticed),
+    read by the caller's own task: trio-websocket's reader task and channel per
+    connection cost the generators more than the server spends on a message, and with
+    2,000 connections their run queues and CPU waits were most of the "patch latency"."""
+
+    def __init__(self, stream: Any) -> None:
+        import trio
+
+        self.stream = stream
+        self.buffer = bytearray()
+        self.parts: list[bytes] = []
+        self.sending = trio.Lock()  # a pong from the reader and an answer may meet
+
+    @classmethod
+    async def connect(cls, stream: Any, host: str, path: str, subprotocol: str) -> _LightSocket:
+        key = base64.b64encode(os.urandom(16)).decode()
+        await stream.send_all(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Protocol: {subprotocol}\r\n\r\n"
+            ).encode()
+        )
+        self = cls(stream)
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = await stream.receive_some(65536)
+            if not chunk:
+                raise _Closed("no handshake answer")
+            self.buffer += chunk
+        head, _, rest = bytes(self.buffer).partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise _Closed(head.split(b"\r\n", 1)[0].decode(errors="replace"))
+        self.buffer = bytearray(rest)
+        return self
+
+    async def send_message(self, text: str) -> None:
+        async with self.sending:
+            await self.stream.send_all(_masked(0x1, text.encode()))
+
+    async def get_message(self) -> str:
+        while True:
+            frame = self._frame()
+            if frame is None:
+                chunk = await self.stream.receive_some(65536)
+                if not chunk:
+                    raise _Closed("the connection ended")
+                self.buffer += chunk
+                continue
+            fin, opcode, payload = frame
+            if opcode == 0x9:  # ping: pong, or the server ends the session
+                async with self.sending:
+                    await self.stream.send_all(_masked(0xA, payload))
+            elif opcode == 0x8:
+                raise _Closed(payload[2:].decode(errors="replace") or "closed")
+            elif opcode in (0x0, 0x1, 0x2):
+                self.parts.append(payload)
+                if fin:
+                    message, self.parts = b"".join(self.parts), []
+                    return message.decode()
+
+    def _frame(self) -> tuple[bool, int, bytes] | None:
+        buffer = self.buffer
+        if len(buffer) < 2:
+            return None
+        size, start = buffer[1] & 0x7F, 2
+        if size == 126:
+            if len(buffer) < 4:
+                return None
+            size, start = int.from_bytes(buffer[2:4], "big"), 4
+        elif size == 127:
+            if len(buffer) < 10:
+                return None
+            size, start = int.from_bytes(buffer[2:10], "big"), 10
+        if len(buffer) < start + size:
+            return None
+        fin, opcode = bool(buffer[0] & 0x80), buffer[0] & 0x0F
+        payload = bytes(buffer[start : start + size])
+        del buffer[: start + size]
+        return fin, opcode, payload
+
+
+def _masked(opcode: int, payload: bytes) -> bytes:
+    """A client's frame: FIN, ``opcode``, and the payload masked (RFC 6455 5.3)."""
+    mask = os.urandom(4)
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x80 | opcode, 0x80 | size))
+    elif size < 1 << 16:
+        head = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8, "big")
+    key = int.from_bytes((mask * (size // 4 + 1))[:size], "big")
+    return head + mask + (int.from_bytes(payload, "big") ^ key).to_bytes(size, "big")
+
+
 def generate_main(ns: argparse.Namespace) -> None:
     import trio
-    import trio_websocket
 
     raise_fd_limit(ns.count * 2 + 256)
     rng = random.Random(7 + ns.first)
@@ -330,8 +435,8 @@ def generate_main(ns: argparse.Namespace) -> None:
             stream = await trio.open_tcp_stream(
                 "127.0.0.1", port, local_address=source_address(self.index)
             )
-            self.ws = await trio_websocket.wrap_client_stream(
-                nursery, stream, f"127.0.0.1:{port}", "/ws", subprotocols=["json.jitrealm"]
+            self.ws = await _LightSocket.connect(
+                stream, f"127.0.0.1:{port}", "/ws", "json.jitrealm"
             )
 
         async def send(self, message: dict[str, Any]) -> None:
@@ -371,9 +476,9 @@ def generate_main(ns: argparse.Namespace) -> None:
                         if name == "room.error":
                             error(payload.get("code", "room.error"))
                         self._note(name, payload)
-            except trio_websocket.ConnectionClosed as exc:
+            except (_Closed, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 error("closed")
-                self.closed = str(exc.reason)
+                self.closed = exc.reason if isinstance(exc, _Closed) else repr(exc)
                 for event in self.waiters.values():
                     event.set()
 
