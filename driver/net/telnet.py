@@ -181,6 +181,8 @@ _MCCP_LEVEL = 3
 _MCCP_WINDOW_BITS = 15
 _MCCP_MEM_LEVEL = 4
 
+_Z_SYNC_FLUSH = zlib.Z_SYNC_FLUSH
+
 _IAC_EOR = bytes((IAC, EOR))
 _IAC_GA = bytes((IAC, GA))
 
@@ -547,15 +549,20 @@ class TelnetProtocol:
     def data_to_send(self) -> bytes:
         """Collect everything queued for the wire (compressed if MCCP2 is on:
         all of it in one piece of the stream, with one sync flush)."""
-        if self._plain:
-            plain = self._plain[0] if len(self._plain) == 1 else b"".join(self._plain)
+        # Once per session per turn: the usual cases (only compressed
+        # output, or only plain) return without joining anything.
+        plain = self._plain
+        out = self._out
+        if plain:
+            compressor = self._compressor
+            data: bytes = compressor.compress(plain[0] if len(plain) == 1 else b"".join(plain))
+            data += compressor.flush(_Z_SYNC_FLUSH)
             self._plain = []
             self._plain_size = 0
-            self._out.append(
-                self._compressor.compress(plain) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
-            )
-        out = self._out
-        if not out:
+            if not out:
+                return data
+            out.append(data)
+        elif not out:
             return b""
         self._out = []
         self._out_size = 0

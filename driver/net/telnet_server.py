@@ -237,9 +237,14 @@ class TelnetSession(Session):
     # ------------------------------------------------------------ Session
 
     def send_text(self, text: str) -> None:
+        # Once per line per session: _queue's text case, inline.
         if self._close_reason is None:
             renderer = self._renderer or self._choose_renderer()
-            self._queue(renderer.text(text), prompt=False)
+            if not self._protocol.send_encoded_within(renderer.text(text), self._config.output_cap):
+                self._overflow()
+            elif not self._scheduled:
+                self._scheduled = True
+                self._flusher.schedule(self)
 
     def send_prompt(self, text: str) -> None:
         if self._close_reason is None:

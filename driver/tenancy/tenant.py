@@ -611,11 +611,14 @@ class Tenant:
             # A room (no environment) narrates to what it contains.
             room, line = speaker, text + "\n"
         payload: bytes | None = None
+        # Once per listener in a crowded room: the bound method taken once,
+        # and MudObject.is_player (a blueprint of None) tested inline.
+        tell = self.output.text
         for other in room.contents or ():
             if other is speaker:
                 continue
-            if other.is_player:
-                self.output.text(other.id, line)
+            if other.blueprint is None:
+                tell(other.id, line)
             elif other.flag("hears"):
                 if payload is None:
                     payload = cbor2.dumps(text)
