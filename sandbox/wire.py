@@ -27,7 +27,20 @@ Driver to worker::
     [INVOKE, id, version, tenant, self_id, hook, args, state, limits]
     [ANSWER, id, status, value]   the answer to a world query of call id
     [RELEASE, version]            forget a version (no answer)
-    [SWEEP, idle_seconds]         drop instances idle that long (no answer)
+    [SWEEP, idle_seconds]         drop instances idle that long, and every
+                                  object's state kept (no answer)
+    [FORGET]                      drop every object's state kept (no answer)
+
+**Objects' state stays in the worker between calls.** An INVOKE's
+``state`` is either the object's whole state, which the worker keeps for
+(tenant, self_id) before it runs the call, or null: "the state you keep for
+this object". After a call that succeeded the worker applies its state
+changes to what it keeps; after one that failed (or that it could not
+answer with an OUTCOME) it keeps what it had. The driver mirrors that
+bookkeeping exactly, from the answers, and sends null only when the
+object's state it is about to pass is equal to what the worker keeps, with
+no call of that object in flight; anything else (the driver changed the
+state, a canary ran on a copy, a new worker) ships the whole state again.
 
 Worker to driver::
 
@@ -92,7 +105,7 @@ from sandbox.protocol import (
 
 #: Bumped whenever a message's layout changes; a worker of another protocol
 #: is refused at HELLO instead of misreading invocations.
-PROTOCOL: Final = 1
+PROTOCOL: Final = 2
 
 #: Largest frame either end accepts: above the largest component admission
 #: accepts (64 MiB), with room for a batch of invocations.
@@ -105,6 +118,7 @@ INVOKE: Final = 2
 ANSWER: Final = 3
 RELEASE: Final = 4
 SWEEP: Final = 5
+FORGET: Final = 6
 # Worker -> driver.
 HELLO: Final = 16
 OUTCOME: Final = 17
@@ -310,7 +324,7 @@ def encode_invoke(
     self_id: str,
     hook: str,
     args: Sequence[Any],
-    state: dict[str, bytes],
+    state: dict[str, bytes] | None,
     limits: Limits,
     max_bytes: int = MAX_FRAME_BYTES,
 ) -> bytes:

@@ -26,6 +26,16 @@ How the pool keeps that cheap and safe:
   admitted version; a tenant's worker gets a version (LOAD) lazily, just
   before the first invocation that needs it there, and finds its compiled
   code in the shared on-disk cache.
+* **State kept in the worker.** A worker keeps each object's state from
+  one call to the next, so a call whose object's state is as the worker
+  has it ships none (:mod:`sandbox.wire`). The pool mirrors what each
+  worker keeps (:class:`_Kept`): it records the state it sent and, from
+  each answer, the changes of a call that succeeded; at the next call it
+  compares the object's state with that record, so a change made in the
+  driver between two calls (the outcome refused, a wizard's tool, a canary
+  on a copy) ships the whole state again. A failed call leaves both sides'
+  record as it was; a new worker process starts with none; a sweep, or
+  more than :data:`KEPT_BYTES` kept, drops them all on both sides.
 * **World queries** (where is X, may I clone Y) come back over the same
   channel while a call runs; the reader task answers them at once from the
   :class:`~sandbox.protocol.HostWorld` passed to that invocation (the
@@ -96,8 +106,31 @@ SMALL_FRAME: Final = 64 * 1024
 #: frames.
 PIPELINE_DEPTH: Final = 2
 
+#: Objects' state a worker may keep between calls (bytes, roughly: the size
+#: of the state as sent plus what calls changed), and how many objects';
+#: past either, both sides drop it all and start again.
+KEPT_BYTES: Final = 64 * 1024 * 1024
+KEPT_OBJECTS: Final = 16384
+
 # Jobs: the first three get an answer; the notices do not.
-_INVOKE, _ADMIT, _LOAD, _RELEASE, _SWEEP = range(5)
+_INVOKE, _ADMIT, _LOAD, _RELEASE, _SWEEP, _FORGET = range(6)
+_FORGET_MESSAGE: Final = wire.encode((wire.FORGET,))
+
+
+class _Kept:
+    """One object's state as a worker keeps it (see module doc): ``state``
+    is the pool's copy, None while a call of that object is in flight (its
+    answer decides what the worker keeps)."""
+
+    __slots__ = ("key", "state", "size", "holder")
+
+    def __init__(self, key: tuple[str, str]) -> None:
+        self.key = key
+        self.state: dict[str, bytes] | None = None
+        self.size = 0
+        #: The last call of the object sent (its answer decides what the
+        #: worker keeps); None once answered. Busy: nothing to compare with.
+        self.holder: _Job | None = None
 
 
 class _Job:
@@ -107,7 +140,7 @@ class _Job:
 
     __slots__ = (
         "kind", "id", "data", "version", "known", "tenant", "world", "deadline_s",
-        "budget", "task", "cancelled",
+        "budget", "task", "cancelled", "kept", "base", "proc", "full",
     )  # fmt: skip
 
     def __init__(self, kind: int, job_id: int, data: bytes, version: str) -> None:
@@ -122,6 +155,14 @@ class _Job:
         self.budget = 0.0  # seconds it may take once it reaches the worker
         self.task: trio.lowlevel.Task | None = None
         self.cancelled = False
+        # An invocation's kept state (see _Kept): the record it holds in
+        # flight on ``proc``, the state the call runs on there, and the
+        # message with that state in full (only for one that ships none:
+        # sent instead if the job goes to another process).
+        self.kept: _Kept | None = None
+        self.base: dict[str, bytes] | None = None
+        self.proc: _Proc | None = None
+        self.full: Any = None
 
     async def wait(self) -> Any:
         """Park the calling task until :meth:`finish` or :meth:`fail`."""
@@ -174,6 +215,9 @@ class _Proc:
         self.ready = trio.Event()
         self.loaded: set[str] = set()  # versions sent (or admitted) here
         self.warm: set[tuple[str, str]] = set()  # (tenant, version) whose last call returned
+        #: What the worker keeps of each object's state, by (tenant, self_id).
+        self.kept: dict[tuple[str, str], _Kept] = {}
+        self.kept_bytes = 0
         self.calls: dict[int, _Job] = {}  # invocations and admissions, by id
         self.fifo: deque[_Job] = deque()  # everything awaiting an answer, in send order
         self.head_since = 0.0
@@ -246,6 +290,8 @@ class PoolStats:
     crashes: int
     restarts: int
     retired: int  # workers replaced after their CPU budget, not crashes
+    states_shipped: int  # invocations that carried their object's whole state
+    states_kept: int  # invocations that carried none: the worker had it as it was
     versions: int  # admitted versions the driver holds the bytes of
     workers: tuple[WorkerStats, ...]  # the workers that run tenants
     admission: WorkerStats | None  # the worker that admits components (index -1)
@@ -367,6 +413,8 @@ class WorkerPool:
         self._crashes = 0
         self._restarts = 0
         self._retired = 0
+        self._states_shipped = 0
+        self._states_kept = 0
 
     # -- the Runtime protocol ------------------------------------------------------
 
@@ -437,11 +485,23 @@ class WorkerPool:
         if slot is None:
             slot = self._assign(tenant)
         job_id = next(self._ids)
+        if type(state) is not dict:
+            state = dict(state)
+        proc = slot.proc
+        kept: _Kept | None = None
+        if proc is not None:
+            key = (tenant, self_id)
+            kept = proc.kept.get(key)
+            if kept is None or kept.holder is not None or kept.state != state:
+                ship: dict[str, bytes] | None = state
+            else:
+                ship = None  # the worker has it as it is
+        else:
+            ship = state
         try:
             data = wire.encode_invoke(
-                job_id, version, tenant, self_id, str(hook), args,
-                state if type(state) is dict else dict(state), limits, self._max_frame,
-            )  # fmt: skip
+                job_id, version, tenant, self_id, str(hook), args, ship, limits, self._max_frame
+            )
         except wire.FrameTooLarge as exc:
             return Outcome(
                 GuestError(
@@ -455,7 +515,27 @@ class WorkerPool:
         job.tenant = tenant
         job.world = world
         job.deadline_s = limits.deadline_ms / 1000
-        proc = slot.proc
+        if ship is None:
+            self._states_kept += 1
+        else:
+            self._states_shipped += 1
+        if proc is not None:
+            if ship is None:
+                assert kept is not None and kept.state is not None
+                job.base = kept.state
+                job.full = (self_id, str(hook), args, state, limits)
+            else:
+                job.base = dict(state)  # the object's own dict changes when the outcome is applied
+                if kept is None:
+                    if len(proc.kept) >= KEPT_OBJECTS or proc.kept_bytes + len(data) > KEPT_BYTES:
+                        self._forget(slot, proc)
+                    kept = proc.kept[key] = _Kept(key)
+                proc.kept_bytes += len(data) - kept.size
+                kept.size = len(data)
+            kept.state = None
+            kept.holder = job
+            job.kept = kept
+            job.proc = proc
         if (
             proc is not None
             and not slot.gather
@@ -473,6 +553,14 @@ class WorkerPool:
             slot.submit(job)
         outcome: Outcome = await job.wait()
         return outcome
+
+    def _forget(self, slot: _Slot, proc: _Proc) -> None:
+        """Drop every object's state ``proc``'s worker keeps, on both sides,
+        in order: calls encoded before this see the old record, later ones
+        an empty one."""
+        proc.kept = {}
+        proc.kept_bytes = 0
+        slot.submit(_Job(_FORGET, 0, _FORGET_MESSAGE, ""))
 
     def release(self, version: str) -> None:
         """Give back one admission; the last one makes every worker forget the version."""
@@ -499,6 +587,10 @@ class WorkerPool:
         memory a burst took goes back to the system (fire and forget)."""
         data = wire.encode((wire.SWEEP, float(idle_seconds)))
         for slot in self._slots:
+            proc = slot.proc
+            if proc is not None:  # the worker drops the states it keeps too
+                proc.kept = {}
+                proc.kept_bytes = 0
             slot.submit(_Job(_SWEEP, 0, data, ""))
 
     # -- running ---------------------------------------------------------------------
@@ -568,6 +660,8 @@ class WorkerPool:
             crashes=self._crashes,
             restarts=self._restarts,
             retired=self._retired,
+            states_shipped=self._states_shipped,
+            states_kept=self._states_kept,
             versions=len(self._versions),
             workers=tuple(one(s) for s in self._slots),
             admission=one(self._admitter) if self._admitter is not None else None,
@@ -729,10 +823,17 @@ class WorkerPool:
         fifo = proc.fifo
         out: list[bytes] = []
         for job in jobs:
-            if job.cancelled:
-                continue
             kind = job.kind
+            if job.cancelled:
+                if kind == _INVOKE:
+                    self._unkeep(job)  # never sent: what the worker keeps is unknown here
+                continue
             if kind == _INVOKE:
+                if job.proc is not proc and job.proc is not None:
+                    # Encoded for a process that died before it went out:
+                    # this one keeps nothing of that one's.
+                    if not self._reencode(job):
+                        continue
                 version = job.version
                 if version not in proc.loaded:
                     assert job.known is not None
@@ -776,6 +877,44 @@ class WorkerPool:
             chunk.append(data)
             size += len(data)
         self._write_frame(proc, chunk)
+
+    def _unkeep(self, job: _Job) -> None:
+        """Forget what ``job``'s process keeps of its object (an answer that
+        cannot be trusted to say): the next call ships the state."""
+        kept, proc = job.kept, job.proc
+        job.kept = job.base = job.full = None
+        if kept is None or proc is None or kept.holder is not job:
+            return
+        if proc.kept.get(kept.key) is kept:
+            del proc.kept[kept.key]
+            proc.kept_bytes -= kept.size
+
+    def _reencode(self, job: _Job) -> bool:
+        """``job`` with its object's state in full (it goes to a new worker
+        process); False if that cannot be sent (the job is answered)."""
+        full = job.full
+        self._unkeep(job)
+        job.proc = None
+        if full is None:
+            return True  # it ships the state already
+        self._states_kept -= 1
+        self._states_shipped += 1
+        self_id, hook, args, state, limits = full
+        try:
+            job.data = wire.encode_invoke(
+                job.id, job.version, job.tenant, self_id, hook, args, state, limits,
+                self._max_frame,
+            )  # fmt: skip
+        except (wire.FrameTooLarge, TypeError, ValueError) as exc:
+            job.finish(
+                Outcome(
+                    GuestError(
+                        ErrorKind.HOST_ERROR, f"invocation too large for a sandbox worker: {exc}"
+                    )
+                )
+            )
+            return False
+        return True
 
     def _write_frame(self, proc: _Proc, messages: list[bytes]) -> None:
         size = sum(len(m) for m in messages)
@@ -953,6 +1092,25 @@ class WorkerPool:
             # sent nonsense, the call is still in flight when it is killed.
             outcome = wire.outcome_from_wire(message[2])
             del proc.calls[message[1]]
+            kept = job.kept
+            if kept is not None and kept.holder is job:
+                # What the worker keeps now: the state it ran on, with the
+                # changes if the call succeeded (the worker did the same).
+                kept.holder = None
+                base = job.base
+                assert base is not None
+                if outcome.error is None and proc.kept.get(kept.key) is kept:
+                    grown = 0
+                    for name, value in outcome.state_changes.items():
+                        if value is None:
+                            base.pop(name, None)
+                        else:
+                            base[name] = value
+                            grown += len(value)
+                    kept.size += grown
+                    proc.kept_bytes += grown
+                kept.state = base
+            job.kept = job.base = job.full = None
             slot.answered += 1
             self._answered(slot, proc, job)
             key = (job.tenant, job.version)
@@ -1051,6 +1209,7 @@ class WorkerPool:
             return
         self._answered(slot, proc, job)
         if job.kind == _INVOKE:
+            self._unkeep(job)
             job.finish(Outcome(GuestError(ErrorKind.HOST_ERROR, f"{slot.name}: {text}")))
         else:
             job.fail(AdmissionError(f"{slot.name}: {text}"))

@@ -172,6 +172,9 @@ class Worker:
         self.out_since = 0.0  # when the oldest answer in ``out`` was ready
         #: How long the last call of each (tenant, version) ran, in seconds.
         self.last_run: dict[tuple[str, str], float] = {}
+        #: Each object's state as of its last call here, by (tenant, self_id):
+        #: an INVOKE whose state is null uses it (see :mod:`sandbox.wire`).
+        self.states: dict[tuple[str, str], dict[str, bytes]] = {}
         self.versions: set[str] = set()  # admitted here, one admission each
         self.load_errors: dict[str, str] = {}
         self.gone: str | None = None  # why the channel broke, once it has
@@ -183,6 +186,7 @@ class Worker:
             wire.ADMIT: self._admit,
             wire.RELEASE: self._release,
             wire.SWEEP: self._sweep,
+            wire.FORGET: self._forget,
         }
 
     # -- channel ----------------------------------------------------------------
@@ -196,13 +200,16 @@ class Worker:
             data = wire.encode([wire.ERROR, message[1], f"answer too large: {exc}"])
         self._queue(data)
 
-    def send_outcome(self, call_id: int, outcome: Outcome) -> None:
-        """The OUTCOME of call ``call_id`` (encoded with less building than :meth:`send`)."""
+    def send_outcome(self, call_id: int, outcome: Outcome) -> bool:
+        """The OUTCOME of call ``call_id`` (encoded with less building than
+        :meth:`send`); False if it could only be an ERROR (too large)."""
         try:
             data = wire.encode_outcome(call_id, outcome, self.max_frame)
         except wire.FrameTooLarge as exc:
-            data = wire.encode([wire.ERROR, call_id, f"answer too large: {exc}"])
+            self._queue(wire.encode([wire.ERROR, call_id, f"answer too large: {exc}"]))
+            return False
         self._queue(data)
+        return True
 
     def _queue(self, data: bytes) -> None:
         if self.out and self.out_bytes + len(data) + 2 > self.max_frame:
@@ -327,6 +334,15 @@ class Worker:
 
     def _invoke(self, message: list[Any]) -> None:
         _, call_id, version, tenant, self_id, hook, args, state, limits = message
+        key = (tenant, self_id)
+        if state is None:
+            state = self.states.get(key)
+            if state is None:  # the driver's bookkeeping says it is here: a bug
+                raise LookupError(f"no state kept for {self_id} of {tenant}")
+        elif type(state) is dict:
+            self.states[key] = state  # kept as it came, whatever the call does
+        else:
+            raise TypeError(f"an object's state is a map, not {type(state).__name__}")
         failed = self.load_errors.get(version)
         started = time.perf_counter()
         if failed is not None:
@@ -353,10 +369,18 @@ class Worker:
             # The guest's world query failed because the channel broke; its
             # outcome says so, but nobody is left to read it.
             raise ChannelGone(self.gone)
-        key = (tenant, version)
-        if key in self.last_run or len(self.last_run) < 4096:
-            self.last_run[key] = time.perf_counter() - started
-        self.send_outcome(call_id, outcome)
+        run = (tenant, version)
+        if run in self.last_run or len(self.last_run) < 4096:
+            self.last_run[run] = time.perf_counter() - started
+        if self.send_outcome(call_id, outcome) and outcome.error is None:
+            # The driver applies the changes (unless its own checks refuse
+            # them: then it ships the state again next time); a failed call
+            # leaves the state kept as it was.
+            for name, value in outcome.state_changes.items():
+                if value is None:
+                    state.pop(name, None)
+                else:
+                    state[name] = value
 
     def _load(self, message: list[Any]) -> None:
         _, version, code = message
@@ -411,8 +435,12 @@ class Worker:
             self.versions.discard(version)
             self.sandbox.release(version)
 
+    def _forget(self, message: list[Any]) -> None:
+        self.states.clear()
+
     def _sweep(self, message: list[Any]) -> None:
         _, idle_seconds = message
+        self.states.clear()
         if self.sandbox.sweep(float(idle_seconds)):
             _trim_heap()
         self.send((wire.MEMORY, self.sandbox.memory_by_tenant()))

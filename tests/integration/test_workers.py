@@ -475,6 +475,99 @@ async def test_a_worker_killed_mid_call_costs_that_call_and_comes_back(pool, gue
     assert f"(pid {pid}) was killed by SIGKILL" in logged and "1 call(s) lost" in logged
 
 
+async def test_state_kept_in_the_worker_is_always_the_drivers(pool, guest_components):
+    """A worker keeps each object's state between calls, so a call whose
+    object's state is as the worker has it ships none; but every call still
+    runs on the driver's state: a change the driver made between two calls
+    is seen by the second, a failed call or an outcome the driver did not
+    apply leaves nothing behind in the worker, and a replaced worker (or a
+    sweep) starts cold."""
+    with trio.fail_after(60):
+        version = await pool.admit(code(guest_components, "import_probe"))
+    state = {"hp": cbor2.dumps(7)}
+    counts: list[tuple[int, int]] = []
+
+    async def call(*steps: str, apply: bool = True) -> Outcome:
+        before = pool.stats()
+        hook, args = probe(*steps)
+        with trio.fail_after(60):
+            outcome = await pool.invoke(version, SELF, hook, args, state, ROOMY, TestWorld(), tenant="kept")
+        after = pool.stats()
+        counts.append((after.states_shipped - before.states_shipped, after.states_kept - before.states_kept))
+        if apply and outcome.ok:  # as the tenant applies an outcome
+            for key, value in outcome.state_changes.items():
+                if value is None:
+                    state.pop(key, None)
+                else:
+                    state[key] = value
+        return outcome
+
+    async def hp() -> int:
+        outcome = await call(f"state-get {hexs('hp')}")
+        assert outcome.ok, outcome.error
+        value: int = cbor2.loads(cbor2.loads(outcome.state_changes["out"])[-1])
+        return value
+
+    shipped, kept = (1, 0), (0, 1)
+    assert await hp() == 7 and counts[-1] == shipped  # first call: the worker has nothing
+    assert await hp() == 7 and counts[-1] == kept  # as the worker left it
+    state["hp"] = cbor2.dumps(9)  # the driver changes it between two calls
+    assert await hp() == 9 and counts[-1] == shipped
+    assert await hp() == 9 and counts[-1] == kept
+
+    failed = await call(f"state-set {hexs('hp')} {hexs(cbor2.dumps(8))}", f"environment {hexs(BROKEN)}")
+    assert failed.error is not None and failed.error.kind is ErrorKind.HOST_ERROR and counts[-1] == kept
+    assert await hp() == 9 and counts[-1] == kept  # the failed call changed nothing there
+
+    refused = await call(f"state-set {hexs('hp')} {hexs(cbor2.dumps(5))}", apply=False)
+    assert refused.ok and counts[-1] == kept  # it succeeded there, but the driver applied nothing
+    assert await hp() == 9 and counts[-1] == shipped
+    deleted = await call(f"state-delete {hexs('hp')}")
+    assert deleted.ok and "hp" not in state and counts[-1] == kept
+    await call(f"state-get {hexs('hp')}")
+    assert cbor2.loads(state["out"])[-1] is None and counts[-1] == kept  # deleted there too
+    state["hp"] = cbor2.dumps(3)
+    assert await hp() == 3 and counts[-1] == shipped
+
+    pool.sweep(3600)  # keeps the instance, drops the kept states
+    assert await hp() == 3 and counts[-1] == shipped
+    assert await hp() == 3 and counts[-1] == kept
+
+    pid = pool.pid_of("kept")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    with trio.fail_after(60):
+        while pool.pid_of("kept") in (None, pid):
+            await trio.sleep(0.01)
+    assert await hp() == 3 and counts[-1] == shipped  # a new worker starts cold
+    assert await hp() == 3 and counts[-1] == kept
+
+
+async def test_state_kept_is_dropped_past_its_bound(pool, guest_components, monkeypatch):
+    """Past the bound on objects kept, both sides drop every kept state and
+    start again; calls keep seeing the driver's state."""
+    monkeypatch.setattr("driver.runtimes.workers.KEPT_OBJECTS", 3)
+    with trio.fail_after(60):
+        version = await pool.admit(code(guest_components, "counter"))
+    states = {f"/obj/counter#{n}": {"count": cbor2.dumps(n * 100)} for n in range(5)}
+    before = pool.stats()
+    with trio.fail_after(60):
+        for _ in range(3):
+            for obj, state in states.items():
+                outcome = await pool.invoke(version, obj, "on-command", (ACTOR, "push", ""), state, ROOMY,
+                                            TestWorld(), tenant="bounded")  # fmt: skip
+                assert outcome.ok, outcome.error
+                state.update(outcome.state_changes)
+    assert {obj: cbor2.loads(s["count"]) for obj, s in states.items()} == {
+        f"/obj/counter#{n}": n * 100 + 3 for n in range(5)
+    }
+    after = pool.stats()
+    # Three objects fit: each round, the fourth and fifth drop them all, so
+    # some calls ship their state again that would have found it kept.
+    shipped, kept = after.states_shipped - before.states_shipped, after.states_kept - before.states_kept
+    assert shipped + kept == 15 and shipped > 5, (shipped, kept)
+
+
 async def test_a_worker_that_hangs_is_killed_after_the_grace(pool, guest_components):
     """The engine's own deadline stops a spinning guest in the worker as it
     would in-process; a worker that stops answering at all (here: stopped
