@@ -526,12 +526,17 @@ class WorkerPool:
                 job.full = (self_id, str(hook), args, state, limits)
             else:
                 job.base = dict(state)  # the object's own dict changes when the outcome is applied
-                if kept is None:
-                    if len(proc.kept) >= KEPT_OBJECTS or proc.kept_bytes + len(data) > KEPT_BYTES:
+                size = len(data)
+                if kept is not None:
+                    if proc.kept_bytes - kept.size + size > KEPT_BYTES:
                         self._forget(slot, proc)
+                        kept = None
+                elif len(proc.kept) >= KEPT_OBJECTS or proc.kept_bytes + size > KEPT_BYTES:
+                    self._forget(slot, proc)
+                if kept is None:
                     kept = proc.kept[key] = _Kept(key)
-                proc.kept_bytes += len(data) - kept.size
-                kept.size = len(data)
+                proc.kept_bytes += size - kept.size
+                kept.size = size
             kept.state = None
             kept.holder = job
             job.kept = kept

@@ -543,10 +543,12 @@ async def test_state_kept_in_the_worker_is_always_the_drivers(pool, guest_compon
     assert await hp() == 3 and counts[-1] == kept
 
 
-async def test_state_kept_is_dropped_past_its_bound(pool, guest_components, monkeypatch):
-    """Past the bound on objects kept, both sides drop every kept state and
-    start again; calls keep seeing the driver's state."""
-    monkeypatch.setattr("driver.runtimes.workers.KEPT_OBJECTS", 3)
+@pytest.mark.parametrize("bound", ["KEPT_OBJECTS", "KEPT_BYTES"])
+async def test_state_kept_is_dropped_past_its_bound(bound, pool, guest_components, monkeypatch):
+    """Past the bound on objects (or bytes) kept, both sides drop every kept
+    state and start again; calls keep seeing the driver's state."""
+    # Three objects fit (an INVOKE of one of these ships about 180 bytes).
+    monkeypatch.setattr(f"driver.runtimes.workers.{bound}", 3 if bound == "KEPT_OBJECTS" else 3 * 200)
     with trio.fail_after(60):
         version = await pool.admit(code(guest_components, "counter"))
     states = {f"/obj/counter#{n}": {"count": cbor2.dumps(n * 100)} for n in range(5)}
