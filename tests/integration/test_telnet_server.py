@@ -320,6 +320,92 @@ async def test_an_idle_mccp2_stream_is_ended_and_restarted(nursery: trio.Nursery
             plain += again.decompress(await client.stream.receive_some(65536))
 
 
+# ---------------------------------------------------------------- one write per turn
+
+
+class RelayGateway(EchoGateway):
+    """Every line is told to every session from a task of its own, some
+    checkpoints later (as the driver runs a command in a tenant's turn):
+    ``slow ...`` lines later than the others."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        super().__init__()
+        self.nursery = nursery
+
+    def connect(self, session: Session) -> EchoHandler:
+        super().connect(session)  # the greeting
+        return RelayHandler(self, session)
+
+    async def relay(self, text: str) -> None:
+        for _ in range(8 if text.startswith("slow") else 1):
+            await trio.sleep(0)
+        for session in self.sessions:
+            session.send_text(f"heard: {text}\n")
+
+
+class RelayHandler(EchoHandler):
+    def __init__(self, gateway: RelayGateway, session: Session) -> None:
+        super().__init__(gateway, session)
+        self.relay_gateway = gateway
+
+    def on_line(self, text: str) -> None:
+        self.gateway.lines.append(text)
+        self.relay_gateway.nursery.start_soon(self.relay_gateway.relay, text)
+
+
+async def _relay_clients(port: int, count: int) -> list[tuple[socket.socket, RawClient]]:
+    """Clients whose lines the test can send without a checkpoint."""
+    clients = []
+    for _ in range(count):
+        plain = socket.create_connection(("127.0.0.1", port))
+        client = RawClient(trio.SocketStream(trio.socket.from_stdlib_socket(plain)))
+        await client.read_until(b"> " + iac(GA))
+        clients.append((plain, client))
+    return clients
+
+
+async def test_turns_ready_together_share_each_sessions_write(nursery: trio.Nursery) -> None:
+    """Two lines arrive together; what they make the server say is ready at
+    different times (one several checkpoints after the other). Each
+    session gets it in one write: the flusher waits until nothing else can
+    run. It waits for nothing more: with a coalescing limit of a minute,
+    everything still arrives at once."""
+    gateway = RelayGateway(nursery)
+    config = TelnetConfig(coalesce_seconds=60.0)
+    port = await nursery.start(partial(serve_telnet, gateway, "127.0.0.1", 0, config=config))
+    (a_sock, a), (b_sock, b), (_, watcher) = await _relay_clients(port, 3)
+    sessions = [s for s in gateway.sessions if isinstance(s, TelnetSession)]
+    flushes_before = [s._flushes for s in sessions]
+    started = time.monotonic()
+    a_sock.send(b"fast one\r\n")  # no checkpoint between the two
+    b_sock.send(b"slow two\r\n")
+    for client in (a, b, watcher):
+        seen = await client.read_until(b"heard: slow two\r\n")
+        assert b"heard: fast one\r\n" in seen
+    assert time.monotonic() - started < 30
+    assert [s._flushes - n for s, n in zip(sessions, flushes_before, strict=True)] == [1, 1, 1]
+    a_sock.close()
+    b_sock.close()
+
+
+async def test_without_coalescing_each_turn_is_written_when_it_ends(
+    nursery: trio.Nursery,
+) -> None:
+    gateway = RelayGateway(nursery)
+    config = TelnetConfig(coalesce_seconds=0)
+    port = await nursery.start(partial(serve_telnet, gateway, "127.0.0.1", 0, config=config))
+    (a_sock, a), (b_sock, _), (_, watcher) = await _relay_clients(port, 3)
+    session = gateway.sessions[2]
+    assert isinstance(session, TelnetSession)
+    before = session._flushes
+    a_sock.send(b"fast one\r\n")
+    b_sock.send(b"slow two\r\n")
+    await watcher.read_until(b"heard: slow two\r\n")
+    assert session._flushes - before == 2
+    a_sock.close()
+    b_sock.close()
+
+
 async def test_set_echo_claims_and_returns_the_echo(nursery: trio.Nursery) -> None:
     _, port = await start_server(nursery)
     client = await RawClient.connect(port)
