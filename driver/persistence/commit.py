@@ -186,12 +186,15 @@ class Persistence:
             if logs:
                 await trio.to_thread.run_sync(self._write_logs, logs, limiter=limiter)
             outboxes, self.held = self.held, []
-            if not batch and not self._alive_due and self.failed is None:
+            if not batch and self.failed is None:
                 # These events changed nothing, and everything before them
                 # is durable (commits run one at a time, in order): what they
-                # said can go out without waiting for a disk write.
+                # said can go out without waiting for a disk write, also
+                # when the wall clock is due to be saved (it goes alone).
                 _release(outboxes)
-                continue
+                if not self._alive_due:
+                    continue
+                outboxes = []
             self._alive_due = False
             batch.alive_wall_ms = wall_ms()
             if self.failed is not None:

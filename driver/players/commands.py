@@ -147,14 +147,16 @@ class Commands:
 
     async def _offer(self, tenant: Tenant, player: MudObject, verb: str, args: str) -> bool:
         """Offer the line to nearby objects; True if one handled it."""
-        candidates: list[MudObject] = list(player.contents or ())
+        # Players (a blueprint of None; the player among them) are not
+        # offered anything: left out as the list is made, since a crowded
+        # room is mostly players and this runs for every command.
+        candidates = [o for o in player.contents or () if o.blueprint is not None]
         room = player.env
         if room is not None:
-            candidates.append(room)
-            candidates.extend(o for o in room.contents or () if o is not player)
+            if room.blueprint is not None:
+                candidates.append(room)
+            candidates += [o for o in room.contents or () if o.blueprint is not None]
         for obj in candidates:
-            if obj.is_player or obj.blueprint is None:
-                continue
             verbs = obj.verbs() if _up_to_date(tenant, obj) else None
             if verbs is not None and verb not in verbs:
                 continue

@@ -175,6 +175,34 @@ async def test_output_of_a_changeless_event_waits_only_for_earlier_changes(backe
         persistence.store.close()
 
 
+async def test_output_of_a_changeless_event_does_not_wait_for_the_clocks_write(
+    backend, basic_build, tmp_path
+):
+    """The wall clock is saved once a second: a changeless command that ends
+    when it is due is answered at once, and the clock is written alone."""
+    realm, persistence = await open_realm(config(tmp_path / "var", basic_build), backend)
+    persistence.alive_every = 3600  # the test says when the clock is due
+
+    async def body(port: int) -> None:
+        ann = await create_ann(port)
+        await settle(realm, persistence)
+        gate = hold_commits(persistence)
+        commits = persistence.commits
+        persistence._alive_due = True
+        await ann.command("say right away", "You say: right away", timeout=2)
+        assert persistence.commits == commits  # the clock's commit is still at the gate
+        gate.set()
+        with trio.fail_after(10):
+            while persistence.commits == commits:
+                await trio.sleep(0.02)
+        await ann.close()
+
+    try:
+        await run_server(realm, persistence, body)
+    finally:
+        persistence.store.close()
+
+
 async def test_full_disk_pauses_the_world_and_loses_nothing(backend, basic_build, tmp_path):
     """The store refuses commits (as SQLite does when the disk is full): the
     world pauses, says why, keeps what it could not write, and carries on
