@@ -39,6 +39,7 @@ import tempfile
 from pathlib import Path
 
 from sandbox import pysource
+from sandbox.build.digest import tree_digest
 from sandbox.protocol import CompileError
 
 #: The world every blueprint targets (see wit/realm.wit).
@@ -125,22 +126,6 @@ RUNTIME_WORLD = "python-runtime"
 RUNTIME_FORMAT = "jitrealm-python-runtime/1"
 
 
-def _tree_digest(root: Path, suffixes: tuple[str, ...] | None = None) -> str:
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in sorted(os.walk(root, followlinks=True)):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in (
-            "__pycache__", "wit_world"))  # fmt: skip
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if name.startswith(".") or name.endswith(".pyc"):
-                continue
-            if suffixes is not None and path.suffix not in suffixes:
-                continue
-            h.update(path.relative_to(root).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
-
-
 def runtime_key(*, lib_dir: Path, wit_dir: Path) -> str:
     """What the runtime built from ``lib_dir`` depends on, hashed: the SDK
     (the runtime's own source is in it), the WIT and componentize-py."""
@@ -148,7 +133,12 @@ def runtime_key(*, lib_dir: Path, wit_dir: Path) -> str:
         tool = importlib.metadata.version("componentize-py")
     except importlib.metadata.PackageNotFoundError:
         tool = "absent"
-    parts = [RUNTIME_FORMAT, tool, _tree_digest(lib_dir), _tree_digest(wit_dir, (".wit",))]
+    skip = ("__pycache__", "wit_world")  # caches, and the bindings componentize-py generates
+    parts = [
+        RUNTIME_FORMAT, tool,
+        tree_digest(lib_dir, skip_dirs=skip, follow_links=True),
+        tree_digest(wit_dir, (".wit",), skip_dirs=skip, follow_links=True),
+    ]  # fmt: skip
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 

@@ -47,6 +47,7 @@ from typing import TextIO
 
 from sandbox.build import lint, toolchain
 from sandbox.build import manifest as build_manifest
+from sandbox.build.digest import tree_digest
 from sandbox.build.manifest import Entry
 from sandbox.priority import yield_to_driver
 from sandbox.protocol import CompileError
@@ -158,25 +159,6 @@ def _relpath(world_dir: Path, path: Path) -> str | None:
 # --------------------------------------------------------------------------
 
 
-def _tree_digest(root: Path, suffixes: Sequence[str] | None = None) -> str:
-    """A hash of every file under ``root`` (names and contents), ignoring
-    caches and hidden files. Empty string for a missing directory."""
-    if not root.is_dir():
-        return ""
-    h = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__pycache__")
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if name.startswith(".") or name.endswith(".pyc"):
-                continue
-            if suffixes is not None and path.suffix not in suffixes:
-                continue
-            h.update(path.relative_to(root).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()
-
-
 class BuildInputs:
     """What every blueprint of one language compiles against, hashed once
     per build: the SDK directory, the WIT, the toolchain fingerprint."""
@@ -184,7 +166,7 @@ class BuildInputs:
     def __init__(self, world_dir: Path, wit_dir: Path) -> None:
         self.world_dir = world_dir
         self.wit_dir = wit_dir
-        self._wit = _tree_digest(wit_dir, (".wit",))
+        self._wit = tree_digest(wit_dir, (".wit",))
         self._shared: dict[str, str] = {}
 
     def _shared_for(self, language: str) -> str:
@@ -193,7 +175,7 @@ class BuildInputs:
             parts = [
                 BUILD_FORMAT,
                 language,
-                _tree_digest(self.world_dir / sdk) if sdk else "",
+                tree_digest(self.world_dir / sdk) if sdk else "",
                 self._wit if language != "json" else "",
                 {"c": toolchain.c_fingerprint, "python": toolchain.python_fingerprint}.get(
                     language, lambda: ""
