@@ -112,8 +112,15 @@ def cmd_run(argv: Sequence[str]) -> int:
                 status = 2
                 nursery.cancel_scope.cancel()
                 return
+            # The first start's secrets: the wizard `admin`, and the API's root token.
+            root: str | None = None
             try:
                 password = ensure_admin(worlds.default.accounts, os.environ)
+                if ns.admin is not None:
+                    from driver.admin.tokens import ensure_root_token
+
+                    assert worlds.store is not None
+                    root = ensure_root_token(worlds.store, os.environ)
             except (ValueError, StoreError) as exc:
                 print(f"jitrealm: {exc}", file=sys.stderr)
                 status = 2
@@ -122,20 +129,8 @@ def cmd_run(argv: Sequence[str]) -> int:
                 return
             if password:
                 print(f"Created wizard account 'admin' with password: {password}  (shown once)", flush=True)
-            if ns.admin is not None:
-                from driver.admin.tokens import ensure_root_token
-
-                try:
-                    assert worlds.store is not None
-                    root = ensure_root_token(worlds.store, os.environ)
-                except (ValueError, StoreError) as exc:
-                    print(f"jitrealm: {exc}", file=sys.stderr)
-                    status = 2
-                    persistence.store.close()
-                    nursery.cancel_scope.cancel()
-                    return
-                if root:
-                    print(f"Created the admin API's root token: {root}  (shown once)", flush=True)
+            if root:
+                print(f"Created the admin API's root token: {root}  (shown once)", flush=True)
             # `shutdown` typed by an admin in game stops the server as SIGTERM does.
             stop_requested = trio.Event()
             worlds.set_shutdown(stop_requested.set)
