@@ -33,6 +33,8 @@ from pathlib import Path
 
 import cbor2
 
+from sandbox import leb128
+
 #: The custom section that marks a Python source version.
 SECTION = "jitrealm-python"
 FORMAT = 1
@@ -52,37 +54,19 @@ class NotPythonSource(ValueError):
     """Bytes that claim to be a Python source version but are malformed."""
 
 
-def _leb(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _read_leb(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if at >= len(data) or shift > 35:
-            raise NotPythonSource("truncated LEB128 number")
-        byte = data[at]
-        at += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, at
+    try:
+        return leb128.decode(data, at)
+    except ValueError as exc:
+        raise NotPythonSource(str(exc)) from None
 
 
 def encode(source: str, file: str, runtime: str) -> bytes:
     """The version bytes of ``source`` for the runtime whose hash is ``runtime``."""
     payload = cbor2.dumps({"format": FORMAT, "runtime": runtime, "file": file, "source": source})
     name = SECTION.encode()
-    body = _leb(len(name)) + name + payload
-    return _HEADER + b"\0" + _leb(len(body)) + body
+    body = leb128.encode(len(name)) + name + payload
+    return _HEADER + b"\0" + leb128.encode(len(body)) + body
 
 
 def is_python_source(data: bytes) -> bool:

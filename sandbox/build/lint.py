@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from sandbox.protocol import HOOKS
+from sandbox import leb128
 
 #: The custom section a build adds to a component: ``{"hooks": [...]}``.
 SECTION = "jitrealm-hooks"
@@ -185,29 +186,6 @@ def lint(text: str, file: str, language: str) -> Report | None:
 # -- the hooks section ----------------------------------------------------------------------
 
 
-def _leb128(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _read_leb128(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 35:
-            raise ValueError("bad LEB128")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
-
-
 def with_hooks(component: bytes, hooks: tuple[str, ...]) -> bytes:
     """``component`` with a :data:`SECTION` custom section recording
     ``hooks`` (unchanged if it is not a component)."""
@@ -215,11 +193,11 @@ def with_hooks(component: bytes, hooks: tuple[str, ...]) -> bytes:
         return component
     name = SECTION.encode()
     body = (
-        _leb128(len(name))
+        leb128.encode(len(name))
         + name
         + json.dumps({"hooks": list(hooks)}, separators=(",", ":")).encode()
     )
-    return component + b"\x00" + _leb128(len(body)) + body
+    return component + b"\x00" + leb128.encode(len(body)) + body
 
 
 def read_hooks(component: bytes) -> list[str] | None:
@@ -231,10 +209,10 @@ def read_hooks(component: bytes) -> list[str] | None:
     try:
         while pos < len(component):
             section = component[pos]
-            size, start = _read_leb128(component, pos + 1)
+            size, start = leb128.decode(component, pos + 1)
             end = start + size
             if section == 0:
-                length, at = _read_leb128(component, start)
+                length, at = leb128.decode(component, start)
                 if component[at : at + length] == SECTION.encode():
                     data = json.loads(component[at + length : end])
                     hooks = data.get("hooks") if isinstance(data, dict) else None
