@@ -31,13 +31,12 @@ whose key matches and whose output file exists is skipped.
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 
