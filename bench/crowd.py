@@ -60,8 +60,8 @@ Phases and keys:
   right after the logins; the sessions then stay idle for
   ``idle_for_seconds`` (longer than the server's MCCP2 rest period, after
   which an idle stream is ended and its zlib state freed) and
-  ``rss_mb_per_1000_idle_sessions`` is the growth for all 1,000 (half of each
-  kind) as they stay idle; ``rss_kb_per_idle_session`` gives it per session,
+  ``rss_mb_per_1000_sessions_after_idling`` is the growth for all 1,000 (half of each
+  kind) as they stay idle; ``rss_kb_per_session_after_idling`` gives it per session,
   by kind.
 
 Each timed phase has a warm-up at the same load before its window; only
@@ -696,8 +696,8 @@ def memory_phase(ns: argparse.Namespace, log: Any, result: dict[str, Any]) -> No
         "idle_rss_mb": round(idle / 1024, 1),
         "idle_sessions": total,
         "rss_mb_with_idle_sessions": round(after_all / 1024, 1),
-        "rss_mb_per_1000_idle_sessions": round((after_all - idle) / 1024 / total * 1000, 2) if total else None,
-        "rss_kb_per_idle_session": {
+        "rss_mb_per_1000_sessions_after_idling": round((after_all - idle) / 1024 / total * 1000, 2) if total else None,
+        "rss_kb_per_session_after_idling": {
             "mixed": round((after_all - idle) / total, 2) if total else None,
             "refusing": round((after_first - idle) / first_n, 2) if first_n else None,
             "negotiating": round((after_all - after_first) / second_n, 2) if second_n else None,
@@ -745,7 +745,7 @@ def main_run(ns: argparse.Namespace) -> dict[str, Any]:
     look = result.get("look_room_of_50", {}).get("server_cpu_us_per_look")
     line = result.get("say_room_of_50", {}).get("server_cpu_us_per_delivered_line")
     crowd = result.get("say_room_of_200_at_200_per_s", {})
-    memory = result.get("memory", {}).get("rss_kb_per_idle_session", {}).get("mixed")
+    memory = result.get("memory", {}).get("rss_kb_per_session_after_idling", {}).get("mixed")
     result["goals"] = {
         "look_cpu_le_150_us": look is not None and look <= 150,
         "say_cpu_le_3_us_per_delivered_line": line is not None and line <= 3,
