@@ -34,6 +34,7 @@ from driver.rooms import RoomHost
 from driver.runtimes import Runtime, RuntimeKind
 from driver.runtimes.declarative import DeclarativeRuntime
 from driver.store.accounts import AccountStore, MemoryAccountStore
+from driver.store.records import Snapshot
 from driver.store.sqlite import SqliteStore
 from driver.tenancy.errors import NoSuchBlueprint, NotBuilt, WorldError
 from driver.tenancy.loop import Loop
@@ -260,6 +261,15 @@ def read_world_settings(world_dir: Path) -> WorldSettings:
     return settings
 
 
+async def restore_realm(realm: Realm, snapshot: Snapshot) -> None:
+    """Put back what ``snapshot`` holds of ``realm``'s tenant. Bodies the
+    restart put back in rooms are link-dead until their players return (and
+    stowed after the usual grace if they do not)."""
+    for problem in await restore(realm.tenant, snapshot):
+        log.warning("restore %s: %s", realm.name, problem)
+    realm.players.restore_bodies()
+
+
 async def open_realm(config: RealmConfig, runtime: Runtime | None = None) -> tuple[Realm, Persistence]:
     """Open the store under ``config.data_dir``, restore the world it holds,
     then build and publish the world's sources on top (the build decides
@@ -273,11 +283,7 @@ async def open_realm(config: RealmConfig, runtime: Runtime | None = None) -> tup
         snapshot = store.load()
         realm = Realm(config, runtime=runtime, accounts=store)
         persistence = Persistence(store, realm.loop)
-        for problem in await restore(realm.tenant, snapshot):
-            log.warning("restore: %s", problem)
-        # Bodies the restart put back in rooms are link-dead until their
-        # players return (and stowed after the usual grace if they do not).
-        realm.players.restore_bodies()
+        await restore_realm(realm, snapshot)
         realm.tenant.committer = persistence
         for err in await realm.build():
             print(f"build error: {err}", file=sys.stderr)

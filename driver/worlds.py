@@ -31,16 +31,14 @@ from typing import Any
 import trio
 
 from driver import oplog
-from driver.app import Realm, RealmConfig, read_world_settings
+from driver.app import Realm, RealmConfig, read_world_settings, restore_realm
 from driver.net import ansi
 from driver.net.admission import Admission
 from driver.net.session import Session, SessionHandler
 from driver.net.telnet_server import TelnetConfig, serve_telnet
 from driver.persistence.commit import Persistence
-from driver.persistence.restore import restore
 from driver.runtimes import Runtime
 from driver.store.accounts import AccountNotFound, AccountStore, MemoryAccountStore
-from driver.store.records import Snapshot
 from driver.store.sqlite import SqliteStore
 from driver.tenancy import quotas as quota_names
 from driver.tenancy import recovery
@@ -406,7 +404,12 @@ class Worlds:
         return self.get(name).tenant.error_infos(limit)
 
     def logs(
-        self, name: str, limit: int = 100, *, blueprint: str | None = None, level: str | None = None,
+        self,
+        name: str,
+        limit: int = 100,
+        *,
+        blueprint: str | None = None,
+        level: str | None = None,
         since: float | None = None,
     ) -> list[LogLine]:
         return self.get(name).tenant.log_lines(limit, blueprint=blueprint, level=level, since=since)
@@ -567,7 +570,7 @@ async def open_worlds(config: RealmConfig, runtime: Runtime) -> tuple[Worlds, Pe
                 settings.created_at = settings.created_at or time.time()
             realm = worlds._new_realm(name, settings, quota_names.from_flat(row.quotas))
         for realm in worlds.realms.values():
-            await _restore(realm, snapshot)
+            await restore_realm(realm, snapshot)
         default = worlds.realms[config.tenant]
         for err in await default.build():
             print(f"build error: {err}", file=sys.stderr)
@@ -582,9 +585,3 @@ async def open_worlds(config: RealmConfig, runtime: Runtime) -> tuple[Worlds, Pe
         store.close()
         raise
     return worlds, persistence
-
-
-async def _restore(realm: Realm, snapshot: Snapshot) -> None:
-    for problem in await restore(realm.tenant, snapshot):
-        log.warning("restore %s: %s", realm.name, problem)
-    realm.players.restore_bodies()
