@@ -487,6 +487,9 @@ class _Front:
     """A shared-port connection: a world's login screen, and ``world
     <name>`` to move to another world's before logging in."""
 
+    # One per connection on the shared port, for as long as it stays: no __dict__.
+    __slots__ = ("worlds", "session", "inner")
+
     def __init__(self, worlds: Worlds, session: Session) -> None:
         self.worlds = worlds
         self.session = session

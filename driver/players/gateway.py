@@ -417,6 +417,9 @@ class _AddressGates:
 class _Connection:
     """One session's handler: the login screen, then the player's commands."""
 
+    # One per connection, held for as long as the player stays: no __dict__.
+    __slots__ = ("players", "session", "player_id", "address", "login", "closed", "_attempt")
+
     def __init__(self, players: Gateway, session: Session) -> None:
         self.players = players
         self.session = session
@@ -433,7 +436,10 @@ class _Connection:
         # (which the server makes rare), so a flood's closed connections
         # would stay in memory.
         moderation, address = players.moderation, self.address
-        self.login = Login(
+        # The login screen, until the player is in the world: then dropped
+        # (with its held-lines queue and its closure, about a kilobyte that
+        # every idle session would otherwise keep).
+        self.login: Login | None = Login(
             players.accounts, players.throttle, self.address, title=players.settings.title,
             refuse=lambda account: moderation.login_refusal(account, address), **kwargs,
         )  # fmt: skip
@@ -453,12 +459,20 @@ class _Connection:
             self.session.send_text(refusal)
             self.session.close("banned address")
             return
-        self._act(self.login.start())
+        self._act(self._login().start())
+
+    def _login(self) -> Login:
+        """The login screen, which only a connection not yet logged in has."""
+        login = self.login
+        if login is None:
+            raise RuntimeError("the connection has logged in: there is no login screen")
+        return login
 
     @property
     def at_login(self) -> bool:
         """Still at the login screen, not in the middle of checking a password."""
-        return self.player_id is None and not self.closed and not self.login.busy
+        login = self.login
+        return self.player_id is None and not self.closed and login is not None and not login.busy
 
     def detach(self) -> None:
         """Let go of the session without closing it: it is going to another
@@ -472,10 +486,11 @@ class _Connection:
         if self.player_id is not None:
             self.players.command(self.player_id, text)
         else:
+            login = self._login()
             words = text.split()
-            if len(words) == 3 and words[0].lower() in ("connect", "create") and not self.login.busy:
+            if len(words) == 3 and words[0].lower() in ("connect", "create") and not login.busy:
                 self._attempt = []
-            self._act(self.login.on_line(text))
+            self._act(login.on_line(text))
 
     def on_gmcp(self, package: str, data: Any) -> None:
         """Client GMCP beyond Core.* (which the transport answers): the live rooms'.
@@ -533,11 +548,12 @@ class _Connection:
                     self._attempt = attempt = None
                     session.send_gmcp("Char.Login.Result", {"success": True})
                 self.players.enter(self, action)
+                self.login = None  # done with: see __init__
             elif isinstance(action, Disconnect):
                 self._login_failed()
                 self.closed = True
                 session.close(action.reason)
-        if attempt is not None and self.login.stage is Stage.NAME:
+        if attempt is not None and self.login is not None and self.login.stage is Stage.NAME:
             self._login_failed()  # refused: back at the name prompt
 
     def _login_failed(self) -> None:
@@ -555,26 +571,27 @@ class _Connection:
         limiter = self.players.kdf_limiter
         throttle = self.players.throttle
         address = self.address
+        login = self._login()  # the screen that asked: it waits for the answer
 
         async def work() -> None:
             async with self.players.kdf_gates.hold(address):
                 if isinstance(action, HashPassword):
                     encoded = await trio.to_thread.run_sync(action.compute, limiter=limiter)
                     if not self.closed:
-                        self._act(self.login.password_hashed(encoded))
+                        self._act(login.password_hashed(encoded))
                     return
                 # Attempts decided while this one queued may have locked the
                 # address out: then this guess is not run at all.
                 wait = throttle.address_retry_after(address)
                 if wait > 0:
                     if not self.closed:
-                        self._act(self.login.password_throttled(wait))
+                        self._act(login.password_throttled(wait))
                     return
                 checked = await trio.to_thread.run_sync(action.compute, limiter=limiter)
                 if not checked.ok:
                     oplog.event(oplog.LOGIN_FAILED, self.players.tenant.name,
-                                name=self.login.name, address=address)  # fmt: skip
+                                name=login.name, address=address)  # fmt: skip
                 if not self.closed:
-                    self._act(self.login.password_checked(checked))
+                    self._act(login.password_checked(checked))
 
         nursery.start_soon(work)
