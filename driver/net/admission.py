@@ -506,6 +506,10 @@ async def serve_admitted(
             ticket.release()
             await trio.aclose_forcefully(stream)
 
+    # Trio names a task after its function unless told: one string made for
+    # every connection, and held while it lives, unless it is this one.
+    task_name = f"{run_handler.__module__}.{run_handler.__qualname__}"
+
     async def accept_loop(listener: trio.SocketListener, nursery: trio.Nursery) -> None:
         errors = _AcceptErrors(name, limits)
         async with listener:
@@ -523,7 +527,7 @@ async def serve_admitted(
                     _send_now(stream, refusal(decision.message))
                     await trio.aclose_forcefully(stream)
                     continue
-                nursery.start_soon(run_handler, stream, decision)
+                nursery.start_soon(run_handler, stream, decision, name=task_name)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(admission.reap)

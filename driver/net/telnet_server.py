@@ -40,7 +40,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -460,43 +460,6 @@ class TelnetSession(Session):
 
     # ------------------------------------------------------------ input
 
-    async def _reader(self) -> None:
-        """Read until the session closes (the caller's cancel scope ends it
-        at the idle deadline, or when it is closed).
-
-        Where a socket can be read with ``os.read``, straight from the
-        descriptor: an idle session then waits in this one frame, not in a
-        stream's call chain (each frame of which an idle server holds once
-        per connection)."""
-        fd, size = self._fd, self._config.read_size
-        while self._close_reason is None:
-            try:
-                if fd < 0:
-                    data = bytes(await self._stream.receive_some(size))
-                else:
-                    await trio.lowlevel.wait_readable(fd)
-                    try:
-                        data = os.read(fd, size)
-                    except BlockingIOError:
-                        continue  # woken for nothing
-            except _CONNECTION_ERRORS:
-                self._end("connection lost")
-                return
-            if not data:
-                # The end of input, or of a connection the kernel gave up on
-                # (keepalive, TCP_USER_TIMEOUT), which can read as an end
-                # before the error shows: then the pending error, or a write
-                # that was stuck, says what happened.
-                if self._broken():
-                    self._end("connection lost")
-                    return
-                await self._writer_idle()
-                if self._close_reason is None:
-                    self.close("client closed the connection")
-                return
-            self._received(data)
-            del data
-
     def _broken(self) -> bool:
         """True if the socket has an error pending."""
         try:
@@ -561,46 +524,104 @@ class TelnetSession(Session):
     # ------------------------------------------------------------ lifecycle
 
     async def run(self, gateway: Gateway) -> None:
-        """Serve the connection until it ends; ``handler.on_disconnect`` runs once."""
-        self._protocol.start()  # offers go out first, before any greeting
+        """Serve the connection until it ends; ``handler.on_disconnect`` runs once.
+
+        An idle session holds each frame of the chain it waits in, once per
+        connection: so the wait for input is in this frame, which only the
+        listener's task awaits, and whatever else it calls it does not wait in."""
+        flusher = self._flusher
+        flusher.sessions.add(self)
         try:
-            self._handler = gateway.connect(self)
-        except Exception:
-            log.exception("telnet %s: gateway.connect failed", self.info.peer)
-            self.send_text("Sorry, the server cannot take your connection right now.\n")
-            self.close("gateway error")
-        try:
-            if self._close_reason is None and self._handler is not None:
-                config = self._config
-                self._after_queue()  # the offers and the greeting
-                # The idle deadline is not moved at every line (that costs a
-                # deadline update per command); when it passes, a session
-                # that has typed since just waits again, from its last line.
-                while self._close_reason is None:
-                    with trio.CancelScope(deadline=self._last_line + config.idle_timeout) as scope:
-                        self._scope = scope
-                        await self._reader()
-                    self._scope = None
-                    idle_at = self._last_line + config.idle_timeout
-                    if self._close_reason is None and trio.current_time() >= idle_at:
-                        self.send_text(config.idle_message + "\n")
-                        self.close("idle timeout")
-            await self._finish()
-        finally:
-            # Every way out sets a reason, except the server itself being
-            # cancelled. The handler hears first: closing the
-            # stream is a checkpoint, which raises when we are cancelled.
-            if self._close_reason is None:
-                self._close_reason = "server shutting down"
+            self._protocol.start()  # offers go out first, before any greeting
             try:
-                if self._handler is not None:
-                    self._call("on_disconnect", self._close_reason)
+                self._handler = gateway.connect(self)
+            except Exception:
+                log.exception("telnet %s: gateway.connect failed", self.info.peer)
+                self.send_text("Sorry, the server cannot take your connection right now.\n")
+                self.close("gateway error")
+            try:
+                if self._close_reason is None and self._handler is not None:
+                    config = self._config
+                    fd, size = self._fd, config.read_size
+                    self._after_queue()  # the offers and the greeting
+                    # The idle deadline is not moved at every line (that costs a
+                    # deadline update per command); when it passes, a session
+                    # that has typed since just waits again, from its last line.
+                    while self._close_reason is None:
+                        with trio.CancelScope(
+                            deadline=self._last_line + config.idle_timeout
+                        ) as scope:
+                            self._scope = scope
+                            # Where a socket can be read with ``os.read``, straight
+                            # from the descriptor, not through a stream's call chain.
+                            while self._close_reason is None:
+                                try:
+                                    if fd < 0:
+                                        data = bytes(await self._stream.receive_some(size))
+                                    else:
+                                        await trio.lowlevel.wait_readable(fd)
+                                        try:
+                                            data = os.read(fd, size)
+                                        except BlockingIOError:
+                                            continue  # woken for nothing
+                                except _CONNECTION_ERRORS:
+                                    self._end("connection lost")
+                                    break
+                                if not data:
+                                    await self._input_ended()
+                                    break
+                                self._received(data)
+                                del data  # nothing of a read is held while waiting
+                        self._scope = None
+                        self._idle_check()
+                await self._finish()
             finally:
-                # The handler refers back to this session: drop our side, so
-                # a closed connection is freed at once, not by a full GC
-                # (which serve() makes rare), and a flood leaves no RSS.
-                self._handler = None
-                await trio.aclose_forcefully(self._stream)
+                await self._ended()
+        except Exception:
+            # Never let one connection take the listener down.
+            log.exception("telnet %s: session failed", self.info.peer)
+        finally:
+            flusher.sessions.discard(self)
+        log.info("telnet %s: disconnected (%s)", self.info.peer, self._close_reason)
+
+    async def _input_ended(self) -> None:
+        """The end of input, or of a connection the kernel gave up on
+        (keepalive, TCP_USER_TIMEOUT), which can read as an end before the
+        error shows: then the pending error, or a write that was stuck,
+        says what happened."""
+        if self._broken():
+            self._end("connection lost")
+            return
+        await self._writer_idle()
+        if self._close_reason is None:
+            self.close("client closed the connection")
+
+    def _idle_check(self) -> None:
+        """The reader's deadline passed (or it stopped): close the session if
+        it has typed nothing for the idle timeout."""
+        config = self._config
+        if (
+            self._close_reason is None
+            and trio.current_time() >= self._last_line + config.idle_timeout
+        ):
+            self.send_text(config.idle_message + "\n")
+            self.close("idle timeout")
+
+    async def _ended(self) -> None:
+        """Every way out sets a reason, except the server itself being
+        cancelled. The handler hears first: closing the stream is a
+        checkpoint, which raises when we are cancelled."""
+        if self._close_reason is None:
+            self._close_reason = "server shutting down"
+        try:
+            if self._handler is not None:
+                self._call("on_disconnect", self._close_reason)
+        finally:
+            # The handler refers back to this session: drop our side, so
+            # a closed connection is freed at once, not by a full GC
+            # (which serve() makes rare), and a flood leaves no RSS.
+            self._handler = None
+            await trio.aclose_forcefully(self._stream)
 
 
 def _writable_fd(stream: trio.SocketStream) -> int:
@@ -641,28 +662,22 @@ def _tune_socket(stream: trio.SocketStream, config: TelnetConfig) -> None:
         log.debug("telnet: could not set keepalive options", exc_info=True)
 
 
-async def _serve_connection(
+def _connection(
     stream: trio.SocketStream,
     ticket: Ticket,
     gateway: Gateway,
     config: TelnetConfig,
     mssp: Callable[[], Mapping[str, MsspValue]],
     flusher: _Flusher,
-) -> None:
+) -> Awaitable[None]:
+    """A new connection's session, and what serves it: the session's own
+    coroutine, not one wrapping it (a frame less held per connection)."""
     peer = _peer_name(stream)
     _tune_socket(stream, config)
     session = TelnetSession(stream, peer, config, flusher, mssp)
     ticket.attach(session)  # the gateway reports its login; else it times out
     log.info("telnet %s: connected", peer)
-    flusher.sessions.add(session)
-    try:
-        await session.run(gateway)
-    except Exception:
-        # Never let one connection take the listener down.
-        log.exception("telnet %s: session failed", peer)
-    finally:
-        flusher.sessions.discard(session)
-    log.info("telnet %s: disconnected (%s)", peer, session.close_reason)
+    return session.run(gateway)
 
 
 def _normalise_host(host: str | None) -> str | None:
@@ -714,7 +729,7 @@ async def serve_telnet(
     flusher = _Flusher(config.coalesce_seconds)
     # A partial, not a wrapper coroutine: one frame less held per connection.
     handle = functools.partial(
-        _serve_connection, gateway=gateway, config=config, mssp=mssp, flusher=flusher
+        _connection, gateway=gateway, config=config, mssp=mssp, flusher=flusher
     )
 
     for listener in listeners:
