@@ -355,6 +355,27 @@ _OPTION_STATES = {
     (us, him): _OptionState(us, him) for us in _SIDES.values() for him in _SIDES.values()
 }
 
+# A connection's options (option -> state) are a dict that is never changed
+# in place, only replaced, and one dict serves every connection whose
+# options stand the same: clients of one kind end negotiation alike, so a
+# thousand idle sessions share a handful of these instead of holding one
+# each. The bound only matters against clients that make up new mixtures;
+# dropping the table costs sharing, not correctness.
+_SharedOptions = dict[int, _OptionState]
+_SHARED_OPTIONS: dict[tuple[tuple[int, _OptionState], ...], _SharedOptions] = {}
+_MAX_SHARED_OPTIONS = 4096
+_NO_OPTIONS: _SharedOptions = {}
+
+
+def _shared_options(options: _SharedOptions) -> _SharedOptions:
+    key = tuple(sorted(options.items()))
+    found = _SHARED_OPTIONS.get(key)
+    if found is None:
+        if len(_SHARED_OPTIONS) >= _MAX_SHARED_OPTIONS:
+            _SHARED_OPTIONS.clear()
+        found = _SHARED_OPTIONS[key] = options
+    return found
+
 
 # ---------------------------------------------------------------- the machine
 
@@ -401,7 +422,7 @@ class TelnetProtocol:
         self.limits = limits or TelnetLimits()
         self._mssp = mssp
         self._options = frozenset(options)
-        self._opts: dict[int, _OptionState] = {}
+        self._opts: _SharedOptions = _NO_OPTIONS  # shared: replaced, never changed
 
         # Input parser.
         self._in = _In.DATA
@@ -858,13 +879,16 @@ class TelnetProtocol:
 
     def _set_side(self, option: int, local: bool, state: _Q, opposite: bool) -> None:
         """Record one side (and so keep state for the option from now on)."""
-        st = self._opts.get(option)
+        opts = self._opts
+        st = opts.get(option)
         us, him = (_NO, _NO) if st is None else st
         if local:
             us = _SIDES[(state, opposite)]
         else:
             him = _SIDES[(state, opposite)]
-        self._opts[option] = _OPTION_STATES[(us, him)]
+        new = _OPTION_STATES[(us, him)]
+        if new is not st:
+            self._opts = _shared_options({**opts, option: new})
 
     def _accepts(self, option: int, local: bool) -> bool:
         if option not in self._options:
