@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from sandbox import wire
 from sandbox.priority import yield_to_driver
 from sandbox.protocol import AdmissionError, ErrorKind, GuestError, Outcome
+from sandbox.spin import AdaptiveSpin
 
 if TYPE_CHECKING:
     from sandbox.runtime.host import CallPath, Sandbox
@@ -68,6 +69,10 @@ RECV_BYTES = 256 * 1024
 QUICK_CALL_S = 0.0005
 #: ...and only until the first answer held has waited this long.
 HOLD_S = 0.002
+#: How long a worker polls its channel for the driver's next message before
+#: it blocks (see :mod:`sandbox.spin`): long enough to cover the driver's
+#: turnaround between one light call's answer and the next call.
+SPIN_S = 0.0003
 
 
 def _say(text: str) -> None:
@@ -165,6 +170,7 @@ class Worker:
         # Reads go into one buffer (see _pull): sock.recv(RECV_BYTES) would
         # allocate and free a quarter-MiB object per read.
         self.buffer = memoryview(bytearray(RECV_BYTES))
+        self.spin = AdaptiveSpin(SPIN_S)
         self.inbox: deque[list[Any]] = deque()
         self.answers: deque[list[Any]] = deque()
         self.out: list[bytes] = []
@@ -237,7 +243,7 @@ class Worker:
     def _pull(self) -> None:
         """Read what the driver sent; world answers are set aside for :meth:`ask`."""
         try:
-            size = self.sock.recv_into(self.buffer)
+            size = self._receive()
         except OSError as exc:
             self._lose(f"cannot read from the driver: {exc}")
         if not size:
@@ -252,6 +258,27 @@ class Worker:
                     self.answers.append(message)
                 else:
                     self.inbox.append(message)
+
+    def _receive(self) -> int:
+        """One read into the buffer: polled for up to the spin limit (while
+        recent waits were that short), then blocking."""
+        spin, sock, buffer, clock = self.spin, self.sock, self.buffer, time.perf_counter
+        start = clock()
+        if spin.polling:
+            end = start + spin.limit_s
+            while True:
+                try:
+                    size = sock.recv_into(buffer, 0, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    if clock() < end:
+                        os.sched_yield()  # a process waiting for this core goes first
+                        continue
+                    break
+                spin.waited(clock() - start)
+                return size
+        size = sock.recv_into(buffer)
+        spin.waited(clock() - start)
+        return size
 
     def ask(self, call_id: int, method: int, args: Sequence[Any]) -> Any:
         """One world query: send it, block for its answer."""
