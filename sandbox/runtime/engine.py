@@ -24,6 +24,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import wasmtime
@@ -75,6 +76,9 @@ class SharedEngine:
         self.engine = wasmtime.Engine(config)
         self.cache_dir = cache_dir
         self._memory_cache: dict[str, wc.Component] = {}
+        #: Called by the ticker thread after each tick (a worker watches for
+        #: long calls with it; see :class:`sandbox.priority.LongCalls`).
+        self.on_tick: Callable[[], None] | None = None
         self._ticker = threading.Thread(target=self._tick, name="jitrealm-epoch", daemon=True)
         self._stop = threading.Event()
         self._ticker.start()
@@ -87,6 +91,9 @@ class SharedEngine:
         interval = TICK_MS / 1000
         while not stop.wait(interval):
             engine.increment_epoch()
+            on_tick = self.on_tick
+            if on_tick is not None:
+                on_tick()
 
     @staticmethod
     def ticks_for(deadline_ms: float) -> int:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from sandbox import wire
-from sandbox.priority import yield_to_driver
+from sandbox.priority import LongCalls, yield_to_driver
 from sandbox.protocol import AdmissionError, ErrorKind, GuestError, Outcome
 from sandbox.spin import AdaptiveSpin
 
@@ -171,6 +171,9 @@ class Worker:
         # allocate and free a quarter-MiB object per read.
         self.buffer = memoryview(bytearray(RECV_BYTES))
         self.spin = AdaptiveSpin(SPIN_S)
+        # Made here, in the thread that runs the calls: it demotes that thread.
+        self.long_calls = LongCalls()
+        sandbox.shared.on_tick = self.long_calls.check
         self.inbox: deque[list[Any]] = deque()
         self.answers: deque[list[Any]] = deque()
         self.out: list[bytes] = []
@@ -375,6 +378,7 @@ class Worker:
         if failed is not None:
             outcome = Outcome(GuestError(ErrorKind.INSTANTIATE, failed))
         else:
+            self.long_calls.begin()
             try:
                 outcome = self.sandbox.invoke(
                     version,
@@ -392,6 +396,8 @@ class Worker:
                         ErrorKind.HOST_ERROR, f"sandbox worker failed: {type(exc).__name__}: {exc}"
                     )
                 )
+            finally:
+                self.long_calls.end()
         if self.gone is not None:
             # The guest's world query failed because the channel broke; its
             # outcome says so, but nobody is left to read it.

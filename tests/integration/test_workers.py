@@ -475,6 +475,56 @@ async def test_a_worker_killed_mid_call_costs_that_call_and_comes_back(pool, gue
     assert f"(pid {pid}) was killed by SIGKILL" in logged and "1 call(s) lost" in logged
 
 
+def _policy(pid: int) -> int:
+    """The scheduling policy of a process's main thread (``man 5 proc``, field 41)."""
+    stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[38])
+
+
+SCHED_BATCH, SCHED_IDLE = 3, 5
+
+
+async def test_a_long_call_gives_way_until_it_ends(pool, guest_components):
+    """A call that has run a couple of milliseconds drops its worker to
+    SCHED_IDLE (a quick call of another tenant waking on the same core goes
+    first); the call still runs to its own limit, and the worker is batch
+    work again for the next call."""
+    with trio.fail_after(60):
+        spin = await pool.admit(code(guest_components, "spin_heartbeat"))
+        counter = await pool.admit(code(guest_components, "counter"))
+        assert (await pool.invoke(counter, SELF, "on-command", (ACTOR, "push", ""), {}, ROOMY,
+                                  TestWorld(), tenant="long")).ok  # fmt: skip
+    pid = pool.pid_of("long")
+    assert pid is not None and _policy(pid) == SCHED_BATCH
+    long_limits = Limits(fuel=10**12, deadline_ms=1500)
+    seen: list[int] = []
+    result: list[Outcome] = []
+
+    async def burn() -> None:
+        result.append(await pool.invoke(spin, SELF, "heartbeat", (), {}, long_limits, TestWorld(),
+                                        tenant="long"))  # fmt: skip
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(burn)
+            await trio.sleep(0.5)
+            seen.append(_policy(pid))
+            quick = await pool.invoke(counter, SELF, "on-command", (ACTOR, "push", ""), {}, ROOMY,
+                                      TestWorld(), tenant="quick")  # fmt: skip
+            assert quick.ok
+            assert pool.pid_of("quick") != pid
+            quick_pid = pool.pid_of("quick")
+            assert quick_pid is not None and _policy(quick_pid) == SCHED_BATCH
+    [outcome] = result
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.DEADLINE  # its limit, as ever
+    assert seen == [SCHED_IDLE]
+    with trio.fail_after(30):
+        again = await pool.invoke(counter, SELF, "on-command", (ACTOR, "push", ""), {}, ROOMY,
+                                  TestWorld(), tenant="long")  # fmt: skip
+    assert again.ok and pool.pid_of("long") == pid
+    assert _policy(pid) == SCHED_BATCH
+
+
 async def test_state_kept_in_the_worker_is_always_the_drivers(pool, guest_components):
     """A worker keeps each object's state between calls, so a call whose
     object's state is as the worker has it ships none; but every call still
