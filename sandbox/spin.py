@@ -16,6 +16,8 @@ sleeps. Polling only pays on a core nobody else wants, so it stops:
 * when none of the last few waits ended within the limit (the other side
   is running long calls, or a player is simply not typing): polling would
   only burn CPU; a single short wait turns it on again;
+* while the process may run on one CPU only (it would spin on the core the
+  other side needs to answer);
 * while this thread has been kept waiting for a CPU (its run-queue delay,
   from ``/proc/thread-self/schedstat``, over the last
   :data:`PROBE_PERIOD_S`): other programs, or the other side, want the
@@ -27,6 +29,7 @@ reports how long each wait took.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Final
 
@@ -44,7 +47,15 @@ class AdaptiveSpin:
     and whether this thread had to wait for a CPU lately. Made in the
     thread that waits (it reads that thread's scheduler statistics)."""
 
-    __slots__ = ("limit_s", "_recent", "_schedstat", "_probed_at", "_delay_ns", "_contended")
+    __slots__ = (
+        "limit_s",
+        "cpus",
+        "_recent",
+        "_schedstat",
+        "_probed_at",
+        "_delay_ns",
+        "_contended",
+    )
 
     def __init__(self, limit_s: float, schedstat: str = SCHEDSTAT) -> None:
         self.limit_s = limit_s
@@ -57,6 +68,8 @@ class AdaptiveSpin:
         self._contended = False
         self._probed_at = time.perf_counter()
         self._delay_ns = self._run_delay()
+        #: The CPUs this process may run on, as of the last reading.
+        self.cpus = _cpus()
 
     @property
     def polling(self) -> bool:
@@ -72,7 +85,8 @@ class AdaptiveSpin:
                 waited = (delay - self._delay_ns) / 1e9
                 self._contended = waited > CONTENDED_SHARE * (now - self._probed_at)
                 self._probed_at, self._delay_ns = now, delay
-        return not self._contended
+                self.cpus = _cpus()
+        return not self._contended and self.cpus > 1
 
     def waited(self, seconds: float) -> None:
         """Record one wait, whether it was spent polling or blocked."""
@@ -89,3 +103,10 @@ class AdaptiveSpin:
             self._schedstat = None
             self._contended = True
             return 0
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

@@ -1003,13 +1003,12 @@ class WorkerPool:
         workers are busy than there are cores beside the driver's: then
         the workers need this core, and the loop wakes often anyway."""
         clock, spin, slots = time.perf_counter, self._spin, self._slots
-        spare = max(1, (os.cpu_count() or 1) - 1)  # cores beside the driver's
         while True:
             await self._written.wait()
             self._written = trio.Event()
             while spin.polling and clock() - self._last_write < spin.limit_s:
                 busy = sum(1 for s in slots if s.proc is not None and s.proc.fifo)
-                if not busy or busy > spare:
+                if not busy or busy >= spin.cpus:  # the cores beside the driver's
                     break  # nothing to wait for, or the workers want this core too
                 await trio.lowlevel.checkpoint()
 

@@ -19,6 +19,11 @@ def fake_schedstat(tmp_path: Path, run_delay_ns: int) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def two_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spin_module, "_cpus", lambda: 2)
+
+
 def test_long_waits_turn_polling_off_and_one_short_wait_turns_it_on(tmp_path: Path) -> None:
     s = AdaptiveSpin(0.0002, schedstat=str(fake_schedstat(tmp_path, 0)))
     assert s.polling  # starts hopeful
@@ -78,3 +83,11 @@ def test_reads_this_threads_real_statistics() -> None:
     t.start()
     t.join(5)
     assert results == [True]
+
+
+def test_a_process_on_one_cpu_never_polls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spin_module, "PROBE_PERIOD_S", 0.0)
+    s = AdaptiveSpin(0.0002, schedstat=str(fake_schedstat(tmp_path, 0)))
+    assert s.polling
+    monkeypatch.setattr(spin_module, "_cpus", lambda: 1)  # pinned since
+    assert not s.polling
