@@ -192,6 +192,9 @@ _IAC_EOR = bytes((IAC, EOR))
 _IAC_GA = bytes((IAC, GA))
 
 _PLAIN_RUN = re.compile(rb"[\x20-\x7e\x80-\xfe]+")
+# What a client in line mode sends for each command: one whole line of
+# such bytes, ended by CR LF, in one read.
+_ONE_LINE = re.compile(rb"[\x20-\x7e\x80-\xfe]*\r\n")
 # A subnegotiation's payload as it travels: any byte but IAC, or IAC IAC.
 _SB_PAYLOAD = re.compile(rb"(?:[^\xff]+|\xff\xff)*")
 _GMCP_PACKAGE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
@@ -402,7 +405,7 @@ class TelnetProtocol:
     # A server holds one of these per connection, most of them idle: slots
     # keep each a fixed handful of pointers instead of a dict.
     __slots__ = (
-        "info", "limits", "_mssp", "_options", "_opts",
+        "info", "limits", "_mssp", "_options", "_opts", "_prompt_end",
         "_in", "_verb", "_line", "_line_truncated", "_after_eol", "_escape_len",
         "_sb_option", "_sb", "_sb_overflow", "_sb_dropped", "_events",
         "_out", "_out_size", "_plain", "_plain_size", "_compressor", "_resting",
@@ -423,6 +426,7 @@ class TelnetProtocol:
         self._mssp = mssp
         self._options = frozenset(options)
         self._opts: _SharedOptions = _NO_OPTIONS  # shared: replaced, never changed
+        self._prompt_end = _IAC_GA  # what ends a prompt, with the options as they stand
 
         # Input parser.
         self._in = _In.DATA
@@ -474,6 +478,18 @@ class TelnetProtocol:
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Parse bytes from the client; return what they meant, in order."""
+        if (
+            self._in is _In.DATA
+            and not self._line
+            and not self._line_truncated
+            and not self._after_eol
+            and len(data) - 2 <= self.limits.max_line
+            and _ONE_LINE.fullmatch(data)
+        ):
+            # A command, whole, between lines (the read most clients make):
+            # the line the byte-by-byte path would end with, and the state
+            # it would leave, which is the state now.
+            return [Line(_decode_line(data[:-2], False))]
         events: list[Event] = []
         self._events = events
         i, end = 0, len(data)
@@ -551,11 +567,8 @@ class TelnetProtocol:
 
     def send_encoded_prompt(self, data: bytes) -> None:
         """:meth:`send_prompt` for text already encoded (see :meth:`send_encoded`)."""
-        self._write(data)
-        if self.enabled(Opt.EOR, local=True):
-            self._write(_IAC_EOR)
-        elif not self.enabled(Opt.SGA, local=True):
-            self._write(_IAC_GA)
+        mark = self._prompt_end
+        self._write(data + mark if mark else data)
 
     def send_gmcp(self, package: str, data: Any = None) -> bool:
         """Queue a GMCP message (``data`` None: no payload). False, and
@@ -888,7 +901,16 @@ class TelnetProtocol:
             him = _SIDES[(state, opposite)]
         new = _OPTION_STATES[(us, him)]
         if new is not st:
-            self._opts = _shared_options({**opts, option: new})
+            self._opts = opts = _shared_options({**opts, option: new})
+            # How a prompt ends follows from the options: worked out when
+            # they change, not at every prompt.
+            eor, sga = opts.get(Opt.EOR), opts.get(Opt.SGA)
+            if eor is not None and eor.us.state == _Q.YES:
+                self._prompt_end = _IAC_EOR
+            elif sga is not None and sga.us.state == _Q.YES:
+                self._prompt_end = b""
+            else:
+                self._prompt_end = _IAC_GA
 
     def _accepts(self, option: int, local: bool) -> bool:
         if option not in self._options:

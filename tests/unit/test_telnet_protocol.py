@@ -896,6 +896,26 @@ def test_every_split_point_gives_the_same_result() -> None:
         assert run([session[:cut], session[cut:]]) == whole
 
 
+_LINE_PIECES = st.sampled_from(
+    [b"say hi\r\n", b"look\r\n", b"\r\n", b"caf\xc3\xa9\r\n", b"caf\xe9\r\n", b"y" * 70 + b"\r\n"]
+    + [b"say", b"", b"\xff\xff", b"\r", b"\n", b"\0", b"\x08", b"\x1b[A", b"x" * 63, iac(NOP), iac(EL)]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_LINE_PIECES, max_size=4).map(b"".join), max_size=12))
+def test_a_whole_line_in_one_read_is_read_as_byte_by_byte(chunks: list[bytes]) -> None:
+    # A read that is one whole line takes a shorter path: the same lines,
+    # and the same state after it (what follows is read the same).
+    def run(reads: list[bytes]) -> list[Any]:
+        proto = fresh(limits=TelnetLimits(max_line=64))
+        events = [e for read in reads for e in proto.receive_data(read)]
+        events += proto.receive_data(b"\nnext\r\n")
+        return [events, proto.buffered_input, proto.data_to_send()]
+
+    assert run(chunks) == run([bytes([b]) for chunk in chunks for b in chunk])
+
+
 _TELNET_BYTES = st.sampled_from(
     [IAC, SB, SE, WILL, WONT, DO, DONT, GA, EC, EL, AYT, NOP, EOR, 0, 1, 2, 8, 10, 13, 27]
     + [int(o) for o in Opt]
