@@ -11,14 +11,20 @@ class TokenBucket:
     Each input line (or message) takes a token; a client that types faster
     than ``rate`` gets its excess dropped instead of queueing work."""
 
+    # One per connection, idle most of the time: no __dict__.
+    __slots__ = ("_rate", "_burst", "_tokens", "_stamp")
+
     def __init__(self, rate: float, burst: int) -> None:
         self._rate = rate
         self._burst = float(max(1, burst))
         self._tokens = self._burst
         self._stamp = trio.current_time()
 
-    def take(self) -> bool:
-        now = trio.current_time()
+    def take(self, now: float | None = None) -> bool:
+        """Take a token if there is one. ``now``: trio's clock, when the
+        caller has just read it."""
+        if now is None:
+            now = trio.current_time()
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
         if self._tokens >= 1.0:

@@ -498,8 +498,8 @@ class TelnetSession(Session):
             if self._close_reason is not None:
                 return  # a handler closed us; the rest is not delivered
             if isinstance(event, Line):
-                self._last_line = trio.current_time()
-                if not self._bucket.take():
+                self._last_line = now = trio.current_time()
+                if not self._bucket.take(now):
                     if not self._flood_warned:
                         self._flood_warned = True
                         self.send_text("{yellow}You are sending too fast; input dropped.{/}\n")
