@@ -22,7 +22,7 @@ import functools
 import math
 import secrets
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -112,7 +112,9 @@ class Tenant:
         self.resets = Periodic(jitter=self.quotas.reset_jitter)
         self.queue: deque[Event] = deque()  # timers and messages, in order
         self.commands: deque[tuple[str, Event]] = deque()  # players' events: served first
-        self.pending_commands: Counter[str] = Counter()  # player id -> events queued
+        # Player id -> events queued (a plain dict: a Counter's missing keys and
+        # deletions are Python calls, and this is twice per command).
+        self.pending_commands: dict[str, int] = {}
         self.pending_heartbeats: set[str] = set()  # at most one heartbeat per object waits
         self.timers_paused = False  # `jitrealm run --timers-paused`, until a wizard resumes
         self.budgets = Budgets(self.quotas, clock)
@@ -739,9 +741,10 @@ class Tenant:
         served ahead of timers and messages. False (and nothing queued) only
         when this player already has too many waiting: their own flooding,
         never the world's load. ``always``: arriving and leaving are never refused."""
-        if not always and self.pending_commands[player_id] >= self.quotas.max_pending_commands:
+        pending = self.pending_commands.get(player_id, 0)
+        if not always and pending >= self.quotas.max_pending_commands:
             return False
-        self.pending_commands[player_id] += 1
+        self.pending_commands[player_id] = pending + 1
         self.commands.append((player_id, event))
         self.has_work.set()
         return True
@@ -817,11 +820,12 @@ class Tenant:
         while (commands or backlog or queue) and time.perf_counter() < deadline:
             if commands:
                 player_id, event = commands.popleft()
-                left = self.pending_commands[player_id] - 1
+                pending = self.pending_commands
+                left = pending.get(player_id, 0) - 1
                 if left > 0:
-                    self.pending_commands[player_id] = left
+                    pending[player_id] = left
                 else:
-                    del self.pending_commands[player_id]
+                    pending.pop(player_id, None)
                 await self.run_event(event, deadline)
             elif backlog:
                 # Go on with a chain an earlier turn cut off: its follow-ups
