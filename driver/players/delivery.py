@@ -75,6 +75,10 @@ class Delivery:
                 link = links.get(player_id)
                 if link is not None and link.session is not None:
                     link.session.send_text(item.text)
+            elif type(item) is Prompt:  # one per command: as straight
+                link = links.get(player_id)
+                if link is not None and link.session is not None:
+                    link.session.send_prompt(item.text)
             else:
                 self.send_now(player_id, item)
 
