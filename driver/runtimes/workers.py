@@ -20,6 +20,11 @@ How the pool keeps that cheap and safe:
   queue in the driver, and one sender task per worker writes everything
   queued as one frame with one ``send`` when the worker is ready for more:
   the calls of tenants that become due together cross together.
+* **Polling, not sleeping, for a quick answer.** For a moment after a call
+  is written the loop polls instead of sleeping in ``epoll_wait`` (and the
+  worker polls for the next call after it answers), as long as answers
+  have been that quick and a core is free for it (:mod:`sandbox.spin`):
+  waking a sleeping process costs more here than a light guest's call.
 * **Admission apart, components once per worker.** Admission (compile,
   checks, a trial instantiation) runs in a worker of its own, so compiling a
   big guest never stalls a tenant. The driver keeps the bytes of every
