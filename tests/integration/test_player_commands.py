@@ -140,3 +140,20 @@ async def test_linkdead_bodies_are_marked_in_the_room_and_in_who(backend, basic_
         assert "Pipkin is here." in out and "link-dead" not in out, out
         out = await send(ann, ah, "who", "online")
         assert "2 players online" in out and "link-dead" not in out
+
+
+async def test_a_player_in_the_world_holds_no_login_screen(backend, basic_build):
+    # An idle session keeps only what playing needs: the login machine (its
+    # held lines, its closures) is let go once the player is in, and what
+    # the player types from then on is commands, as before.
+    realm = await make_realm(backend, BASIC_WORLD, basic_build, linkdead_seconds=LINKDEAD_SECONDS)
+    async with running(realm):
+        ann, ah = await login(realm, "create ann secret99")
+        assert ah.login is None and not ah.at_login
+        out = await send(ann, ah, "score", "Location")
+        assert "Ann, an adventurer." in out
+        ah.on_disconnect("connection lost")
+        again, gh = await login(realm, "connect ann secret99")
+        assert gh.login is None and not gh.at_login
+        out = await send(again, gh, "say still here", "You say")
+        assert "You say: still here" in out
