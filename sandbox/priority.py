@@ -100,6 +100,10 @@ class LongCalls:
         self._since: float | None = None
         self._demoted = False
         self._nice = GUEST_NICE
+        #: Whether demotions happen at all: leaving SCHED_IDLE needs
+        #: CAP_SYS_NICE or a high enough RLIMIT_NICE, and a thread that could
+        #: not come back would run every later call as idle work.
+        self.enabled = _can_leave_idle(slice_ns)
 
     def begin(self) -> None:
         with self._lock:
@@ -116,7 +120,12 @@ class LongCalls:
     def check(self) -> None:
         with self._lock:
             since = self._since
-            if since is None or self._demoted or time.perf_counter() - since < self.after_s:
+            if (
+                since is None
+                or self._demoted
+                or not self.enabled
+                or time.perf_counter() - since < self.after_s
+            ):
                 return
             try:
                 self._nice = os.getpriority(os.PRIO_PROCESS, self.tid)
@@ -126,3 +135,26 @@ class LongCalls:
             if _set_attr(self.tid, _SCHED_IDLE, self._nice, 0):
                 self._demoted = True
                 self.demotions += 1
+
+
+def _can_leave_idle(slice_ns: int) -> bool:
+    """Whether a thread of this process, at its nice value, may go to
+    SCHED_IDLE and back. Tried for real in a thread of its own, which is
+    left behind (it exits) if the way back is refused."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        try:
+            nice = os.getpriority(os.PRIO_PROCESS, 0)
+        except OSError:
+            answer.append(False)
+            return
+        answer.append(
+            _set_attr(0, _SCHED_IDLE, nice, 0)
+            and (_set_attr(0, _SCHED_BATCH, nice, slice_ns) or _set_attr(0, _SCHED_BATCH, nice, 0))
+        )
+
+    thread = threading.Thread(target=probe, name="jitrealm-sched-probe")
+    thread.start()
+    thread.join()
+    return answer == [True]

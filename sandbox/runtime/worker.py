@@ -173,7 +173,13 @@ class Worker:
         self.spin = AdaptiveSpin(SPIN_S)
         # Made here, in the thread that runs the calls: it demotes that thread.
         self.long_calls = LongCalls()
-        sandbox.shared.on_tick = self.long_calls.check
+        if self.long_calls.enabled:
+            sandbox.shared.on_tick = self.long_calls.check
+        else:
+            _say(
+                "long calls cannot give way to quick ones: SCHED_IDLE is one-way here "
+                "(no CAP_SYS_NICE, RLIMIT_NICE below 1)"
+            )
         self.inbox: deque[list[Any]] = deque()
         self.answers: deque[list[Any]] = deque()
         self.out: list[bytes] = []

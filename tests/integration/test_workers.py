@@ -28,6 +28,7 @@ import pytest
 import trio
 
 from driver.runtimes.workers import WorkerPool
+from sandbox.priority import _can_leave_idle
 from sandbox.protocol import AdmissionError, ErrorKind, HostLimit, Limits, Outcome, WorldRefusal
 from sandbox.runtime.host import Sandbox
 
@@ -484,6 +485,7 @@ def _policy(pid: int) -> int:
 SCHED_BATCH, SCHED_IDLE = 3, 5
 
 
+@pytest.mark.skipif(not _can_leave_idle(500_000), reason="needs CAP_SYS_NICE or RLIMIT_NICE >= 1")
 async def test_a_long_call_gives_way_until_it_ends(pool, guest_components):
     """A call that has run a couple of milliseconds drops its worker to
     SCHED_IDLE (a quick call of another tenant waking on the same core goes
@@ -523,6 +525,18 @@ async def test_a_long_call_gives_way_until_it_ends(pool, guest_components):
                                   TestWorld(), tenant="long")  # fmt: skip
     assert again.ok and pool.pid_of("long") == pid
     assert _policy(pid) == SCHED_BATCH
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(), reason="root and setpriv")
+def test_long_calls_do_not_give_way_where_the_way_back_is_refused():
+    """Without CAP_SYS_NICE (and RLIMIT_NICE 0) a thread cannot leave
+    SCHED_IDLE: a worker must then never demote, or every later call would
+    run as idle work."""
+    probe = "from sandbox.priority import LongCalls, yield_to_driver; yield_to_driver(); print(LongCalls().enabled)"
+    run = subprocess.run(["/usr/bin/setpriv", "--bounding-set", "-sys_nice", sys.executable, "-c", probe],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["False"]
 
 
 async def test_state_kept_in_the_worker_is_always_the_drivers(pool, guest_components):
