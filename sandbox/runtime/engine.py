@@ -7,7 +7,8 @@ every call:
 * **fuel** is deterministic: each wasm instruction costs fuel, and a call that
   spends its budget traps with the same result on every machine;
 * **epochs** bound wall-clock time: a daemon thread bumps the engine's epoch
-  every ``TICK_MS``, and each call sets a deadline a number of ticks ahead.
+  every ``TICK_MS``, and each call sets a deadline a number of ticks ahead;
+  the thread rests while no deadline can be pending.
   ctypes releases the GIL while wasm runs, so the ticker keeps ticking even
   while a guest spins.
 
@@ -79,29 +80,65 @@ class SharedEngine:
         #: Called by the ticker thread after each tick (a worker watches for
         #: long calls with it; see :class:`sandbox.priority.LongCalls`).
         self.on_tick: Callable[[], None] | None = None
+        # The ticker runs only while a deadline it must serve may be pending
+        # (see _tick): ticks so far, the tick by which every deadline set so
+        # far has passed, and whether it rests.
+        self._ticks = 0
+        self._until = 0
+        self._resting = False
+        self._wake = threading.Event()
+        self._stopping = False
         self._ticker = threading.Thread(target=self._tick, name="jitrealm-epoch", daemon=True)
-        self._stop = threading.Event()
         self._ticker.start()
 
     # -- epochs -----------------------------------------------------------
 
     def _tick(self) -> None:
+        """Bump the epoch every TICK_MS while any deadline may be pending.
+
+        A deadline is only ever set a number of ticks ahead of now
+        (:meth:`ticks_for`), so once the ticks pass the furthest one set,
+        no call can be waiting on the epoch and the ticker rests until the
+        next deadline is set. An idle worker (or the admission worker, or
+        an idle server in process) then wakes nobody 500 times a second: on
+        a virtual machine each of those wake-ups costs CPU and disturbs the
+        processes that do have work.
+        """
         engine = self.engine
-        stop = self._stop
         interval = TICK_MS / 1000
-        while not stop.wait(interval):
+        wake = self._wake
+        while not self._stopping:
+            time.sleep(interval)
             engine.increment_epoch()
+            self._ticks += 1
             on_tick = self.on_tick
             if on_tick is not None:
                 on_tick()
+            if self._ticks < self._until:
+                continue
+            # Announce the rest first, then look again: a deadline set in
+            # between either is seen here or sees ``_resting`` and wakes us.
+            self._resting = True
+            if self._ticks >= self._until and not self._stopping:
+                wake.wait()
+            wake.clear()
+            self._resting = False
 
-    @staticmethod
-    def ticks_for(deadline_ms: float) -> int:
-        """Epoch ticks that cover ``deadline_ms`` (plus one for the tick in progress)."""
-        return max(1, int(-(-deadline_ms // TICK_MS))) + 1
+    def ticks_for(self, deadline_ms: float) -> int:
+        """Epoch ticks that cover ``deadline_ms`` (plus one for the tick in
+        progress), for a deadline set now: the ticker keeps ticking until
+        they have passed."""
+        ticks = max(1, int(-(-deadline_ms // TICK_MS))) + 1
+        until = self._ticks + ticks + 1
+        if until > self._until:
+            self._until = until
+        if self._resting:
+            self._wake.set()
+        return ticks
 
     def close(self) -> None:
-        self._stop.set()
+        self._stopping = True
+        self._wake.set()
 
     # -- compile cache ------------------------------------------------------
 

@@ -72,6 +72,29 @@ def test_hostile_guest_gets_the_right_error_and_changes_nothing(name, guest_comp
         assert ok.ok and cbor2.loads(ok.state_changes["beats"]) == 1
 
 
+def test_the_epoch_ticker_rests_between_deadlines_and_wakes_for_the_next(guest_components, tmp_path):
+    """The ticker stops once every deadline set has passed (an idle worker
+    wakes nobody), and a call made while it rests still meets its deadline."""
+    sandbox = Sandbox(cache_dir=tmp_path)
+    shared = sandbox.shared
+    version = sandbox.admit(guest_components["spin_heartbeat"].read_bytes())
+    deadline = time.monotonic() + 10  # admission's instantiation allowance is 5 s of ticks
+    while not shared._resting and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert shared._resting
+    resting_at = shared._ticks
+    time.sleep(0.1)
+    assert shared._ticks == resting_at  # not a tick while resting
+    limits = Limits(fuel=10**12, deadline_ms=100)
+    started = time.perf_counter()
+    outcome = sandbox.invoke(version, "/obj/guest#000001", "heartbeat", (), {}, limits, OfflineWorld("/x"))
+    took = time.perf_counter() - started
+    assert outcome.error is not None and str(outcome.error.kind) == "deadline"
+    assert 0.09 < took < 1.0
+    assert shared._ticks > resting_at
+    shared.close()
+
+
 @pytest.mark.parametrize("name", REFUSED)
 def test_refused_at_admission_with_a_clear_reason(name, guest_components, sandbox):
     with pytest.raises(AdmissionError) as info:
