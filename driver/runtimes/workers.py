@@ -16,7 +16,7 @@ How the pool keeps that cheap and safe:
   parallel on different workers. One tenant never has two invocations in
   flight, so its events stay in order for free.
 * **Batching.** A call to an idle worker is written at once. While the
-  worker is busy (two messages to answer, :data:`PIPELINE_DEPTH`), calls
+  worker is busy (eight messages to answer, :data:`PIPELINE_DEPTH`), calls
   queue in the driver, and one sender task per worker writes everything
   queued as one frame with one ``send`` when the worker is ready for more:
   the calls of tenants that become due together cross together.
@@ -106,12 +106,14 @@ RECV_BYTES: Final = 256 * 1024
 #: Frames smaller than this are joined into one buffer to send; bigger ones
 #: (components) go out as parts with sendmsg, not copied again.
 SMALL_FRAME: Final = 64 * 1024
-#: Messages a worker may have to answer before more are sent. It works
-#: through them one at a time, so more in its socket would not run sooner;
-#: held here, calls that come due meanwhile (other tenants') leave together
-#: in one frame when it is ready for them. Two keep it from idling between
-#: frames.
-PIPELINE_DEPTH: Final = 2
+#: Messages a worker may have to answer before more are sent; calls that
+#: come due meanwhile (other tenants') wait here and leave together in one
+#: frame when it is ready for them. Deep enough that a worker always has
+#: the next calls in hand while the driver works on the answers it sent
+#: (the two overlap, on two cores): with only two in flight, eight light
+#: tenants on one worker went in lumps, each side idle while the other
+#: worked (6,400 events/s against 12,400 with eight, measured in turns).
+PIPELINE_DEPTH: Final = 8
 
 #: Objects' state a worker may keep between calls (bytes, roughly: the size
 #: of the state as sent plus what calls changed), and how many objects';
