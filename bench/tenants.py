@@ -46,7 +46,8 @@ load), and A is measured for ``--window`` seconds from then; ``a_after_b``:
 B is suspended through the API (its player disconnected, its events
 stopped) and A is measured again for ``--after`` (10 s) seconds. B's and
 A's usage are read from the API's usage endpoint about once a second
-throughout.
+throughout, at random moments (see :class:`UsagePoller`: not in step with
+A's commands).
 
 **Keys.** Times are milliseconds (``_ms``) or seconds (``_s``/``seconds``).
 
@@ -116,6 +117,7 @@ import functools
 import json
 import math
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -207,7 +209,12 @@ class UsageSample:
 @dataclass
 class UsagePoller:
     """A tenant's usage endpoint, read about every ``every`` seconds (the
-    blocking client runs in a thread)."""
+    blocking client runs in a thread), each wait drawn at random between
+    half and one and a half ``every``. Polled at a fixed period, the reads
+    were in step with A's commands (both paced by this process's clock),
+    and each request holds the server's loop for a millisecond or two: the
+    same command of A's collided with a usage read every second, so the
+    benchmark measured its own monitoring, not B."""
 
     client: Client
     tenant: str
@@ -234,7 +241,7 @@ class UsagePoller:
         while True:
             start = trio.current_time()
             await self.read()
-            await trio.sleep_until(start + self.every)
+            await trio.sleep_until(start + self.every * random.uniform(0.5, 1.5))
 
     def nearest(self, t: float) -> UsageSample | None:
         return min(self.samples, key=lambda s: abs(s.at - t), default=None)
