@@ -573,16 +573,6 @@ def _run(ns: argparse.Namespace) -> int:
 
     call_path: CallPath = ns.call_path
     sandbox = Sandbox(cache_dir=ns.cache_dir, call_path=call_path)
-    # Every call allocates a few hundred short-lived objects (records of
-    # the fast call path, effects, the answer), so the default thresholds
-    # ran a collection every few calls and a full one, walking the engine's
-    # and every kept state's objects, every few hundred: a pause of
-    # milliseconds in the middle of some player's command. What is loaded
-    # now stays (frozen out of collections); the thresholds are the
-    # driver's (see driver.server), and sweeps still collect in full.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 1000)
     worker = Worker(sock, sandbox, ns.max_frame_bytes)
     worker_ref.append(worker)
     return worker.serve()
