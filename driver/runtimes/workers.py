@@ -153,7 +153,7 @@ class _Job:
 
     __slots__ = (
         "kind", "id", "data", "version", "known", "tenant", "world", "deadline_s",
-        "budget", "task", "cancelled", "kept", "base", "proc", "full",
+        "budget", "task", "cancelled", "kept", "base", "proc", "full", "result",
     )  # fmt: skip
 
     def __init__(self, kind: int, job_id: int, data: bytes, version: str) -> None:
@@ -176,9 +176,14 @@ class _Job:
         self.base: dict[str, bytes] | None = None
         self.proc: _Proc | None = None
         self.full: Any = None
+        #: The answer, if it came while no task was parked for it (the
+        #: caller was polling for it itself: see WorkerPool._poll_for).
+        self.result: _Return[Any] | _Raise | None = None
 
     async def wait(self) -> Any:
         """Park the calling task until :meth:`finish` or :meth:`fail`."""
+        if self.result is not None:
+            return self.result.unwrap()
         self.task = trio.lowlevel.current_task()
 
         def abort(_: Any) -> trio.lowlevel.Abort:
@@ -191,18 +196,19 @@ class _Job:
         return await trio.lowlevel.wait_task_rescheduled(abort)
 
     def finish(self, value: Any) -> None:
-        task = self.task
-        if task is not None:
-            self.task = None
-            self.world = None
-            trio.lowlevel.reschedule(task, _Return(value))
+        self._settle(_Return(value))
 
     def fail(self, exc: BaseException) -> None:
+        self._settle(_Raise(exc))
+
+    def _settle(self, result: _Return[Any] | _Raise) -> None:
         task = self.task
+        self.world = None
         if task is not None:
             self.task = None
-            self.world = None
-            trio.lowlevel.reschedule(task, _Raise(exc))
+            trio.lowlevel.reschedule(task, result)
+        elif not self.cancelled:
+            self.result = result
 
     def crash(self, why: str) -> None:
         """The worker died with this job in flight (or the pool stopped)."""
@@ -219,7 +225,9 @@ class _Job:
 class _Proc:
     """One worker process, from spawn to reaping: its channel and what is in flight."""
 
-    def __init__(self, process: trio.Process, sock: socket.socket, tmpdir: str) -> None:
+    def __init__(
+        self, process: trio.Process, sock: socket.socket, tmpdir: str, max_frame: int
+    ) -> None:
         self.process = process
         self.sock = sock
         self.tmpdir = tmpdir
@@ -238,6 +246,13 @@ class _Proc:
         self.backlog_ready = trio.Event()
         self.kill_reason: str | None = None
         self.retiring = False
+        # What has been read of the channel, and the one buffer reads go
+        # into (sock.recv(RECV_BYTES) would allocate and free a quarter-MiB
+        # object per read, which costs more than the read itself; the
+        # decoder copies what it keeps). The reader task and a caller
+        # polling for its answer both read with these.
+        self.decoder = wire.FrameDecoder(max_frame)
+        self.buffer = memoryview(bytearray(RECV_BYTES))
 
     def kill(self, reason: str) -> None:
         if self.kill_reason is None:
@@ -570,10 +585,41 @@ class WorkerPool:
             # wait for the sender. While it is busy, calls queue and the
             # sender writes them together (see PIPELINE_DEPTH).
             self._send(slot, proc, [job])
+            if self._polling_pays():
+                await self._poll_for(slot, proc, job)
         else:
             slot.submit(job)
         outcome: Outcome = await job.wait()
         return outcome
+
+    def _polling_pays(self) -> bool:
+        """Whether to poll for an answer rather than sleep (see
+        :meth:`_keep_polling`): answers have been quick, and no more
+        workers are busy than there are cores beside the driver's."""
+        spin = self._spin
+        if not spin.polling:
+            return False
+        busy = sum(1 for s in self._slots if s.proc is not None and s.proc.fifo)
+        return 0 < busy < spin.cpus
+
+    async def _poll_for(self, slot: _Slot, proc: _Proc, job: _Job) -> None:
+        """Read the worker's channel from this task, between passes of the
+        loop, until ``job``'s answer is in (or :data:`SPIN_S` is up): the
+        answer is then handled right here, without waking the reader task
+        and waiting for the loop to run it and then this task again."""
+        clock = time.perf_counter
+        end = clock() + self._spin.limit_s
+        try:
+            while job.result is None and not job.cancelled and clock() < end:
+                await trio.lowlevel.checkpoint()
+                if job.result is None and proc.kill_reason is None:
+                    self._drain(slot, proc)
+        except BaseException:
+            # Cancelled while its call is in flight: as if parked (see
+            # _Job.wait), its answer is dropped when it comes.
+            job.cancelled = True
+            job.world = None
+            raise
 
     def _forget(self, slot: _Slot, proc: _Proc) -> None:
         """Drop every object's state ``proc``'s worker keeps, on both sides,
@@ -782,7 +828,7 @@ class WorkerPool:
         finally:
             child.close()
         parent.setblocking(False)
-        return _Proc(process, parent, tmpdir)
+        return _Proc(process, parent, tmpdir, self._max_frame)
 
     async def _reap(self, proc: _Proc) -> None:
         """Close the channel (a healthy worker exits on EOF), make sure the
@@ -1009,14 +1055,11 @@ class WorkerPool:
         answers have been slower than that (long calls), or while more
         workers are busy than there are cores beside the driver's: then
         the workers need this core, and the loop wakes often anyway."""
-        clock, spin, slots = time.perf_counter, self._spin, self._slots
+        clock, spin = time.perf_counter, self._spin
         while True:
             await self._written.wait()
             self._written = trio.Event()
-            while spin.polling and clock() - self._last_write < spin.limit_s:
-                busy = sum(1 for s in slots if s.proc is not None and s.proc.fifo)
-                if not busy or busy >= spin.cpus:  # the cores beside the driver's
-                    break  # nothing to wait for, or the workers want this core too
+            while clock() - self._last_write < spin.limit_s and self._polling_pays():
                 await trio.lowlevel.checkpoint()
 
     async def _watchdog(self, proc: _Proc) -> None:
@@ -1074,41 +1117,51 @@ class WorkerPool:
     async def _reader(self, slot: _Slot, proc: _Proc) -> None:
         """Read answers until the channel closes (the worker died or exited)."""
         sock = proc.sock
-        decoder = wire.FrameDecoder(self._max_frame)
-        dispatch = self._dispatch
-        # Read into one buffer: sock.recv(RECV_BYTES) would allocate (mmap)
-        # and free a quarter-MiB object per read, which costs more than the
-        # read itself. The decoder copies what it keeps.
-        buffer = memoryview(bytearray(RECV_BYTES))
         while True:
             await trio.lowlevel.wait_readable(sock)
             try:
-                size = sock.recv_into(buffer)
+                size = sock.recv_into(proc.buffer)
             except BlockingIOError:
-                continue
+                continue  # a polling caller read it first
             except OSError:
                 return
-            if not size:
+            if not size or not self._handle_read(slot, proc, size):
                 return
-            try:
-                frames = decoder.feed(buffer[:size])
-            except wire.WireError as exc:
-                proc.kill(f"sent a bad frame ({exc}); killed")
-                return
-            slot.answered = 0
-            try:
-                for messages in frames:
-                    for message in messages:
-                        dispatch(slot, proc, message)
-            except Exception as exc:
-                # A worker runs untrusted code: what it says is checked, and
-                # one that says nonsense is not believed any further.
-                proc.kill(f"sent a malformed message ({type(exc).__name__}: {exc}); killed")
-                return
-            if slot.answered:
-                self._spin.waited(time.perf_counter() - self._last_write)
-            if slot.answered > 1:
-                slot.gather = True
+
+    def _drain(self, slot: _Slot, proc: _Proc) -> None:
+        """Handle what the worker has sent, if anything, without waiting (an
+        end of the channel is left for the reader to see)."""
+        try:
+            size = proc.sock.recv_into(proc.buffer)
+        except OSError:  # nothing yet (BlockingIOError), or gone: the reader sees it
+            return
+        if size:
+            self._handle_read(slot, proc, size)
+
+    def _handle_read(self, slot: _Slot, proc: _Proc, size: int) -> bool:
+        """Decode and dispatch ``size`` bytes just read into the buffer;
+        False if the worker said something that got it killed."""
+        try:
+            frames = proc.decoder.feed(proc.buffer[:size])
+        except wire.WireError as exc:
+            proc.kill(f"sent a bad frame ({exc}); killed")
+            return False
+        slot.answered = 0
+        dispatch = self._dispatch
+        try:
+            for messages in frames:
+                for message in messages:
+                    dispatch(slot, proc, message)
+        except Exception as exc:
+            # A worker runs untrusted code: what it says is checked, and
+            # one that says nonsense is not believed any further.
+            proc.kill(f"sent a malformed message ({type(exc).__name__}: {exc}); killed")
+            return False
+        if slot.answered:
+            self._spin.waited(time.perf_counter() - self._last_write)
+        if slot.answered > 1:
+            slot.gather = True
+        return True
 
     def _answered(self, slot: _Slot, proc: _Proc, job: _Job) -> None:
         if slot.pending:
