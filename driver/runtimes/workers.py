@@ -119,11 +119,11 @@ PIPELINE_DEPTH: Final = 8
 #: of the state as sent plus what calls changed), and how many objects';
 #: past either, both sides drop it all and start again.
 KEPT_BYTES: Final = 64 * 1024 * 1024
+KEPT_OBJECTS: Final = 16384
 #: How long after writing a call the pool keeps the loop polling rather
 #: than sleeping (see :meth:`WorkerPool._keep_polling`): about a light
 #: call's round trip when nobody sleeps.
 SPIN_S: Final = 0.0002
-KEPT_OBJECTS: Final = 16384
 
 # Jobs: the first three get an answer; the notices do not.
 _INVOKE, _ADMIT, _LOAD, _RELEASE, _SWEEP, _FORGET = range(6)
