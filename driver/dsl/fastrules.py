@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from driver.dsl import jsonlogic
-from driver.dsl.jsonlogic import _number_out
+from driver.dsl.jsonlogic import _number_out, _truthy
 
 __all__ = ["compile_rule"]
 
@@ -55,24 +55,6 @@ def compile_rule(spec: Any, limits: jsonlogic.Limits) -> Rule:
 
 
 # -- values ---------------------------------------------------------------------------------
-
-
-def _truthy(v: Any) -> bool:
-    """JsonLogic's truthiness for the values fast functions produce."""
-    t = type(v)
-    if t is bool:
-        return v is True
-    if t is str or t is list:
-        return len(v) > 0
-    if t is int:
-        return bool(v != 0)
-    if t is float:
-        return bool(v == v and v != 0.0)
-    if v is None:
-        return False
-    if t is dict:
-        return True
-    raise _Slow
 
 
 def _text(v: Any) -> str:
