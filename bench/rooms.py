@@ -672,22 +672,14 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
     log = tempfile.TemporaryFile()
     pin: dict[str, Any] = {"cpu": server_cpu}
     try:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                str(here),
-                "--serve",
-                "--clients",
-                str(ns.clients),
-                "--per-room",
-                str(ns.per_room),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            cwd=ROOT,
-            preexec_fn=pinned_to({server_cpu}),
-        )
+        def child(args: list[str], cpus: set[int]) -> subprocess.Popen[bytes]:
+            """This file again, in a role (``--serve``, ``--generate``), pinned to ``cpus``."""
+            return subprocess.Popen(
+                [sys.executable, str(here), *args, "--clients", str(ns.clients), "--per-room", str(ns.per_room)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=ROOT, preexec_fn=pinned_to(cpus),
+            )  # fmt: skip
+
+        server = child(["--serve"], {server_cpu})
         children.append(server)
         server_lines = LineReader(server, "the server")
         ports = server_lines.next(timeout=120)
@@ -695,37 +687,13 @@ def load(ns: argparse.Namespace) -> dict[str, Any]:
         gens: list[subprocess.Popen[bytes]] = []
         for first, count in _slices(ns.clients, ns.per_room, ns.generators):
             gens.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        str(here),
-                        "--generate",
-                        "--clients",
-                        str(ns.clients),
-                        "--per-room",
-                        str(ns.per_room),
-                        "--first",
-                        str(first),
-                        "--count",
-                        str(count),
-                        "--http",
-                        str(ports["http"]),
-                        "--rate",
-                        str(ns.rate),
-                        "--seconds",
-                        str(ns.seconds),
-                        "--warmup",
-                        str(ns.warmup),
-                        "--drain",
-                        str(ns.drain),
-                    ],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=log,
-                    cwd=ROOT,
-                    preexec_fn=pinned_to(set(generator_cpus)),
+                child(
+                    ["--generate", "--first", str(first), "--count", str(count), "--http", str(ports["http"]),
+                     "--rate", str(ns.rate), "--seconds", str(ns.seconds), "--warmup", str(ns.warmup),
+                     "--drain", str(ns.drain)],
+                    set(generator_cpus),
                 )
-            )
+            )  # fmt: skip
             children.append(gens[-1])
         gen_lines = [LineReader(gen, f"generator {i}") for i, gen in enumerate(gens)]
         readies = [lines.next(timeout=600) for lines in gen_lines]
